@@ -1,0 +1,86 @@
+// The embedded node: verifies requests, de-duplicates them by request id,
+// folds them through the engine, chains the decisions and commits each batch
+// (log records + touched state + offset) to the Store in one atomic write.
+//
+// Thread-safety: one thread per Ledger (one partition).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kase/engine/engine.h"
+#include "kase/events/codec.h"
+#include "kase/projections/store.h"
+
+namespace kase::adapters {
+
+/// Named limit: requests per committed batch.
+inline constexpr size_t kBatchRequestsMax = 8192;
+
+/// The answer to one submitted request.
+struct Answer {
+  /// LogRecord bytes (request + decision) for logged requests; for input that
+  /// never reached the log (bad bytes), a LogRecord with only a decision.
+  std::string record;
+  bool duplicate = false;  // request id seen before: the original decision
+  [[nodiscard]] const fb::Decision* decision() const {
+    return flatbuffers::GetRoot<fb::LogRecord>(record.data())->decision();
+  }
+};
+
+/// An answer for input that never reached the log (malformed JSON or bytes).
+Answer malformed_answer(std::string_view reason, std::string_view detail);
+
+class Ledger {
+ public:
+  /// Opens over `store` (not owned; must outlive the Ledger) and loads its state.
+  static Status open(projections::Store* store, std::unique_ptr<Ledger>* out);
+
+  /// Decides up to kBatchRequestsMax binary requests and commits them in one
+  /// batch. Bad bytes get a rejection and are not logged. On a store failure
+  /// nothing of the batch is answered and the Ledger refuses further work
+  /// (Errc::failed_state) until reopened.
+  Status submit(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
+
+  /// Same as submit(), without building answers (benchmarks, bulk loads).
+  Status submit_quiet(std::span<const std::span<const uint8_t>> requests);
+
+  [[nodiscard]] const engine::State& state() const { return engine_.state(); }
+  [[nodiscard]] const projections::Meta& meta() const { return meta_; }
+
+  /// The decision recorded for a request id, if any.
+  Status find(std::string_view request_id, Answer* out);
+
+ private:
+  explicit Ledger(projections::Store* store) : store_(store) {}
+  Status run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
+
+  projections::Store* store_;
+  engine::Engine engine_;
+  projections::Meta meta_;
+  projections::Batch batch_;
+  std::unordered_map<std::string, uint64_t> request_ids_;
+  flatbuffers::FlatBufferBuilder builder_{1024};
+  bool failed_ = false;
+};
+
+/// Rebuilds state from a store's log into a fresh engine; with `verify` also
+/// checks the hash chain and that every recomputed decision equals the stored
+/// one. Reports the first divergence in `error`.
+struct ReplayResult {
+  uint64_t records = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  events::Hash state_hash{};
+  events::Hash chain_head{};
+  projections::StateCounts counts;
+  bool intact = true;
+  std::string error;
+};
+Status replay(projections::Store* store, bool verify, ReplayResult* out);
+
+}  // namespace kase::adapters

@@ -1,0 +1,234 @@
+#include "kase/adapters/ledger.h"
+
+#include "kase/engine/reasons.h"
+
+namespace kase::adapters {
+namespace {
+
+std::string_view sv(const flatbuffers::String* s) {
+  return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
+}
+
+events::DecisionFields fields_of(const engine::Verdict& v, std::string_view request_id, uint64_t offset) {
+  events::DecisionFields d;
+  d.request_id = request_id;
+  d.offset = offset;
+  d.accepted = v.accepted;
+  d.reason = v.reason;
+  d.rule = v.rule;
+  d.amount_cents = v.amount;
+  d.limit_cents = v.limit;
+  d.day_total_cents = v.day_total;
+  return d;
+}
+
+}  // namespace
+
+Status Ledger::open(projections::Store* store, std::unique_ptr<Ledger>* out) {
+  std::unique_ptr<Ledger> l(new Ledger(store));
+  if (Status s = store->load(&l->engine_.mutable_state(), &l->meta_); !s.ok()) return s;
+  (void)l->engine_.take_dirty();
+  if (Status s = store->load_request_ids([&](std::string_view id, uint64_t off) {
+        l->request_ids_.emplace(std::string(id), off);
+      });
+      !s.ok())
+    return s;
+  *out = std::move(l);
+  return {};
+}
+
+Answer malformed_answer(std::string_view reason, std::string_view detail) {
+  flatbuffers::FlatBufferBuilder b(256);
+  events::DecisionFields d;
+  d.accepted = false;
+  d.reason = reason;
+  d.rule = "R47";
+  d.detail = detail;
+  const auto dec = events::build_decision(b, d, nullptr);
+  fb::LogRecordBuilder rb(b);
+  rb.add_decision(dec);
+  b.Finish(rb.Finish());
+  Answer a;
+  a.record.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  return a;
+}
+
+Status Ledger::submit(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
+  answers->clear();
+  return run(requests, answers);
+}
+
+Status Ledger::submit_quiet(std::span<const std::span<const uint8_t>> requests) {
+  return run(requests, nullptr);
+}
+
+Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
+  if (failed_) return {Errc::failed_state, "an earlier commit failed; reopen the data directory"};
+  if (requests.size() > kBatchRequestsMax)
+    return {Errc::invalid_argument, "batch larger than " + std::to_string(kBatchRequestsMax)};
+  batch_.clear();
+  const projections::Meta before = meta_;
+  // Duplicates answer with the original decision; resolved after commit for
+  // ids first seen in this same batch.
+  std::vector<std::pair<size_t, uint64_t>> duplicates;
+  std::vector<std::string> new_ids;
+
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto bytes = requests[i];
+    const fb::Request* req = events::verify_request(bytes);
+    if (req == nullptr) {
+      if (answers != nullptr)
+        answers->push_back(malformed_answer(engine::reason::kMalformedBinary,
+                                                 "request bytes do not verify against the schema"));
+      continue;
+    }
+    const std::string_view id = sv(req->request_id());
+    if (id.empty()) {
+      if (answers != nullptr)
+        answers->push_back(malformed_answer(engine::reason::kMissingRequestId,
+                                                 "request_id is empty: it is the idempotency key"));
+      continue;
+    }
+    auto [it, fresh] = request_ids_.try_emplace(std::string(id), meta_.next_offset);
+    if (!fresh) {
+      if (answers != nullptr) {
+        duplicates.emplace_back(answers->size(), it->second);
+        answers->emplace_back();
+      }
+      continue;
+    }
+    new_ids.push_back(it->first);
+
+    const uint64_t offset = meta_.next_offset++;
+    const engine::Verdict v = engine_.apply(*req);
+    const events::DecisionFields d = fields_of(v, id, offset);
+    meta_.chain_head = events::chain_next(meta_.chain_head, bytes, d);
+
+    builder_.Clear();
+    // The nested request must stay aligned for its own root (8 bytes).
+    builder_.ForceVectorAlignment(bytes.size(), sizeof(uint8_t), 8);
+    const auto nested = builder_.CreateVector(bytes.data(), bytes.size());
+    const auto dec = events::build_decision(builder_, d, &meta_.chain_head);
+    fb::LogRecordBuilder rb(builder_);
+    rb.add_request(nested);
+    rb.add_decision(dec);
+    builder_.Finish(rb.Finish());
+
+    projections::Batch::Record rec{};
+    rec.offset = offset;
+    rec.pos = static_cast<uint32_t>(batch_.arena.size());
+    rec.len = builder_.GetSize();
+    batch_.arena.append(reinterpret_cast<const char*>(builder_.GetBufferPointer()), builder_.GetSize());
+    rec.id_pos = static_cast<uint32_t>(batch_.arena.size());
+    rec.id_len = static_cast<uint32_t>(id.size());
+    batch_.arena.append(id);
+    batch_.records.push_back(rec);
+    if (answers != nullptr) {
+      Answer a;
+      a.record.assign(reinterpret_cast<const char*>(builder_.GetBufferPointer()), builder_.GetSize());
+      answers->push_back(std::move(a));
+    }
+  }
+
+  if (!batch_.records.empty()) {
+    batch_.dirty = engine_.take_dirty();
+    batch_.state = &engine_.state();
+    batch_.meta = meta_;
+    if (Status s = store_->commit(batch_); !s.ok()) {
+      // The in-memory state is ahead of the store: refuse work until reopened.
+      failed_ = true;
+      meta_ = before;
+      for (const auto& id : new_ids) request_ids_.erase(id);
+      if (answers != nullptr) answers->clear();
+      return s;
+    }
+  }
+  for (const auto& [index, offset] : duplicates) {
+    Answer& a = (*answers)[index];
+    if (Status s = store_->get_record(offset, &a.record); !s.ok()) return s;
+    a.duplicate = true;
+  }
+  return {};
+}
+
+Status Ledger::find(std::string_view request_id, Answer* out) {
+  auto it = request_ids_.find(std::string(request_id));
+  if (it == request_ids_.end()) return {Errc::not_found, "no request with id " + std::string(request_id)};
+  return store_->get_record(it->second, &out->record);
+}
+
+Status replay(projections::Store* store, bool verify, ReplayResult* out) {
+  engine::Engine engine;
+  events::Hash chain{};
+  uint64_t expected_offset = 0;
+  Status scan = store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
+    const fb::LogRecord* rec = events::verify_log_record(bytes);
+    const fb::Request* req = nullptr;
+    if (rec != nullptr && rec->request() != nullptr) {
+      req = events::verify_request({rec->request()->data(), rec->request()->size()});
+    }
+    if (rec == nullptr || req == nullptr || rec->decision() == nullptr) {
+      out->intact = false;
+      out->error = "offset " + std::to_string(offset) + ": log record does not verify";
+      return false;
+    }
+    if (offset != expected_offset) {
+      out->intact = false;
+      out->error = "offset " + std::to_string(expected_offset) + ": missing from the log (next is " +
+                   std::to_string(offset) + ")";
+      return false;
+    }
+    ++expected_offset;
+    ++out->records;
+    const engine::Verdict v = engine.apply(*req);
+    (void)engine.take_dirty();
+    (v.accepted ? out->accepted : out->rejected)++;
+    const events::DecisionFields d = fields_of(v, sv(req->request_id()), offset);
+    chain = events::chain_next(chain, {rec->request()->data(), rec->request()->size()}, d);
+    if (verify) {
+      const fb::Decision& stored = *rec->decision();
+      const bool same = stored.offset() == offset && sv(stored.request_id()) == d.request_id &&
+                        (stored.outcome() == fb::Outcome::accepted) == d.accepted &&
+                        sv(stored.reason()) == d.reason && sv(stored.rule()) == d.rule &&
+                        stored.amount_cents() == d.amount_cents && stored.limit_cents() == d.limit_cents &&
+                        stored.day_total_cents() == d.day_total_cents;
+      if (!same) {
+        out->intact = false;
+        out->error = "offset " + std::to_string(offset) + ": stored decision " +
+                     std::string(sv(stored.reason())) + "/" + std::string(sv(stored.rule())) +
+                     " differs from recomputed " + std::string(d.reason) + "/" + std::string(d.rule);
+        return false;
+      }
+      if (sv(stored.hash()) != events::to_hex(chain)) {
+        out->intact = false;
+        out->error = "offset " + std::to_string(offset) + ": hash chain broken (stored " +
+                     std::string(sv(stored.hash())) + ", recomputed " + events::to_hex(chain) + ")";
+        return false;
+      }
+    }
+    return true;
+  });
+  if (!scan.ok()) return scan;
+  out->chain_head = chain;
+  out->state_hash = projections::state_hash(engine.state());
+  out->counts = projections::state_counts(engine.state());
+  if (verify && out->intact) {
+    // The persisted projections must equal the clean replay.
+    engine::State persisted;
+    projections::Meta meta;
+    if (Status s = store->load(&persisted, &meta); !s.ok()) {
+      out->intact = false;
+      out->error = "persisted state does not load: " + s.to_string();
+    } else if (projections::state_hash(persisted) != out->state_hash) {
+      out->intact = false;
+      out->error = "persisted state hash " + events::to_hex(projections::state_hash(persisted)) +
+                   " differs from the replayed " + events::to_hex(out->state_hash);
+    } else if (meta.chain_head != chain || meta.next_offset != expected_offset) {
+      out->intact = false;
+      out->error = "persisted chain head or next offset differs from the log";
+    }
+  }
+  return {};
+}
+
+}  // namespace kase::adapters

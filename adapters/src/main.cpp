@@ -1,0 +1,292 @@
+// kase: command-line entry point.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "kase/adapters/demo.h"
+#include "kase/adapters/ledger.h"
+#include "kase/engine/reasons.h"
+#include "kase/events/build.h"
+#include "kase/events/codec.h"
+
+namespace {
+
+using namespace kase;
+
+constexpr const char* kUsage = R"(kase — event-sourced transaction engine for the State Treasury e-services
+
+usage: kase <command> [options]
+
+commands:
+  demo [--data DIR]         build a realistic month of eKase traffic into DIR (default: a new
+                            temporary directory) and print a summary
+  submit --data DIR         read JSON requests, one per line, from stdin; append, decide and
+                            print one JSON decision per line (exit 0 even when rejected)
+  replay --data DIR [--verify]
+                            rebuild state from the log into a fresh state and print the state
+                            hash and counts; --verify also checks the hash chain, every stored
+                            decision and the persisted projections (exit 1 if not intact)
+  get --data DIR REQUEST_ID print the decision recorded for a request id
+  help                      this text
+
+options:
+  --data DIR                the embedded data directory (RocksDB); created when missing
+  --no-sync                 do not fsync each batch (faster, loses the last batches on a crash)
+
+Request JSON is the FlatBuffers JSON form of events/schema/kase.fbs (see events/README.md);
+intake_us is stamped with the current time when absent or 0.
+Exit codes: 0 ok, 1 verification failed, 2 usage error, 3 storage error.
+)";
+
+struct Args {
+  std::string command;
+  std::string data;
+  bool verify = false;
+  bool sync = true;
+  std::vector<std::string> positional;
+};
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "kase: %s\nrun 'kase help' for usage\n", msg.c_str());
+  return 2;
+}
+
+int storage_error(const Status& s) {
+  std::fprintf(stderr, "kase: %s\n", s.to_string().c_str());
+  return 3;
+}
+
+bool parse(int argc, char** argv, Args* a, std::string* err) {
+  if (argc < 2) {
+    *err = "no command given";
+    return false;
+  }
+  a->command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--data") {
+      if (i + 1 >= argc) {
+        *err = "--data needs a directory";
+        return false;
+      }
+      a->data = argv[++i];
+    } else if (arg.rfind("--data=", 0) == 0) {
+      a->data = arg.substr(7);
+    } else if (arg == "--verify") {
+      a->verify = true;
+    } else if (arg == "--no-sync") {
+      a->sync = false;
+    } else if (arg == "--help" || arg == "-h") {
+      a->command = "help";
+    } else if (!arg.empty() && arg[0] == '-') {
+      *err = "unknown option " + arg;
+      return false;
+    } else {
+      a->positional.push_back(arg);
+    }
+  }
+  return true;
+}
+
+Status open_store(const Args& a, std::unique_ptr<projections::Store>* store) {
+  projections::RocksOptions o;
+  o.sync = a.sync;
+  return projections::open_rocks_store(a.data, o, store);
+}
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int cmd_submit(const Args& a) {
+  if (a.data.empty()) return usage_error("submit needs --data DIR");
+  std::unique_ptr<projections::Store> store;
+  if (Status s = open_store(a, &store); !s.ok()) return storage_error(s);
+  std::unique_ptr<adapters::Ledger> ledger;
+  if (Status s = adapters::Ledger::open(store.get(), &ledger); !s.ok()) return storage_error(s);
+  events::JsonCodec codec;
+
+  // Interactive input is answered line by line; piped input in batches.
+  const size_t batch_max = isatty(STDIN_FILENO) ? 1 : 1024;
+  std::vector<std::string> owned;  // binary requests of this batch
+  std::vector<std::span<const uint8_t>> spans;
+  std::vector<adapters::Answer> answers;
+  // Each input line's answer: either a ledger answer or a parse error.
+  struct Slot {
+    bool parsed;
+    std::string error;
+  };
+  std::vector<Slot> slots;
+
+  auto flush = [&]() -> Status {
+    spans.clear();
+    for (const auto& r : owned) spans.push_back(events::bytes_of(r));
+    if (Status s = ledger->submit(spans, &answers); !s.ok()) return s;
+    size_t next = 0;
+    std::string out;
+    for (const Slot& slot : slots) {
+      if (slot.parsed) {
+        out += codec.decision_to_json(*answers[next++].decision());
+      } else {
+        const adapters::Answer bad = adapters::malformed_answer(engine::reason::kMalformedJson, slot.error);
+        out += codec.decision_to_json(*bad.decision());
+      }
+      out += '\n';
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    owned.clear();
+    slots.clear();
+    return {};
+  };
+
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    std::span<const uint8_t> bin;
+    std::string error;
+    if (codec.request_from_json(line, now_us(), &bin, &error)) {
+      owned.emplace_back(reinterpret_cast<const char*>(bin.data()), bin.size());
+      slots.push_back({true, {}});
+    } else {
+      slots.push_back({false, error});
+    }
+    if (slots.size() >= batch_max) {
+      if (Status s = flush(); !s.ok()) return storage_error(s);
+    }
+  }
+  if (!slots.empty()) {
+    if (Status s = flush(); !s.ok()) return storage_error(s);
+  }
+  return 0;
+}
+
+void print_counts(const adapters::ReplayResult& r) {
+  std::printf("records         %llu (accepted %llu, rejected %llu)\n",
+              static_cast<unsigned long long>(r.records), static_cast<unsigned long long>(r.accepted),
+              static_cast<unsigned long long>(r.rejected));
+  std::printf("accounts        %zu\nrepresentatives %zu\ngrants          %zu\norders          %zu\n"
+              "day totals      %zu\nlimit changes   %zu\n",
+              r.counts.accounts, r.counts.representatives, r.counts.grants, r.counts.orders,
+              r.counts.day_totals, r.counts.limit_overrides);
+  std::printf("state hash      %s\nchain head      %s\n", events::to_hex(r.state_hash).c_str(),
+              events::to_hex(r.chain_head).c_str());
+}
+
+int cmd_replay(const Args& a) {
+  if (a.data.empty()) return usage_error("replay needs --data DIR");
+  if (!std::filesystem::exists(a.data)) return usage_error("no data directory " + a.data);
+  Args ro = a;
+  std::unique_ptr<projections::Store> store;
+  projections::RocksOptions o;
+  o.create_if_missing = false;
+  if (Status s = projections::open_rocks_store(a.data, o, &store); !s.ok()) return storage_error(s);
+  adapters::ReplayResult r;
+  if (Status s = adapters::replay(store.get(), a.verify, &r); !s.ok()) return storage_error(s);
+  print_counts(r);
+  if (a.verify) {
+    if (!r.intact) {
+      std::printf("verify          FAILED: %s\n", r.error.c_str());
+      return 1;
+    }
+    std::printf("verify          ok: hash chain intact, %llu decisions recomputed equal, projections "
+                "equal a clean replay\n",
+                static_cast<unsigned long long>(r.records));
+  }
+  return 0;
+}
+
+int cmd_get(const Args& a) {
+  if (a.data.empty() || a.positional.size() != 1) return usage_error("get needs --data DIR and one REQUEST_ID");
+  std::unique_ptr<projections::Store> store;
+  if (Status s = open_store(a, &store); !s.ok()) return storage_error(s);
+  std::unique_ptr<adapters::Ledger> ledger;
+  if (Status s = adapters::Ledger::open(store.get(), &ledger); !s.ok()) return storage_error(s);
+  adapters::Answer ans;
+  if (Status s = ledger->find(a.positional[0], &ans); !s.ok()) {
+    std::fprintf(stderr, "kase: %s\n", s.message().c_str());
+    return 1;
+  }
+  events::JsonCodec codec;
+  std::printf("%s\n", codec.decision_to_json(*ans.decision()).c_str());
+  return 0;
+}
+
+std::string money(uint64_t n) {
+  std::string s = std::to_string(n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+int cmd_demo(const Args& a) {
+  std::string dir = a.data;
+  if (dir.empty()) {
+    char tmpl[] = "/tmp/kase-demo-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return storage_error({Errc::io_error, "cannot create a temporary directory"});
+    dir = tmpl;
+  }
+  adapters::DemoSummary s;
+  if (Status st = adapters::run_demo(dir, &s); !st.ok()) {
+    if (st.code() == Errc::invalid_argument) return usage_error(st.message());
+    return storage_error(st);
+  }
+  std::printf("kase demo: one month (November 2026) of eKase traffic\n");
+  std::printf("  data directory   %s\n", dir.c_str());
+  std::printf("  clients          %zu (a ministry and three institutions)\n", s.clients);
+  std::printf("  accounts         %zu (operating, with signature-3, deposit, closed, blocked, not opened "
+              "for 2026, foreign)\n",
+              s.accounts);
+  std::printf("  users            %zu, in every eKase mode R8.1-R8.10\n", s.users);
+  std::printf("  requests         %s decided and committed in %.3f s (%s requests/s, fsync per batch)\n",
+              money(s.requests).c_str(), s.seconds,
+              money(static_cast<uint64_t>(static_cast<double>(s.requests) / std::max(s.seconds, 1e-9))).c_str());
+  std::printf("  accepted         %s\n  rejected         %s\n", money(s.accepted).c_str(), money(s.rejected).c_str());
+  std::vector<std::pair<uint64_t, std::string>> by;
+  for (const auto& [k, v] : s.rejections) by.emplace_back(v, k);
+  std::sort(by.rbegin(), by.rend());
+  std::printf("  rejections by reason:\n");
+  for (const auto& [n, k] : by) std::printf("    %7s  %s\n", money(n).c_str(), k.c_str());
+  std::printf("  payment orders   %s submitted for execution, %s awaiting signatures, %s cancelled\n",
+              money(s.orders_submitted).c_str(), money(s.orders_pending).c_str(),
+              money(s.orders_cancelled).c_str());
+  std::printf("  state hash       %s\n  chain head       %s\n", s.state_hash.c_str(), s.chain_head.c_str());
+  std::printf("\nverify it:  kase replay --data %s --verify\n", dir.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  std::string err;
+  if (!parse(argc, argv, &a, &err)) {
+    if (argc < 2) {
+      std::fputs(kUsage, stderr);
+      return 2;
+    }
+    return usage_error(err);
+  }
+  try {
+    if (a.command == "help" || a.command == "--help" || a.command == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a.command == "submit") return cmd_submit(a);
+    if (a.command == "replay") return cmd_replay(a);
+    if (a.command == "demo") return cmd_demo(a);
+    if (a.command == "get") return cmd_get(a);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kase: internal error: %s\n", e.what());
+    return 3;
+  }
+  return usage_error("unknown command '" + a.command + "'");
+}

@@ -1,0 +1,71 @@
+// Stable reason codes. A code, once released, never changes meaning; new codes
+// are only added. The rule ID travels beside the code in every decision.
+#pragma once
+
+namespace kase::engine::reason {
+
+inline constexpr const char* kOk = "ok";
+
+// Envelope and channel.
+inline constexpr const char* kMalformedJson = "request.malformed_json";
+inline constexpr const char* kMalformedBinary = "request.malformed_binary";
+inline constexpr const char* kMissingRequestId = "request.missing_request_id";
+inline constexpr const char* kMissingTimestamp = "request.missing_timestamp";
+inline constexpr const char* kMissingActor = "request.missing_actor";
+inline constexpr const char* kUnsupportedSchema = "request.unsupported_schema_version";
+inline constexpr const char* kNoPayload = "request.no_payload";
+inline constexpr const char* kTreasuryOnly = "auth.treasury_only";
+inline constexpr const char* kWrongChannel = "auth.wrong_channel";
+inline constexpr const char* kValueInvalid = "request.value_invalid";
+
+// Service availability (R32, R34).
+inline constexpr const char* kServiceSuspended = "service.suspended";
+inline constexpr const char* kNotBusinessDay = "service.not_business_day";
+inline constexpr const char* kOutsideHours = "service.outside_hours";
+inline constexpr const char* kHoursInvalid = "service.hours_invalid";
+
+// Accounts (R10–R13).
+inline constexpr const char* kAccountUnknown = "account.unknown";
+inline constexpr const char* kAccountExists = "account.exists";
+inline constexpr const char* kAccountClosed = "account.closed";
+inline constexpr const char* kAccountAlreadyBlocked = "account.already_blocked";
+inline constexpr const char* kAccountNotBlocked = "account.not_blocked";
+inline constexpr const char* kAccountViewOnly = "account.view_only";
+
+// Representatives and rights (R4, R7–R12).
+inline constexpr const char* kModeInvalid = "grant.mode_invalid";
+inline constexpr const char* kOwnerPermissionMissing = "grant.owner_permission_missing";
+inline constexpr const char* kModeNotAllowedForeign = "grant.mode_not_allowed_foreign_account";
+inline constexpr const char* kModeNotAllowedDeposit = "grant.mode_not_allowed_deposit_account";
+inline constexpr const char* kLimitsInvalid = "grant.limits_invalid";
+inline constexpr const char* kSignature4NotAuthorised = "grant.signature4_not_head_or_specimen";
+inline constexpr const char* kSignature4WithSignature3 = "grant.signature4_with_signature3";
+inline constexpr const char* kNoRights = "rights.none";
+
+// Modes and the signature chain (R8).
+inline constexpr const char* kModeViewOnly = "mode.view_only";
+inline constexpr const char* kModeCannotPrepare = "mode.cannot_prepare";
+inline constexpr const char* kModeCannotSign = "mode.cannot_sign";
+inline constexpr const char* kModeCannotImport = "mode.cannot_import";
+inline constexpr const char* kSamePerson = "signature.same_person";
+inline constexpr const char* kOutOfOrder = "signature.out_of_order";
+inline constexpr const char* kNotPreparerOrSigner = "order.not_preparer_or_signer";
+
+// Orders.
+inline constexpr const char* kOrderExists = "order.exists";
+inline constexpr const char* kOrderUnknown = "order.unknown";
+inline constexpr const char* kOrderSubmitted = "order.already_submitted";
+inline constexpr const char* kOrderCancelled = "order.cancelled";
+inline constexpr const char* kAmountInvalid = "order.amount_invalid";
+
+// Limits (R9, R14, R15).
+inline constexpr const char* kPerOrderExceeded = "limit.per_order_exceeded";
+inline constexpr const char* kDailyExceeded = "limit.daily_exceeded";
+inline constexpr const char* kChangeDatePast = "limit_change.date_past";
+inline constexpr const char* kChangeEmpty = "limit_change.empty";
+inline constexpr const char* kChangeNoLimits = "limit_change.mode_without_limits";
+
+// Calendar.
+inline constexpr const char* kDateInvalid = "calendar.date_invalid";
+
+}  // namespace kase::engine::reason

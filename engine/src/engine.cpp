@@ -1,0 +1,555 @@
+#include "kase/engine/engine.h"
+
+#include <algorithm>
+
+#include "kase/engine/reasons.h"
+
+namespace kase::engine {
+namespace r = reason;
+using fb::Payload;
+
+namespace {
+
+std::string_view sv(const flatbuffers::String* s) {
+  return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
+}
+
+constexpr size_t service_index(fb::Service s) { return static_cast<size_t>(s); }
+
+}  // namespace
+
+const char* rule_of(AccessMode mode) noexcept {
+  switch (mode) {
+    case AccessMode::view_incoming: return "R8.1";
+    case AccessMode::view_outgoing: return "R8.2";
+    case AccessMode::view_all: return "R8.3";
+    case AccessMode::manage_po: return "R8.4";
+    case AccessMode::signature_1: return "R8.5";
+    case AccessMode::signature_2: return "R8.6";
+    case AccessMode::signature_3: return "R8.7";
+    case AccessMode::signature_4: return "R8.8";
+    case AccessMode::online_view: return "R8.9";
+    case AccessMode::online_manage: return "R8.10";
+    default: return "R8";
+  }
+}
+
+bool is_view_mode(AccessMode mode) noexcept {
+  return mode == AccessMode::view_incoming || mode == AccessMode::view_outgoing ||
+         mode == AccessMode::view_all || mode == AccessMode::online_view;
+}
+
+bool has_limits(AccessMode mode) noexcept {
+  return (mode >= AccessMode::manage_po && mode <= AccessMode::signature_4) ||
+         mode == AccessMode::online_manage;
+}
+
+const std::string& Engine::key(std::string_view a) {
+  key_buf_.assign(a);
+  return key_buf_;
+}
+const std::string& Engine::key(std::string_view a, std::string_view b) {
+  key_buf_.assign(a);
+  key_buf_.push_back(kKeySep);
+  key_buf_.append(b);
+  return key_buf_;
+}
+const std::string& Engine::key(std::string_view a, std::string_view b, std::string_view c) {
+  key(a, b);
+  key_buf_.push_back(kKeySep);
+  key_buf_.append(c);
+  return key_buf_;
+}
+
+DirtySet Engine::take_dirty() {
+  DirtySet out = std::move(dirty_);
+  dirty_ = DirtySet{};
+  ++batch_;
+  return out;
+}
+
+// ---- Envelope and availability ---------------------------------------------
+
+Verdict Engine::check_envelope(const fb::Request& req) const {
+  if (req.schema_version() < kSchemaVersionMin || req.schema_version() > kSchemaVersionMax)
+    return Verdict::reject(r::kUnsupportedSchema, "R42");
+  if (req.intake_us() <= 0) return Verdict::reject(r::kMissingTimestamp, "R47");
+  if (req.payload_type() == Payload::NONE || req.payload() == nullptr ||
+      req.payload_type() > Payload::MAX)
+    return Verdict::reject(r::kNoPayload, "R47");
+  if (sv(req.actor()).empty()) return Verdict::reject(r::kMissingActor, "R37");
+  return Verdict::ok("");
+}
+
+Verdict Engine::check_service_open(fb::Service service, const RigaTime& t) const {
+  const ServiceState& s = state_.services[service_index(service)];
+  if (s.suspended) return Verdict::reject(r::kServiceSuspended, "R34");
+  if (!state_.calendar.is_business_day(t.date)) return Verdict::reject(r::kNotBusinessDay, "R32");
+  if (t.minute_of_day < s.open_minute || t.minute_of_day >= s.close_minute)
+    return Verdict::reject(r::kOutsideHours, "R32");
+  return Verdict::ok("R32");
+}
+
+Verdict Engine::apply(const fb::Request& req) {
+  if (Verdict v = check_envelope(req); !v.accepted) return v;
+  const Payload type = req.payload_type();
+  const bool treasury_payload =
+      type != Payload::PaymentOrderPrepare && type != Payload::PaymentOrderSign &&
+      type != Payload::PaymentOrderCancel && type != Payload::PaymentOrderImport;
+  const bool from_treasury = req.channel() == fb::Channel::treasury;
+  if (treasury_payload && !from_treasury) return Verdict::reject(r::kTreasuryOnly, "R41");
+  if (!treasury_payload && from_treasury) return Verdict::reject(r::kWrongChannel, "R41");
+
+  const RigaTime t = riga_time(req.intake_us());
+  if (!treasury_payload) {
+    // R32, R34: users act only while the service is open.
+    if (Verdict v = check_service_open(fb::Service::ekase, t); !v.accepted) return v;
+  }
+
+  switch (type) {
+    case Payload::PaymentOrderSign: return on_sign(req, t, *req.payload_as_PaymentOrderSign());
+    case Payload::PaymentOrderPrepare: {
+      const auto* p = req.payload_as_PaymentOrderPrepare();
+      return on_prepare(req, t, p->order(), p->account(), p->amount_cents(), p->beneficiary(), false);
+    }
+    case Payload::PaymentOrderImport: {
+      const auto* p = req.payload_as_PaymentOrderImport();
+      return on_prepare(req, t, p->order(), p->account(), p->amount_cents(), p->beneficiary(), true);
+    }
+    case Payload::PaymentOrderCancel: return on_cancel(req, *req.payload_as_PaymentOrderCancel());
+    case Payload::AccountOpened: return on_account_opened(req, *req.payload_as_AccountOpened());
+    case Payload::AccountClosed: return on_account_closed(*req.payload_as_AccountClosed());
+    case Payload::AccountBlocked: return on_account_blocked(*req.payload_as_AccountBlocked());
+    case Payload::AccountUnblocked: return on_account_unblocked(*req.payload_as_AccountUnblocked());
+    case Payload::AccountDepositFlagSet: return on_deposit_flag(*req.payload_as_AccountDepositFlagSet());
+    case Payload::AccountOpenedForYear: return on_opened_for_year(*req.payload_as_AccountOpenedForYear());
+    case Payload::RepresentativeRegistered:
+      return on_representative(req, *req.payload_as_RepresentativeRegistered());
+    case Payload::RightsGranted: return on_rights_granted(req, *req.payload_as_RightsGranted());
+    case Payload::RightsRevoked: return on_rights_revoked(req, *req.payload_as_RightsRevoked());
+    case Payload::LimitChangeOneDay: return on_limit_change(req, t, *req.payload_as_LimitChangeOneDay());
+    case Payload::ServiceHoursNotice: return on_service_hours(*req.payload_as_ServiceHoursNotice());
+    case Payload::ServiceSuspension: return on_suspension(*req.payload_as_ServiceSuspension());
+    case Payload::CalendarOverride: return on_calendar_override(*req.payload_as_CalendarOverride());
+    case Payload::NONE: break;
+  }
+  return Verdict::reject(r::kNoPayload, "R47");
+}
+
+// ---- Accounts ---------------------------------------------------------------
+
+Verdict Engine::on_account_opened(const fb::Request& req, const fb::AccountOpened& p) {
+  (void)req;
+  if (sv(p.account()).empty() || sv(p.owner_client()).empty() || p.fiscal_year() < 0)
+    return Verdict::reject(r::kValueInvalid, "R13");
+  auto [it, inserted] = state_.accounts.try_emplace(key(sv(p.account())));
+  if (!inserted) return Verdict::reject(r::kAccountExists, "R13");
+  Account& a = it->second;
+  a.owner_client.assign(sv(p.owner_client()));
+  a.deposit = p.deposit();
+  a.fiscal_year = p.fiscal_year();
+  touch(*it, dirty_.accounts);
+  return Verdict::ok("R13");
+}
+
+Verdict Engine::on_account_closed(const fb::AccountClosed& p) {
+  auto it = state_.accounts.find(key(sv(p.account())));
+  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R13");
+  if (it->second.closed) return Verdict::reject(r::kAccountClosed, "R13");
+  it->second.closed = true;
+  touch(*it, dirty_.accounts);
+  return Verdict::ok("R13");
+}
+
+Verdict Engine::on_account_blocked(const fb::AccountBlocked& p) {
+  auto it = state_.accounts.find(key(sv(p.account())));
+  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R13");
+  if (it->second.blocked) return Verdict::reject(r::kAccountAlreadyBlocked, "R13");
+  it->second.blocked = true;
+  touch(*it, dirty_.accounts);
+  return Verdict::ok("R13");
+}
+
+Verdict Engine::on_account_unblocked(const fb::AccountUnblocked& p) {
+  auto it = state_.accounts.find(key(sv(p.account())));
+  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R13");
+  if (!it->second.blocked) return Verdict::reject(r::kAccountNotBlocked, "R13");
+  it->second.blocked = false;
+  touch(*it, dirty_.accounts);
+  return Verdict::ok("R13");
+}
+
+Verdict Engine::on_deposit_flag(const fb::AccountDepositFlagSet& p) {
+  auto it = state_.accounts.find(key(sv(p.account())));
+  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R12");
+  it->second.deposit = p.deposit();
+  touch(*it, dirty_.accounts);
+  return Verdict::ok("R12");
+}
+
+Verdict Engine::on_opened_for_year(const fb::AccountOpenedForYear& p) {
+  auto it = state_.accounts.find(key(sv(p.account())));
+  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R13");
+  if (p.fiscal_year() < 1900 || p.fiscal_year() > 9999) return Verdict::reject(r::kValueInvalid, "R13");
+  it->second.fiscal_year = std::max(it->second.fiscal_year, p.fiscal_year());
+  touch(*it, dirty_.accounts);
+  return Verdict::ok("R13");
+}
+
+// ---- Representatives and rights ----------------------------------------------
+
+Verdict Engine::on_representative(const fb::Request& req, const fb::RepresentativeRegistered& p) {
+  if (sv(p.person()).empty()) return Verdict::reject(r::kValueInvalid, "R4");
+  auto [it, inserted] = state_.representatives.try_emplace(key(sv(req.client_id()), sv(p.person())));
+  (void)inserted;
+  it->second.head = p.head();
+  it->second.specimen_card = p.specimen_card();
+  touch(*it, dirty_.representatives);
+  return Verdict::ok("R4");
+}
+
+Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGranted& p) {
+  const AccessMode mode = p.mode();
+  if (mode == AccessMode::none || mode > AccessMode::MAX || sv(p.user()).empty())
+    return Verdict::reject(r::kModeInvalid, "R8");
+  auto acc = state_.accounts.find(key(sv(p.account())));
+  if (acc == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R8");
+  Account& a = acc->second;
+  const std::string_view client = sv(req.client_id());
+
+  if (a.owner_client != client) {
+    // R10: the owner's permission travels with the first application naming the account.
+    auto perm = state_.permissions.find(key(client, sv(p.account())));
+    if (perm == state_.permissions.end() && sv(p.owner_permission()).empty())
+      return Verdict::reject(r::kOwnerPermissionMissing, "R10");
+    if (!is_view_mode(mode)) return Verdict::reject(r::kModeNotAllowedForeign, "R11");
+  }
+  if (a.deposit && !is_view_mode(mode)) return Verdict::reject(r::kModeNotAllowedDeposit, "R12");
+  if (has_limits(mode)) {
+    Verdict v = Verdict::reject(r::kLimitsInvalid, "R9");
+    v.amount = p.per_order_limit_cents();
+    v.limit = p.daily_limit_cents();
+    if (p.per_order_limit_cents() <= 0 || p.daily_limit_cents() <= 0 ||
+        p.per_order_limit_cents() > p.daily_limit_cents())
+      return v;
+  }
+
+  const Grant* existing = nullptr;
+  if (auto found = state_.grants.find(key(sv(p.user()), sv(p.account()))); found != state_.grants.end())
+    existing = &found->second;
+  if (existing != nullptr && existing->mode != AccessMode::none && existing->client != client) {
+    // One person holds one mode per account; another client's grant stays.
+    return Verdict::reject(r::kModeInvalid, "R8");
+  }
+  const AccessMode previous = existing != nullptr ? existing->mode : AccessMode::none;
+  if (mode == AccessMode::signature_4) {
+    // R8.8: only the head or persons on the signature specimen card, and
+    // never on an account with a signature-3 user.
+    auto rep = state_.representatives.find(key(client, sv(p.user())));
+    if (rep == state_.representatives.end() || (!rep->second.head && !rep->second.specimen_card))
+      return Verdict::reject(r::kSignature4NotAuthorised, "R8.8");
+    if (a.signature3_users - (previous == AccessMode::signature_3 ? 1 : 0) > 0)
+      return Verdict::reject(r::kSignature4WithSignature3, "R8.8");
+  }
+  if (mode == AccessMode::signature_3 &&
+      a.signature4_users - (previous == AccessMode::signature_4 ? 1 : 0) > 0)
+    return Verdict::reject(r::kSignature4WithSignature3, "R8.8");
+
+  auto git = state_.grants.try_emplace(key(sv(p.user()), sv(p.account()))).first;
+  Grant& g = git->second;
+  // R7: the newer application replaces the user's mode on this account.
+  if (previous == AccessMode::signature_3) --a.signature3_users;
+  if (previous == AccessMode::signature_4) --a.signature4_users;
+  if (mode == AccessMode::signature_3) ++a.signature3_users;
+  if (mode == AccessMode::signature_4) ++a.signature4_users;
+  g.client.assign(client);
+  g.mode = mode;
+  g.per_order_limit = has_limits(mode) ? p.per_order_limit_cents() : 0;
+  g.daily_limit = has_limits(mode) ? p.daily_limit_cents() : 0;
+  touch(*git, dirty_.grants);
+  touch(*acc, dirty_.accounts);
+  if (a.owner_client != client) {
+    auto [pit, pnew] = state_.permissions.try_emplace(key(client, sv(p.account())));
+    if (pnew) touch(*pit, dirty_.permissions);
+  }
+  return Verdict::ok(rule_of(mode));
+}
+
+Verdict Engine::on_rights_revoked(const fb::Request& req, const fb::RightsRevoked& p) {
+  auto git = state_.grants.find(key(sv(p.user()), sv(p.account())));
+  if (git == state_.grants.end() || git->second.mode == AccessMode::none ||
+      git->second.client != sv(req.client_id()))
+    return Verdict::reject(r::kNoRights, "R7");
+  auto acc = state_.accounts.find(key(sv(p.account())));
+  if (acc != state_.accounts.end()) {
+    if (git->second.mode == AccessMode::signature_3) --acc->second.signature3_users;
+    if (git->second.mode == AccessMode::signature_4) --acc->second.signature4_users;
+    touch(*acc, dirty_.accounts);
+  }
+  git->second.mode = AccessMode::none;
+  git->second.per_order_limit = 0;
+  git->second.daily_limit = 0;
+  touch(*git, dirty_.grants);
+  return Verdict::ok("R7");
+}
+
+Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
+                                const fb::LimitChangeOneDay& p) {
+  auto git = state_.grants.find(key(sv(p.user()), sv(p.account())));
+  if (git == state_.grants.end() || git->second.mode == AccessMode::none ||
+      git->second.client != sv(req.client_id()))
+    return Verdict::reject(r::kNoRights, "R14");
+  if (!has_limits(git->second.mode)) return Verdict::reject(r::kChangeNoLimits, "R14");
+  if (!ymd_valid(p.date())) return Verdict::reject(r::kDateInvalid, "R15");
+  if (p.date() < t.date) return Verdict::reject(r::kChangeDatePast, "R15");
+  const Cents po = p.per_order_limit_cents();
+  const Cents daily = p.daily_limit_cents();
+  if (po == -1 && daily == -1) return Verdict::reject(r::kChangeEmpty, "R14");
+  if ((po != -1 && po <= 0) || (daily != -1 && daily <= 0)) {
+    Verdict v = Verdict::reject(r::kLimitsInvalid, "R14");
+    v.amount = po;
+    v.limit = daily;
+    return v;
+  }
+  auto [it, inserted] = state_.limit_overrides.try_emplace(
+      key(sv(p.user()), sv(p.account()), std::to_string(p.date())));
+  (void)inserted;
+  it->second.per_order_limit = po;
+  it->second.daily_limit = daily;
+  touch(*it, dirty_.limit_overrides);
+  return Verdict::ok("R14");
+}
+
+// ---- Payment orders -------------------------------------------------------------
+
+Verdict Engine::acting_rights(const fb::Request& req, std::string_view user, std::string_view account,
+                              const RigaTime& t, ActingRights* out) {
+  auto git = state_.grants.find(key(user, account));
+  if (git == state_.grants.end() || git->second.mode == AccessMode::none ||
+      git->second.client != sv(req.client_id()))
+    return Verdict::reject(r::kNoRights, "R8");
+  auto acc = state_.accounts.find(key(account));
+  if (acc == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R8");
+  const Account& a = acc->second;
+  const AccessMode mode = git->second.mode;
+  if (!is_view_mode(mode)) {
+    // R11–R13: stronger modes fall back to view.
+    if (a.owner_client != sv(req.client_id())) return Verdict::reject(r::kAccountViewOnly, "R11");
+    if (a.deposit) return Verdict::reject(r::kAccountViewOnly, "R12");
+    if (a.closed || a.blocked || a.fiscal_year < t.date / 10000)
+      return Verdict::reject(r::kAccountViewOnly, "R13");
+  }
+  out->grant = &git->second;
+  out->account = &acc->second;
+  return Verdict::ok(rule_of(mode));
+}
+
+void Engine::limits_for(std::string_view user, std::string_view account, const Grant& g, DateYmd date,
+                        Cents* per_order, Cents* daily) {
+  *per_order = g.per_order_limit;
+  *daily = g.daily_limit;
+  if (state_.limit_overrides.empty()) return;
+  char buf[16];
+  const auto len = static_cast<size_t>(std::snprintf(buf, sizeof buf, "%d", date));
+  auto it = state_.limit_overrides.find(key(user, account, std::string_view(buf, len)));
+  if (it == state_.limit_overrides.end()) return;
+  // R15: the one-day change applies on its date only; the R7 limits return after.
+  if (it->second.per_order_limit != -1) *per_order = it->second.per_order_limit;
+  if (it->second.daily_limit != -1) *daily = it->second.daily_limit;
+}
+
+Verdict Engine::check_limits(std::string_view user, std::string_view account, const Grant& g,
+                             const Order* order, Cents amount, const RigaTime& t, bool* count) {
+  Cents per_order = 0;
+  Cents daily = 0;
+  limits_for(user, account, g, t.date, &per_order, &daily);
+  if (amount > per_order) {
+    Verdict v = Verdict::reject(r::kPerOrderExceeded, "R9");
+    v.amount = amount;
+    v.limit = per_order;
+    return v;
+  }
+  // R9: each order counts once per user in that user's day total.
+  *count = true;
+  if (order != nullptr) {
+    for (const Counted& c : order->counted)
+      if (c.user == user) *count = false;
+  }
+  auto dt = state_.day_totals.find(key(user, account));
+  const Cents before = (dt != state_.day_totals.end() && dt->second.date == t.date) ? dt->second.total : 0;
+  if (*count && before + amount > daily) {
+    Verdict v = Verdict::reject(r::kDailyExceeded, "R9");
+    v.amount = amount;
+    v.limit = daily;
+    v.day_total = before;
+    return v;
+  }
+  Verdict v = Verdict::ok("R9");
+  v.amount = amount;
+  v.limit = daily;
+  v.day_total = before;
+  return v;
+}
+
+void Engine::count_in_day_total(Order& o, std::string_view user, Cents amount, DateYmd date) {
+  auto [it, inserted] = state_.day_totals.try_emplace(key(user, o.account));
+  (void)inserted;
+  DayTotal& d = it->second;
+  if (d.date != date) {
+    d.date = date;
+    d.total = 0;
+  }
+  d.total += amount;
+  touch(*it, dirty_.day_totals);
+  o.counted.push_back(Counted{std::string(user), date});
+}
+
+Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flatbuffers::String* order,
+                           const flatbuffers::String* account, Cents amount,
+                           const flatbuffers::String* beneficiary, bool import) {
+  const std::string_view user = sv(req.actor());
+  if (sv(order).empty() || sv(account).empty()) return Verdict::reject(r::kValueInvalid, "R8");
+  if (amount <= 0) {
+    Verdict v = Verdict::reject(r::kAmountInvalid, "R9");
+    v.amount = amount;
+    return v;
+  }
+  if (import && req.channel() != fb::Channel::online) return Verdict::reject(r::kWrongChannel, "R8.10");
+  if (state_.orders.count(key(sv(req.client_id()), sv(order))) != 0)
+    return Verdict::reject(r::kOrderExists, "R8");
+
+  ActingRights rights;
+  if (Verdict v = acting_rights(req, user, sv(account), t, &rights); !v.accepted) return v;
+  const AccessMode mode = rights.grant->mode;
+  if (import) {
+    if (mode != AccessMode::online_manage) return Verdict::reject(r::kModeCannotImport, rule_of(mode));
+  } else if (is_view_mode(mode)) {
+    return Verdict::reject(r::kModeViewOnly, rule_of(mode));
+  } else if (mode != AccessMode::manage_po && mode != AccessMode::signature_2 &&
+             mode != AccessMode::signature_4) {
+    // R8.5, R8.7 sign only; R8.10 imports through the online module.
+    return Verdict::reject(r::kModeCannotPrepare, rule_of(mode));
+  }
+  bool count = false;
+  Verdict v = check_limits(user, sv(account), *rights.grant, nullptr, amount, t, &count);
+  if (!v.accepted) return v;
+
+  auto [it, inserted] = state_.orders.try_emplace(key(sv(req.client_id()), sv(order)));
+  (void)inserted;
+  Order& o = it->second;
+  o.client.assign(sv(req.client_id()));
+  o.account.assign(sv(account));
+  o.amount = amount;
+  o.preparer.assign(user);
+  o.beneficiary.assign(sv(beneficiary));
+  count_in_day_total(o, user, amount, t.date);
+  touch(*it, dirty_.orders);
+  v.rule = import ? "R8.10" : rule_of(mode);
+  return v;
+}
+
+Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::PaymentOrderSign& p) {
+  const std::string_view user = sv(req.actor());
+  auto it = state_.orders.find(key(sv(req.client_id()), sv(p.order())));
+  if (it == state_.orders.end()) return Verdict::reject(r::kOrderUnknown, "R8");
+  Order& o = it->second;
+  if (o.status == OrderStatus::submitted) return Verdict::reject(r::kOrderSubmitted, "R8");
+  if (o.status == OrderStatus::cancelled) return Verdict::reject(r::kOrderCancelled, "R8");
+
+  ActingRights rights;
+  if (Verdict v = acting_rights(req, user, o.account, t, &rights); !v.accepted) return v;
+  const AccessMode mode = rights.grant->mode;
+  if (is_view_mode(mode)) return Verdict::reject(r::kModeViewOnly, rule_of(mode));
+  if (mode == AccessMode::manage_po || mode == AccessMode::online_manage)
+    return Verdict::reject(r::kModeCannotSign, rule_of(mode));
+  for (const Signature& s : o.signatures)
+    if (s.user == user) return Verdict::reject(r::kSamePerson, "R8");
+
+  // The signature chain (RULES.md, R8 interpretation).
+  const size_t n = o.signatures.size();
+  const auto at = [&](size_t i) { return o.signatures[i].mode; };
+  bool submits = false;
+  bool in_order = false;
+  if (rights.account->signature3_users > 0) {
+    // 2, then 1, then 3, which submits.
+    if (mode == AccessMode::signature_2) in_order = n == 0;
+    if (mode == AccessMode::signature_1) in_order = n == 1 && at(0) == AccessMode::signature_2;
+    if (mode == AccessMode::signature_3) {
+      in_order = n == 2 && at(0) == AccessMode::signature_2 && at(1) == AccessMode::signature_1;
+      submits = in_order;
+    }
+  } else {
+    // 2 then 1; 4 alone; 2 then 4.
+    if (mode == AccessMode::signature_2) in_order = n == 0;
+    if (mode == AccessMode::signature_1 || mode == AccessMode::signature_4)
+      in_order = (n == 1 && at(0) == AccessMode::signature_2) || (n == 0 && mode == AccessMode::signature_4);
+    submits = in_order && mode != AccessMode::signature_2;
+  }
+  if (!in_order) return Verdict::reject(r::kOutOfOrder, rule_of(mode));
+
+  bool count = false;
+  Verdict v = check_limits(user, o.account, *rights.grant, &o, o.amount, t, &count);
+  if (!v.accepted) return v;
+
+  o.signatures.push_back(Signature{std::string(user), mode});
+  if (count) count_in_day_total(o, user, o.amount, t.date);
+  if (submits) o.status = OrderStatus::submitted;
+  touch(*it, dirty_.orders);
+  v.rule = rule_of(mode);
+  return v;
+}
+
+Verdict Engine::on_cancel(const fb::Request& req, const fb::PaymentOrderCancel& p) {
+  const std::string_view user = sv(req.actor());
+  auto it = state_.orders.find(key(sv(req.client_id()), sv(p.order())));
+  if (it == state_.orders.end()) return Verdict::reject(r::kOrderUnknown, "R8");
+  Order& o = it->second;
+  if (o.status == OrderStatus::submitted) return Verdict::reject(r::kOrderSubmitted, "R8");
+  if (o.status == OrderStatus::cancelled) return Verdict::reject(r::kOrderCancelled, "R8");
+  bool may = o.preparer == user;
+  for (const Signature& s : o.signatures) may = may || s.user == user;
+  if (!may) return Verdict::reject(r::kNotPreparerOrSigner, "R8");
+
+  // R9: a cancelled order releases its amount from the day totals it entered.
+  for (const Counted& c : o.counted) {
+    auto dt = state_.day_totals.find(key(c.user, o.account));
+    if (dt != state_.day_totals.end() && dt->second.date == c.date) {
+      dt->second.total -= o.amount;
+      touch(*dt, dirty_.day_totals);
+    }
+  }
+  o.status = OrderStatus::cancelled;
+  touch(*it, dirty_.orders);
+  Verdict v = Verdict::ok("R9");
+  v.amount = o.amount;
+  return v;
+}
+
+// ---- Service availability and calendar ------------------------------------------
+
+Verdict Engine::on_service_hours(const fb::ServiceHoursNotice& p) {
+  if (p.service() > fb::Service::MAX) return Verdict::reject(r::kValueInvalid, "R34");
+  if (p.open_minute() < 0 || p.close_minute() > 24 * 60 || p.open_minute() >= p.close_minute())
+    return Verdict::reject(r::kHoursInvalid, "R32");
+  ServiceState& s = state_.services[service_index(p.service())];
+  s.open_minute = p.open_minute();
+  s.close_minute = p.close_minute();
+  dirty_.settings = true;
+  return Verdict::ok("R32");
+}
+
+Verdict Engine::on_suspension(const fb::ServiceSuspension& p) {
+  if (p.service() > fb::Service::MAX) return Verdict::reject(r::kValueInvalid, "R34");
+  state_.services[service_index(p.service())].suspended = p.suspended();
+  dirty_.settings = true;
+  return Verdict::ok("R34");
+}
+
+Verdict Engine::on_calendar_override(const fb::CalendarOverride& p) {
+  if (!ymd_valid(p.date())) return Verdict::reject(r::kDateInvalid, "R32");
+  state_.calendar.set_override(p.date(), p.working());
+  dirty_.settings = true;
+  return Verdict::ok("R32");
+}
+
+}  // namespace kase::engine

@@ -1,0 +1,50 @@
+// Builders of binary requests, for channels written in C++, the demo, the
+// tests and the benchmarks. Each returns the finished FlatBuffers bytes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "kase/events/kase_generated.h"
+
+namespace kase::events {
+
+struct Envelope {
+  std::string_view request_id;
+  std::string_view client;
+  std::string_view actor;
+  fb::Channel channel = fb::Channel::portal;
+  int64_t intake_us = 0;
+};
+
+inline std::span<const uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::string account_opened(const Envelope& e, std::string_view account, std::string_view owner,
+                           bool deposit, int32_t fiscal_year);
+std::string account_closed(const Envelope& e, std::string_view account);
+std::string account_blocked(const Envelope& e, std::string_view account);
+std::string account_unblocked(const Envelope& e, std::string_view account);
+std::string deposit_flag_set(const Envelope& e, std::string_view account, bool deposit);
+std::string opened_for_year(const Envelope& e, std::string_view account, int32_t fiscal_year);
+std::string representative(const Envelope& e, std::string_view person, bool head, bool specimen_card);
+std::string rights_granted(const Envelope& e, std::string_view user, std::string_view account,
+                           fb::AccessMode mode, int64_t per_order_cents, int64_t daily_cents,
+                           std::string_view owner_permission = {});
+std::string rights_revoked(const Envelope& e, std::string_view user, std::string_view account);
+std::string limit_change(const Envelope& e, std::string_view user, std::string_view account, int32_t date,
+                         int64_t per_order_cents, int64_t daily_cents);
+std::string po_prepare(const Envelope& e, std::string_view order, std::string_view account,
+                       int64_t amount_cents, std::string_view beneficiary = {});
+std::string po_import(const Envelope& e, std::string_view order, std::string_view account,
+                      int64_t amount_cents, std::string_view beneficiary = {});
+std::string po_sign(const Envelope& e, std::string_view order);
+std::string po_cancel(const Envelope& e, std::string_view order);
+std::string service_hours(const Envelope& e, fb::Service service, int16_t open_minute, int16_t close_minute);
+std::string service_suspension(const Envelope& e, fb::Service service, bool suspended);
+std::string calendar_override(const Envelope& e, int32_t date, bool working);
+
+}  // namespace kase::events

@@ -1,0 +1,85 @@
+// Request and decision codec: the binary FlatBuffers form is the log's; the
+// JSON form comes from FlatBuffers' schema-driven parser and generator.
+//
+// Thread-safety: a JsonCodec holds a flatbuffers::Parser and is owned by one
+// thread. verify_request() and HashChain are free of shared state.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "kase/events/kase_generated.h"
+
+namespace flatbuffers {
+class Parser;
+}
+
+namespace kase::events {
+
+/// The schema text (events/schema/kase.fbs), compiled into the binary.
+std::string_view schema_text() noexcept;
+
+/// Largest request accepted anywhere (named limit, STYLE.md).
+inline constexpr size_t kRequestBytesMax = 64 * 1024;
+
+/// Runs the FlatBuffers verifier; returns the request or nullptr.
+/// Every binary decode goes through here.
+const fb::Request* verify_request(std::span<const uint8_t> bytes) noexcept;
+const fb::LogRecord* verify_log_record(std::span<const uint8_t> bytes) noexcept;
+
+/// The fields of a decision, before they are serialised.
+struct DecisionFields {
+  std::string_view request_id;
+  uint64_t offset = 0;
+  bool accepted = true;
+  std::string_view reason;
+  std::string_view rule;
+  int64_t amount_cents = -1;
+  int64_t limit_cents = -1;
+  int64_t day_total_cents = -1;
+  std::string_view detail;
+};
+
+using Hash = std::array<uint8_t, 32>;
+std::string to_hex(const Hash& h);
+bool from_hex(std::string_view hex, Hash* out);
+
+/// SHA-256 chain over decisions (R37): each link hashes the previous link,
+/// the request bytes exactly as logged and the decision's fields.
+Hash chain_next(const Hash& previous, std::span<const uint8_t> request, const DecisionFields& d);
+
+/// Serialises a decision as a Decision table in `b`; `hash` is null for
+/// answers that never reached the log.
+flatbuffers::Offset<fb::Decision> build_decision(flatbuffers::FlatBufferBuilder& b,
+                                                 const DecisionFields& d, const Hash* hash);
+
+class JsonCodec {
+ public:
+  JsonCodec();
+  ~JsonCodec();
+  JsonCodec(const JsonCodec&) = delete;
+  JsonCodec& operator=(const JsonCodec&) = delete;
+
+  /// Parses one JSON request and verifies the result. A request without
+  /// intake_us gets `stamp_us` (when > 0). On success the binary request is
+  /// in `out` (valid until the next call) and true is returned; otherwise
+  /// `error` says what is wrong (unknown fields, wrong types, missing
+  /// required fields, trailing input).
+  bool request_from_json(std::string_view json, int64_t stamp_us, std::span<const uint8_t>* out,
+                         std::string* error);
+
+  /// One-line JSON of a request or a decision table.
+  std::string request_to_json(const fb::Request& r);
+  std::string decision_to_json(const fb::Decision& d);
+
+ private:
+  std::unique_ptr<flatbuffers::Parser> parser_;
+  std::string text_;
+  flatbuffers::FlatBufferBuilder stamped_{512};
+};
+
+}  // namespace kase::events

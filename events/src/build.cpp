@@ -1,0 +1,122 @@
+#include "kase/events/build.h"
+
+namespace kase::events {
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+Offset<flatbuffers::String> str(FlatBufferBuilder& b, std::string_view s) {
+  return b.CreateString(s.data(), s.size());
+}
+
+template <class MakePayload>
+std::string finish(const Envelope& e, fb::Payload type, MakePayload&& make) {
+  FlatBufferBuilder b(256);
+  const auto payload = make(b);
+  const auto id = str(b, e.request_id);
+  const auto client = str(b, e.client);
+  const auto actor = str(b, e.actor);
+  fb::RequestBuilder rb(b);
+  rb.add_request_id(id);
+  rb.add_client_id(client);
+  rb.add_actor(actor);
+  rb.add_channel(e.channel);
+  rb.add_intake_us(e.intake_us);
+  rb.add_schema_version(1);
+  rb.add_payload_type(type);
+  rb.add_payload(payload.Union());
+  fb::FinishRequestBuffer(b, rb.Finish());
+  return {reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()};
+}
+
+}  // namespace
+
+std::string account_opened(const Envelope& e, std::string_view account, std::string_view owner,
+                           bool deposit, int32_t fiscal_year) {
+  return finish(e, fb::Payload::AccountOpened, [&](FlatBufferBuilder& b) {
+    return fb::CreateAccountOpened(b, str(b, account), str(b, owner), deposit, fiscal_year);
+  });
+}
+std::string account_closed(const Envelope& e, std::string_view account) {
+  return finish(e, fb::Payload::AccountClosed,
+                [&](FlatBufferBuilder& b) { return fb::CreateAccountClosed(b, str(b, account)); });
+}
+std::string account_blocked(const Envelope& e, std::string_view account) {
+  return finish(e, fb::Payload::AccountBlocked,
+                [&](FlatBufferBuilder& b) { return fb::CreateAccountBlocked(b, str(b, account)); });
+}
+std::string account_unblocked(const Envelope& e, std::string_view account) {
+  return finish(e, fb::Payload::AccountUnblocked,
+                [&](FlatBufferBuilder& b) { return fb::CreateAccountUnblocked(b, str(b, account)); });
+}
+std::string deposit_flag_set(const Envelope& e, std::string_view account, bool deposit) {
+  return finish(e, fb::Payload::AccountDepositFlagSet, [&](FlatBufferBuilder& b) {
+    return fb::CreateAccountDepositFlagSet(b, str(b, account), deposit);
+  });
+}
+std::string opened_for_year(const Envelope& e, std::string_view account, int32_t fiscal_year) {
+  return finish(e, fb::Payload::AccountOpenedForYear, [&](FlatBufferBuilder& b) {
+    return fb::CreateAccountOpenedForYear(b, str(b, account), fiscal_year);
+  });
+}
+std::string representative(const Envelope& e, std::string_view person, bool head, bool specimen_card) {
+  return finish(e, fb::Payload::RepresentativeRegistered, [&](FlatBufferBuilder& b) {
+    return fb::CreateRepresentativeRegistered(b, str(b, person), head, specimen_card);
+  });
+}
+std::string rights_granted(const Envelope& e, std::string_view user, std::string_view account,
+                           fb::AccessMode mode, int64_t per_order_cents, int64_t daily_cents,
+                           std::string_view owner_permission) {
+  return finish(e, fb::Payload::RightsGranted, [&](FlatBufferBuilder& b) {
+    const auto perm = owner_permission.empty() ? Offset<flatbuffers::String>() : str(b, owner_permission);
+    return fb::CreateRightsGranted(b, str(b, user), str(b, account), mode, per_order_cents, daily_cents, perm);
+  });
+}
+std::string rights_revoked(const Envelope& e, std::string_view user, std::string_view account) {
+  return finish(e, fb::Payload::RightsRevoked, [&](FlatBufferBuilder& b) {
+    return fb::CreateRightsRevoked(b, str(b, user), str(b, account));
+  });
+}
+std::string limit_change(const Envelope& e, std::string_view user, std::string_view account, int32_t date,
+                         int64_t per_order_cents, int64_t daily_cents) {
+  return finish(e, fb::Payload::LimitChangeOneDay, [&](FlatBufferBuilder& b) {
+    return fb::CreateLimitChangeOneDay(b, str(b, user), str(b, account), date, per_order_cents, daily_cents);
+  });
+}
+std::string po_prepare(const Envelope& e, std::string_view order, std::string_view account,
+                       int64_t amount_cents, std::string_view beneficiary) {
+  return finish(e, fb::Payload::PaymentOrderPrepare, [&](FlatBufferBuilder& b) {
+    return fb::CreatePaymentOrderPrepare(b, str(b, order), str(b, account), amount_cents, str(b, beneficiary));
+  });
+}
+std::string po_import(const Envelope& e, std::string_view order, std::string_view account,
+                      int64_t amount_cents, std::string_view beneficiary) {
+  return finish(e, fb::Payload::PaymentOrderImport, [&](FlatBufferBuilder& b) {
+    return fb::CreatePaymentOrderImport(b, str(b, order), str(b, account), amount_cents, str(b, beneficiary));
+  });
+}
+std::string po_sign(const Envelope& e, std::string_view order) {
+  return finish(e, fb::Payload::PaymentOrderSign,
+                [&](FlatBufferBuilder& b) { return fb::CreatePaymentOrderSign(b, str(b, order)); });
+}
+std::string po_cancel(const Envelope& e, std::string_view order) {
+  return finish(e, fb::Payload::PaymentOrderCancel,
+                [&](FlatBufferBuilder& b) { return fb::CreatePaymentOrderCancel(b, str(b, order)); });
+}
+std::string service_hours(const Envelope& e, fb::Service service, int16_t open_minute, int16_t close_minute) {
+  return finish(e, fb::Payload::ServiceHoursNotice, [&](FlatBufferBuilder& b) {
+    return fb::CreateServiceHoursNotice(b, service, open_minute, close_minute);
+  });
+}
+std::string service_suspension(const Envelope& e, fb::Service service, bool suspended) {
+  return finish(e, fb::Payload::ServiceSuspension, [&](FlatBufferBuilder& b) {
+    return fb::CreateServiceSuspension(b, service, suspended);
+  });
+}
+std::string calendar_override(const Envelope& e, int32_t date, bool working) {
+  return finish(e, fb::Payload::CalendarOverride,
+                [&](FlatBufferBuilder& b) { return fb::CreateCalendarOverride(b, date, working); });
+}
+
+}  // namespace kase::events

@@ -1,0 +1,170 @@
+#include "kase/events/codec.h"
+
+#include <openssl/sha.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "flatbuffers/idl.h"
+
+namespace kase::events {
+
+const fb::Request* verify_request(std::span<const uint8_t> bytes) noexcept {
+  if (bytes.empty() || bytes.size() > kRequestBytesMax) return nullptr;
+  flatbuffers::Verifier v(bytes.data(), bytes.size(), /*max_depth=*/32, /*max_tables=*/4096);
+  if (!fb::VerifyRequestBuffer(v)) return nullptr;
+  return fb::GetRequest(bytes.data());
+}
+
+const fb::LogRecord* verify_log_record(std::span<const uint8_t> bytes) noexcept {
+  if (bytes.empty()) return nullptr;
+  flatbuffers::Verifier v(bytes.data(), bytes.size(), 64, 1u << 16);
+  if (!v.VerifyBuffer<fb::LogRecord>(nullptr)) return nullptr;
+  return flatbuffers::GetRoot<fb::LogRecord>(bytes.data());
+}
+
+std::string to_hex(const Hash& h) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s(64, '0');
+  for (size_t i = 0; i < h.size(); ++i) {
+    s[2 * i] = kDigits[h[i] >> 4];
+    s[2 * i + 1] = kDigits[h[i] & 15];
+  }
+  return s;
+}
+
+bool from_hex(std::string_view hex, Hash* out) {
+  if (hex.size() != 64) return false;
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = nib(hex[2 * i]);
+    const int lo = nib(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+namespace {
+void put_u64(SHA256_CTX* c, uint64_t v) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
+  SHA256_Update(c, b, sizeof b);
+}
+void put_str(SHA256_CTX* c, std::string_view s) {
+  put_u64(c, s.size());
+  SHA256_Update(c, s.data(), s.size());
+}
+}  // namespace
+
+Hash chain_next(const Hash& previous, std::span<const uint8_t> request, const DecisionFields& d) {
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, previous.data(), previous.size());
+  put_u64(&c, request.size());
+  SHA256_Update(&c, request.data(), request.size());
+  put_str(&c, d.request_id);
+  put_u64(&c, d.offset);
+  put_u64(&c, d.accepted ? 0 : 1);
+  put_str(&c, d.reason);
+  put_str(&c, d.rule);
+  put_u64(&c, static_cast<uint64_t>(d.amount_cents));
+  put_u64(&c, static_cast<uint64_t>(d.limit_cents));
+  put_u64(&c, static_cast<uint64_t>(d.day_total_cents));
+  put_str(&c, d.detail);
+  Hash out;
+  SHA256_Final(out.data(), &c);
+  return out;
+}
+
+flatbuffers::Offset<fb::Decision> build_decision(flatbuffers::FlatBufferBuilder& b,
+                                                 const DecisionFields& d, const Hash* hash) {
+  const auto id = b.CreateString(d.request_id.data(), d.request_id.size());
+  const auto reason = b.CreateString(d.reason.data(), d.reason.size());
+  const auto rule = b.CreateString(d.rule.data(), d.rule.size());
+  const auto detail = d.detail.empty() ? flatbuffers::Offset<flatbuffers::String>()
+                                       : b.CreateString(d.detail.data(), d.detail.size());
+  const auto h = hash == nullptr ? flatbuffers::Offset<flatbuffers::String>() : b.CreateString(to_hex(*hash));
+  b.ForceDefaults(true);  // offset 0 and every outcome are always written
+  fb::DecisionBuilder db(b);
+  db.add_request_id(id);
+  db.add_offset(d.offset);
+  db.add_outcome(d.accepted ? fb::Outcome::accepted : fb::Outcome::rejected);
+  db.add_reason(reason);
+  db.add_rule(rule);
+  b.ForceDefaults(false);
+  db.add_amount_cents(d.amount_cents);  // -1 (not applicable) is the default: left out
+  db.add_limit_cents(d.limit_cents);
+  db.add_day_total_cents(d.day_total_cents);
+  if (!d.detail.empty()) db.add_detail(detail);
+  if (hash != nullptr) db.add_hash(h);
+  return db.Finish();
+}
+
+JsonCodec::JsonCodec() {
+  flatbuffers::IDLOptions opts;
+  opts.strict_json = true;
+  opts.natural_utf8 = true;
+  opts.indent_step = -1;
+  // Print what is present: decisions write their always-shown fields
+  // explicitly (ForceDefaults) and leave out numbers that do not apply.
+  parser_ = std::make_unique<flatbuffers::Parser>(opts);
+  const std::string schema(schema_text());
+  if (!parser_->Parse(schema.c_str())) {
+    throw std::logic_error("kase schema does not parse: " + parser_->error_);
+  }
+}
+
+JsonCodec::~JsonCodec() = default;
+
+bool JsonCodec::request_from_json(std::string_view json, int64_t stamp_us, std::span<const uint8_t>* out,
+                                  std::string* error) {
+  if (json.size() > kRequestBytesMax) {
+    *error = "request larger than " + std::to_string(kRequestBytesMax) + " bytes";
+    return false;
+  }
+  text_.assign(json);  // Parse needs a NUL-terminated string
+  if (text_.find('\0') != std::string::npos) {
+    *error = "NUL byte in JSON";
+    return false;
+  }
+  // ParseJson, unlike Parse, never reads schema declarations from the input.
+  if (!parser_->ParseJson(text_.c_str())) {
+    *error = parser_->error_;
+    return false;
+  }
+  std::span<const uint8_t> bytes(parser_->builder_.GetBufferPointer(), parser_->builder_.GetSize());
+  const fb::Request* req = verify_request(bytes);
+  if (req == nullptr) {
+    *error = "request does not verify (missing required field or too large)";
+    return false;
+  }
+  if (req->intake_us() == 0 && stamp_us > 0) {
+    // Intake sets the time stamp once (DESIGN.md); rebuild with it.
+    std::unique_ptr<fb::RequestT> obj(req->UnPack());
+    obj->intake_us = stamp_us;
+    stamped_.Clear();
+    stamped_.Finish(fb::Request::Pack(stamped_, obj.get()));
+    bytes = {stamped_.GetBufferPointer(), stamped_.GetSize()};
+  }
+  *out = bytes;
+  return true;
+}
+
+std::string JsonCodec::request_to_json(const fb::Request& r) {
+  std::string text;
+  if (!flatbuffers::GenerateTextFromTable(*parser_, &r, "kase.fb.Request", &text)) return "{}";
+  return text;
+}
+
+std::string JsonCodec::decision_to_json(const fb::Decision& d) {
+  std::string text;
+  if (!flatbuffers::GenerateTextFromTable(*parser_, &d, "kase.fb.Decision", &text)) return "{}";
+  return text;
+}
+
+}  // namespace kase::events

@@ -1,0 +1,155 @@
+// The StateStore boundary: where the log, the decisions and the projections
+// of the fold are persisted. RocksStore is the embedded default; MemoryStore
+// is the in-memory fake for tests and scratch replays; FaultyStore wraps any
+// store and fails on command (LevelDB Env / EnvWrapper pattern).
+//
+// Thread-safety: a Store is used by one partition thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kase/engine/engine.h"
+#include "kase/events/codec.h"
+#include "kase/projections/status.h"
+
+namespace kase::projections {
+
+/// Column families (RocksDB) or tables (memory). The state families hold the
+/// engine's tables under the engine's own keys.
+enum class Family : uint8_t {
+  meta = 0,         // next offset, chain head, settings
+  log,              // offset (big-endian) -> LogRecord (request + decision)
+  request_ids,      // request id -> offset (big-endian)
+  accounts,
+  representatives,
+  grants,
+  permissions,
+  limit_overrides,
+  day_totals,
+  orders,
+  count_,
+};
+inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::count_);
+const char* family_name(Family f) noexcept;
+
+/// Where the log stands: the next offset to assign and the chain head.
+struct Meta {
+  uint64_t next_offset = 0;
+  events::Hash chain_head{};
+};
+
+/// One atomic write: log records, their request ids, the state entries the
+/// fold touched and the new Meta. Records live in one arena (no allocation
+/// per request on the hot path).
+struct Batch {
+  struct Record {
+    uint64_t offset;
+    uint32_t pos, len;        // LogRecord bytes in arena
+    uint32_t id_pos, id_len;  // request id in arena
+  };
+  std::string arena;
+  std::vector<Record> records;
+  engine::DirtySet dirty;
+  const engine::State* state = nullptr;  // for settings, when dirty.settings
+  Meta meta;
+
+  void clear() {
+    arena.clear();
+    records.clear();
+    dirty = engine::DirtySet{};
+  }
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  /// Loads persisted state into `state` (empty on a new store).
+  virtual Status load(engine::State* state, Meta* meta) = 0;
+  /// Loads every request id and its offset (idempotency index).
+  virtual Status load_request_ids(const std::function<void(std::string_view, uint64_t)>& fn) = 0;
+  /// Writes the batch atomically and durably (when the store is durable).
+  virtual Status commit(const Batch& batch) = 0;
+  /// Calls fn for each log record from `from` on, in offset order, until fn
+  /// returns false.
+  virtual Status scan_log(uint64_t from,
+                          const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) = 0;
+  virtual Status get_record(uint64_t offset, std::string* out) = 0;
+  /// Calls fn for every persisted state entry, family by family, keys sorted.
+  virtual Status scan_state(const std::function<void(Family, std::string_view, std::string_view)>& fn) = 0;
+};
+
+struct RocksOptions {
+  bool sync = true;               // fsync the WAL per batch
+  bool create_if_missing = true;
+};
+
+Status open_rocks_store(const std::string& dir, const RocksOptions& opts, std::unique_ptr<Store>* out);
+std::unique_ptr<Store> make_memory_store();
+
+/// Fails commit() once `commits_until_failure` more commits have succeeded
+/// (0 = the next one fails); everything else passes through.
+class FaultyStore : public Store {
+ public:
+  FaultyStore(Store* inner, int64_t commits_until_failure)
+      : inner_(inner), left_(commits_until_failure) {}
+  Status load(engine::State* s, Meta* m) override { return inner_->load(s, m); }
+  Status load_request_ids(const std::function<void(std::string_view, uint64_t)>& fn) override {
+    return inner_->load_request_ids(fn);
+  }
+  Status commit(const Batch& b) override {
+    if (left_-- <= 0) return {Errc::io_error, "injected commit failure"};
+    return inner_->commit(b);
+  }
+  Status scan_log(uint64_t from,
+                  const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) override {
+    return inner_->scan_log(from, fn);
+  }
+  Status get_record(uint64_t offset, std::string* out) override { return inner_->get_record(offset, out); }
+  Status scan_state(const std::function<void(Family, std::string_view, std::string_view)>& fn) override {
+    return inner_->scan_state(fn);
+  }
+
+ private:
+  Store* inner_;
+  int64_t left_;
+};
+
+// ---- State codec ------------------------------------------------------------
+
+/// Encodes one state entry's value (the format persisted in the families).
+void encode_value(const engine::Account& v, std::string* out);
+void encode_value(const engine::Representative& v, std::string* out);
+void encode_value(const engine::Grant& v, std::string* out);
+void encode_value(const engine::Dirty& v, std::string* out);
+void encode_value(const engine::LimitOverride& v, std::string* out);
+void encode_value(const engine::DayTotal& v, std::string* out);
+void encode_value(const engine::Order& v, std::string* out);
+void encode_settings(const engine::State& s, std::string* out);
+
+/// Decodes one persisted entry into the state; corruption on bad bytes.
+Status decode_entry(Family f, std::string_view key, std::string_view value, engine::State* state);
+Status decode_settings(std::string_view value, engine::State* state);
+
+/// SHA-256 over every state entry, families in order, keys sorted: equal for
+/// equal states however they were reached.
+events::Hash state_hash(const engine::State& s);
+
+/// Entry counts by family, for summaries.
+struct StateCounts {
+  size_t accounts = 0, representatives = 0, grants = 0, orders = 0, day_totals = 0,
+         limit_overrides = 0;
+};
+StateCounts state_counts(const engine::State& s);
+
+/// Big-endian offset key, so that RocksDB's byte order is offset order.
+std::string offset_key(uint64_t offset);
+uint64_t offset_from_key(std::string_view key);
+
+}  // namespace kase::projections

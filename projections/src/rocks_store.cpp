@@ -1,0 +1,145 @@
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/write_batch.h>
+
+#include "batch_writes.h"
+
+namespace kase::projections {
+namespace {
+
+Status from_rocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return {};
+  const Errc code = s.IsCorruption() ? Errc::corruption : s.IsNotFound() ? Errc::not_found : Errc::io_error;
+  return {code, std::string(what) + ": " + s.ToString()};
+}
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+/// The embedded default: one RocksDB with a column family per Family. The log
+/// family is the embedded EventLog; every batch is one WriteBatch.
+class RocksStore final : public Store {
+ public:
+  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles, bool sync)
+      : db_(std::move(db)), handles_(std::move(handles)) {
+    write_.sync = sync;
+  }
+  ~RocksStore() override {
+    for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+    (void)db_->Close();
+  }
+
+  Status load(engine::State* state, Meta* meta) override {
+    std::string v;
+    auto s = db_->Get({}, cf(Family::meta), slice(kMetaNextOffset), &v);
+    if (s.ok()) meta->next_offset = offset_from_key(v);
+    else if (!s.IsNotFound()) return from_rocks(s, "read next offset");
+    s = db_->Get({}, cf(Family::meta), slice(kMetaChainHead), &v);
+    if (s.ok()) {
+      if (v.size() != 32) return {Errc::corruption, "chain head is not 32 bytes"};
+      std::copy(v.begin(), v.end(), meta->chain_head.begin());
+    } else if (!s.IsNotFound()) {
+      return from_rocks(s, "read chain head");
+    }
+    s = db_->Get({}, cf(Family::meta), slice(kMetaSettings), &v);
+    if (s.ok()) {
+      if (Status st = decode_settings(v, state); !st.ok()) return st;
+    } else if (!s.IsNotFound()) {
+      return from_rocks(s, "read settings");
+    }
+    Status result;
+    Status scan = scan_state([&](Family f, std::string_view k, std::string_view val) {
+      if (result.ok()) result = decode_entry(f, k, val, state);
+    });
+    if (!scan.ok()) return scan;
+    return result;
+  }
+
+  Status load_request_ids(const std::function<void(std::string_view, uint64_t)>& fn) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf(Family::request_ids)));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      fn(std::string_view(it->key().data(), it->key().size()),
+         offset_from_key(std::string_view(it->value().data(), it->value().size())));
+    return from_rocks(it->status(), "scan request ids");
+  }
+
+  Status commit(const Batch& b) override {
+    rocksdb::WriteBatch wb(b.arena.size() + 64 * b.records.size() + 4096);
+    rocksdb::Status put_status;
+    for_each_write(b, &scratch_, [&](Family f, std::string_view k, std::string_view v) {
+      auto s = wb.Put(cf(f), slice(k), slice(v));
+      if (!s.ok() && put_status.ok()) put_status = s;
+    });
+    if (!put_status.ok()) return from_rocks(put_status, "build write batch");
+    return from_rocks(db_->Write(write_, &wb), "commit batch");
+  }
+
+  Status scan_log(uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) override {
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(Family::log)));
+    const std::string start = offset_key(from);
+    std::string aligned;  // FlatBuffers need aligned bytes; RocksDB slices are not
+    for (it->Seek(start); it->Valid(); it->Next()) {
+      aligned.reserve(64);
+      aligned.assign(it->value().data(), it->value().size());
+      if (!fn(offset_from_key(std::string_view(it->key().data(), it->key().size())),
+              {reinterpret_cast<const uint8_t*>(aligned.data()), aligned.size()}))
+        break;
+    }
+    return from_rocks(it->status(), "scan log");
+  }
+
+  Status get_record(uint64_t offset, std::string* out) override {
+    return from_rocks(db_->Get({}, cf(Family::log), offset_key(offset), out), "read log record");
+  }
+
+  Status scan_state(const std::function<void(Family, std::string_view, std::string_view)>& fn) override {
+    for (size_t i = 0; i < kFamilyCount; ++i) {
+      const auto f = static_cast<Family>(i);
+      if (!is_state_family(f)) continue;
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf(f)));
+      for (it->SeekToFirst(); it->Valid(); it->Next())
+        fn(f, std::string_view(it->key().data(), it->key().size()),
+           std::string_view(it->value().data(), it->value().size()));
+      if (!it->status().ok()) return from_rocks(it->status(), "scan state");
+    }
+    return {};
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* cf(Family f) { return handles_[static_cast<size_t>(f)]; }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_;
+  std::string scratch_;
+};
+
+}  // namespace
+
+Status open_rocks_store(const std::string& dir, const RocksOptions& opts, std::unique_ptr<Store>* out) {
+  rocksdb::Options o;
+  o.create_if_missing = opts.create_if_missing;
+  o.create_missing_column_families = opts.create_if_missing;
+  o.paranoid_checks = true;
+  o.max_background_jobs = 2;
+  o.compression = rocksdb::kNoCompression;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cfo(o);
+  cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cfo.write_buffer_size = 64 << 20;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (size_t i = 0; i < kFamilyCount; ++i) descs.emplace_back(family_name(static_cast<Family>(i)), cfo);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(rocksdb::DBOptions(o), dir, descs, &handles, &raw);
+  if (!s.ok()) return from_rocks(s, ("open " + dir).c_str());
+  *out = std::make_unique<RocksStore>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), opts.sync);
+  return {};
+}
+
+}  // namespace kase::projections

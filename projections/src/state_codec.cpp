@@ -1,0 +1,341 @@
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "kase/projections/store.h"
+
+namespace kase {
+
+const char* errc_name(Errc e) noexcept {
+  switch (e) {
+    case Errc::ok: return "ok";
+    case Errc::io_error: return "io_error";
+    case Errc::corruption: return "corruption";
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::not_found: return "not_found";
+    case Errc::failed_state: return "failed_state";
+  }
+  return "unknown";
+}
+
+void assert_failed(const char* cond, const char* msg, const char* file, int line) {
+  std::fprintf(stderr, "kase: assertion failed at %s:%d: %s (%s)\n", file, line, cond, msg);
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace kase
+
+namespace kase::projections {
+using namespace kase::engine;
+
+const char* family_name(Family f) noexcept {
+  switch (f) {
+    case Family::meta: return "default";
+    case Family::log: return "log";
+    case Family::request_ids: return "request_ids";
+    case Family::accounts: return "accounts";
+    case Family::representatives: return "representatives";
+    case Family::grants: return "grants";
+    case Family::permissions: return "permissions";
+    case Family::limit_overrides: return "limit_overrides";
+    case Family::day_totals: return "day_totals";
+    case Family::orders: return "orders";
+    case Family::count_: break;
+  }
+  return "?";
+}
+
+std::string offset_key(uint64_t offset) {
+  std::string k(8, '\0');
+  for (int i = 0; i < 8; ++i) k[7 - i] = static_cast<char>(offset >> (8 * i));
+  return k;
+}
+
+uint64_t offset_from_key(std::string_view key) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < key.size(); ++i) v = v << 8 | static_cast<uint8_t>(key[i]);
+  return v;
+}
+
+namespace {
+
+// Little-endian fixed-width fields and length-prefixed strings. Version byte
+// first so that the format can grow.
+constexpr uint8_t kValueVersion = 1;
+
+void put(std::string* o, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) o->push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_i64(std::string* o, int64_t v) { put(o, static_cast<uint64_t>(v), 8); }
+void put_i32(std::string* o, int32_t v) { put(o, static_cast<uint32_t>(v), 4); }
+void put_u8(std::string* o, uint8_t v) { o->push_back(static_cast<char>(v)); }
+void put_str(std::string* o, std::string_view s) {
+  put(o, s.size(), 4);
+  o->append(s);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  bool ok() const { return ok_; }
+  bool done() const { return ok_ && pos_ == s_.size(); }
+  uint64_t get(int bytes) {
+    if (!ok_ || s_.size() - pos_ < static_cast<size_t>(bytes)) {
+      ok_ = false;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s_[pos_ + i])) << (8 * i);
+    pos_ += static_cast<size_t>(bytes);
+    return v;
+  }
+  int64_t i64() { return static_cast<int64_t>(get(8)); }
+  int32_t i32() { return static_cast<int32_t>(static_cast<uint32_t>(get(4))); }
+  uint8_t u8() { return static_cast<uint8_t>(get(1)); }
+  bool boolean() { return u8() != 0; }
+  std::string str() {
+    const auto n = static_cast<size_t>(get(4));
+    if (!ok_ || s_.size() - pos_ < n) {
+      ok_ = false;
+      return {};
+    }
+    std::string out(s_.substr(pos_, n));
+    pos_ += n;
+    return out;
+  }
+  AccessMode mode() {
+    const uint8_t m = u8();
+    if (m > static_cast<uint8_t>(AccessMode::MAX)) ok_ = false;
+    return static_cast<AccessMode>(m);
+  }
+
+ private:
+  std::string_view s_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+Status corrupt(Family f, std::string_view key) {
+  return {Errc::corruption, std::string("undecodable value in ") + family_name(f) + " for key of " +
+                                std::to_string(key.size()) + " bytes"};
+}
+
+}  // namespace
+
+void encode_value(const Account& v, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_str(o, v.owner_client);
+  put_u8(o, v.deposit);
+  put_u8(o, v.closed);
+  put_u8(o, v.blocked);
+  put_i32(o, v.fiscal_year);
+  put_i32(o, v.signature3_users);
+  put_i32(o, v.signature4_users);
+}
+void encode_value(const Representative& v, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_u8(o, v.head);
+  put_u8(o, v.specimen_card);
+}
+void encode_value(const Grant& v, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_str(o, v.client);
+  put_u8(o, static_cast<uint8_t>(v.mode));
+  put_i64(o, v.per_order_limit);
+  put_i64(o, v.daily_limit);
+}
+void encode_value(const Dirty&, std::string* o) { put_u8(o, kValueVersion); }
+void encode_value(const LimitOverride& v, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_i64(o, v.per_order_limit);
+  put_i64(o, v.daily_limit);
+}
+void encode_value(const DayTotal& v, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_i32(o, v.date);
+  put_i64(o, v.total);
+}
+void encode_value(const Order& v, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_str(o, v.client);
+  put_str(o, v.account);
+  put_i64(o, v.amount);
+  put_str(o, v.preparer);
+  put_str(o, v.beneficiary);
+  put_u8(o, static_cast<uint8_t>(v.status));
+  put(o, v.signatures.size(), 4);
+  for (const auto& s : v.signatures) {
+    put_str(o, s.user);
+    put_u8(o, static_cast<uint8_t>(s.mode));
+  }
+  put(o, v.counted.size(), 4);
+  for (const auto& c : v.counted) {
+    put_str(o, c.user);
+    put_i32(o, c.date);
+  }
+}
+
+void encode_settings(const State& s, std::string* o) {
+  put_u8(o, kValueVersion);
+  put(o, s.services.size(), 4);
+  for (const auto& sv : s.services) {
+    put_i32(o, sv.open_minute);
+    put_i32(o, sv.close_minute);
+    put_u8(o, sv.suspended);
+  }
+  put(o, s.calendar.overrides().size(), 4);
+  for (const auto& [date, working] : s.calendar.overrides()) {
+    put_i32(o, date);
+    put_u8(o, working);
+  }
+}
+
+Status decode_settings(std::string_view value, State* s) {
+  Reader r(value);
+  if (r.u8() != kValueVersion) return corrupt(Family::meta, "settings");
+  const auto n = r.get(4);
+  if (n != s->services.size()) return corrupt(Family::meta, "settings");
+  for (auto& sv : s->services) {
+    sv.open_minute = r.i32();
+    sv.close_minute = r.i32();
+    sv.suspended = r.boolean();
+  }
+  const auto m = r.get(4);
+  for (uint64_t i = 0; i < m && r.ok(); ++i) {
+    const int32_t date = r.i32();
+    const bool working = r.boolean();
+    s->calendar.set_override(date, working);
+  }
+  return r.done() ? Status::Ok() : corrupt(Family::meta, "settings");
+}
+
+Status decode_entry(Family f, std::string_view key, std::string_view value, State* s) {
+  Reader r(value);
+  if (r.u8() != kValueVersion) return corrupt(f, key);
+  const std::string k(key);
+  switch (f) {
+    case Family::accounts: {
+      Account& a = s->accounts[k];
+      a.owner_client = r.str();
+      a.deposit = r.boolean();
+      a.closed = r.boolean();
+      a.blocked = r.boolean();
+      a.fiscal_year = r.i32();
+      a.signature3_users = r.i32();
+      a.signature4_users = r.i32();
+      break;
+    }
+    case Family::representatives: {
+      Representative& p = s->representatives[k];
+      p.head = r.boolean();
+      p.specimen_card = r.boolean();
+      break;
+    }
+    case Family::grants: {
+      Grant& g = s->grants[k];
+      g.client = r.str();
+      g.mode = r.mode();
+      g.per_order_limit = r.i64();
+      g.daily_limit = r.i64();
+      break;
+    }
+    case Family::permissions: s->permissions[k]; break;
+    case Family::limit_overrides: {
+      LimitOverride& l = s->limit_overrides[k];
+      l.per_order_limit = r.i64();
+      l.daily_limit = r.i64();
+      break;
+    }
+    case Family::day_totals: {
+      DayTotal& d = s->day_totals[k];
+      d.date = r.i32();
+      d.total = r.i64();
+      break;
+    }
+    case Family::orders: {
+      Order& o = s->orders[k];
+      o.client = r.str();
+      o.account = r.str();
+      o.amount = r.i64();
+      o.preparer = r.str();
+      o.beneficiary = r.str();
+      const uint8_t st = r.u8();
+      if (st > static_cast<uint8_t>(OrderStatus::cancelled)) return corrupt(f, key);
+      o.status = static_cast<OrderStatus>(st);
+      const auto ns = r.get(4);
+      for (uint64_t i = 0; i < ns && r.ok(); ++i) {
+        Signature sig;
+        sig.user = r.str();
+        sig.mode = r.mode();
+        o.signatures.push_back(std::move(sig));
+      }
+      const auto nc = r.get(4);
+      for (uint64_t i = 0; i < nc && r.ok(); ++i) {
+        Counted c;
+        c.user = r.str();
+        c.date = r.i32();
+        o.counted.push_back(std::move(c));
+      }
+      break;
+    }
+    default: return {Errc::invalid_argument, "not a state family"};
+  }
+  return r.done() ? Status::Ok() : corrupt(f, key);
+}
+
+namespace {
+
+template <class T>
+void hash_table(SHA256_CTX* c, Family f, const Table<T>& t) {
+  std::vector<const std::pair<const std::string, T>*> entries;
+  entries.reserve(t.size());
+  for (const auto& e : t) entries.push_back(&e);
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::string buf;
+  for (const auto* e : entries) {
+    buf.clear();
+    put_u8(&buf, static_cast<uint8_t>(f));
+    put_str(&buf, e->first);
+    std::string value;
+    encode_value(e->second, &value);
+    put_str(&buf, value);
+    SHA256_Update(c, buf.data(), buf.size());
+  }
+}
+
+}  // namespace
+
+events::Hash state_hash(const State& s) {
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  hash_table(&c, Family::accounts, s.accounts);
+  hash_table(&c, Family::representatives, s.representatives);
+  hash_table(&c, Family::grants, s.grants);
+  hash_table(&c, Family::permissions, s.permissions);
+  hash_table(&c, Family::limit_overrides, s.limit_overrides);
+  hash_table(&c, Family::day_totals, s.day_totals);
+  hash_table(&c, Family::orders, s.orders);
+  std::string settings;
+  encode_settings(s, &settings);
+  SHA256_Update(&c, settings.data(), settings.size());
+  events::Hash out;
+  SHA256_Final(out.data(), &c);
+  return out;
+}
+
+StateCounts state_counts(const State& s) {
+  StateCounts c;
+  c.accounts = s.accounts.size();
+  c.representatives = s.representatives.size();
+  for (const auto& [k, g] : s.grants) c.grants += g.mode != AccessMode::none ? 1 : 0;
+  c.orders = s.orders.size();
+  c.day_totals = s.day_totals.size();
+  c.limit_overrides = s.limit_overrides.size();
+  return c;
+}
+
+}  // namespace kase::projections
