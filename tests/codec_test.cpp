@@ -1,0 +1,184 @@
+// Envelope codec: the JSON form from FlatBuffers' parser, the verifier on
+// every binary decode, and old logs staying readable (R42).
+#include <fstream>
+#include <random>
+
+#include "harness.h"
+
+namespace kase::testing {
+namespace {
+
+constexpr const char* kGood =
+    R"({"request_id":"r1","client_id":"C1","actor":"u1","channel":"portal","intake_us":5,)"
+    R"("payload_type":"PaymentOrderSign","payload":{"order":"po1"}})";
+
+TEST(JsonCodec, ParsesTheSchemaDrivenJsonForm) {
+  events::JsonCodec c;
+  std::span<const uint8_t> bin;
+  std::string err;
+  ASSERT_TRUE(c.request_from_json(kGood, 0, &bin, &err)) << err;
+  const fb::Request* r = events::verify_request(bin);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->request_id()->str(), "r1");
+  EXPECT_EQ(r->intake_us(), 5);
+  EXPECT_EQ(r->payload_type(), fb::Payload::PaymentOrderSign);
+  EXPECT_EQ(r->payload_as_PaymentOrderSign()->order()->str(), "po1");
+  // And back: the generator prints what the parser reads.
+  const std::string json = c.request_to_json(*r);
+  std::span<const uint8_t> again;
+  ASSERT_TRUE(c.request_from_json(json, 0, &again, &err)) << err << " in " << json;
+  EXPECT_EQ(c.request_to_json(*events::verify_request(again)), json);
+}
+
+TEST(JsonCodec, StampsIntakeTimeOnlyWhenAbsent) {
+  events::JsonCodec c;
+  std::span<const uint8_t> bin;
+  std::string err;
+  ASSERT_TRUE(c.request_from_json(
+      R"({"request_id":"r","client_id":"C","actor":"u","payload_type":"PaymentOrderSign","payload":{"order":"o"}})",
+      777, &bin, &err));
+  EXPECT_EQ(events::verify_request(bin)->intake_us(), 777);
+  ASSERT_TRUE(c.request_from_json(kGood, 777, &bin, &err));
+  EXPECT_EQ(events::verify_request(bin)->intake_us(), 5);
+}
+
+TEST(JsonCodec, RejectsBadInputWithAMessage) {
+  events::JsonCodec c;
+  std::span<const uint8_t> bin;
+  const std::pair<const char*, const char*> cases[] = {
+      {"not json", "expecting: {"},
+      {R"({"request_id":"r","client_id":"C","bogus":1})", "unknown field: bogus"},
+      {R"({"request_id":"r","client_id":"C","intake_us":"soon"})", "enum values need to be qualified"},
+      {R"({"client_id":"C"})", "required field is missing: request_id"},
+      {R"({"request_id":"r","client_id":"C","payload_type":"Nope","payload":{}})", "Nope"},
+      {R"({"request_id":"r","client_id":"C","channel":"carrier_pigeon"})", "carrier_pigeon"},
+      {R"({"request_id":"r","client_id":"C"} table Evil { x:int; })", "error"},
+      {R"({"request_id":"r","client_id":"C")", "error"},
+      {"", "error"},
+  };
+  for (const auto& [json, needle] : cases) {
+    std::string err;
+    EXPECT_FALSE(c.request_from_json(json, 0, &bin, &err)) << json;
+    EXPECT_NE(err.find(needle), std::string::npos) << json << " gave: " << err;
+  }
+  // The codec still works after errors, and schema text in input never changed the schema.
+  std::string err;
+  EXPECT_TRUE(c.request_from_json(kGood, 0, &bin, &err)) << err;
+  EXPECT_FALSE(c.request_from_json(R"({"request_id":"r","client_id":"C","payload_type":"Evil","payload":{"x":1}})",
+                                   0, &bin, &err));
+}
+
+TEST(JsonCodec, RejectsOversizeInput) {
+  events::JsonCodec c;
+  std::span<const uint8_t> bin;
+  std::string err;
+  const std::string big = std::string(R"({"request_id":")") + std::string(events::kRequestBytesMax, 'x') + "\"}";
+  EXPECT_FALSE(c.request_from_json(big, 0, &bin, &err));
+  EXPECT_NE(err.find("larger than"), std::string::npos);
+}
+
+TEST(Verifier, GarbageAndTruncatedBytesNeverDecode) {
+  Harness h;
+  const std::string good = events::po_prepare(h.as("u"), "po1", "A1", 100);
+  ASSERT_NE(events::verify_request(events::bytes_of(good)), nullptr);
+  for (size_t n = 0; n < good.size(); ++n) {
+    const std::string cut = good.substr(0, n);
+    const fb::Request* r = events::verify_request(events::bytes_of(cut));
+    if (r != nullptr) (void)h.engine.apply(*r);  // if it verifies, the engine must cope
+  }
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 20000; ++i) {
+    std::string mutated = good;
+    mutated[rng() % mutated.size()] = static_cast<char>(rng());
+    const fb::Request* r = events::verify_request(events::bytes_of(mutated));
+    if (r != nullptr) (void)h.engine.apply(*r);
+  }
+  EXPECT_EQ(events::verify_request({}), nullptr);
+}
+
+// R42: a log written with the older schema v0 (tests/fixtures/kase_v0.fbs)
+// still verifies, decides and prints with today's code.
+TEST(SchemaVersions, R42_OldSchemaLogStaysReadable) {
+  std::ifstream in(std::string(KASE_FIXTURES) + "/log_v0.bin", std::ios::binary);
+  ASSERT_TRUE(in.good());
+  std::vector<std::string> requests;
+  while (true) {
+    uint8_t len_bytes[4];
+    if (!in.read(reinterpret_cast<char*>(len_bytes), 4)) break;
+    const uint32_t len = len_bytes[0] | len_bytes[1] << 8 | len_bytes[2] << 16 | static_cast<uint32_t>(len_bytes[3]) << 24;
+    std::string r(len, '\0');
+    ASSERT_TRUE(in.read(r.data(), len));
+    requests.push_back(std::move(r));
+  }
+  ASSERT_EQ(requests.size(), 8u);
+  engine::Engine e;
+  events::JsonCodec c;
+  std::vector<std::string> outcomes;
+  for (const auto& r : requests) {
+    const fb::Request* req = events::verify_request(events::bytes_of(r));
+    ASSERT_NE(req, nullptr);
+    EXPECT_EQ(req->schema_version(), 1);
+    EXPECT_NE(c.request_to_json(*req), "{}");
+    const engine::Verdict v = e.apply(*req);
+    outcomes.push_back(std::string(v.accepted ? "+" : "-") + v.reason);
+  }
+  const std::vector<std::string> expected = {"+ok", "+ok", "+ok", "+ok", "+ok", "+ok", "+ok",
+                                             "-limit.daily_exceeded"};
+  EXPECT_EQ(outcomes, expected);
+  EXPECT_EQ(e.state().orders.at(std::string("C1") + engine::kKeySep + "po1").status, engine::OrderStatus::submitted);
+}
+
+TEST(SchemaVersions, R42_UnknownFutureVersionIsRejectedNotMisread) {
+  events::JsonCodec c;
+  std::span<const uint8_t> bin;
+  std::string err;
+  ASSERT_TRUE(c.request_from_json(
+      R"({"request_id":"r","client_id":"C","actor":"u","intake_us":1,"schema_version":9,"payload_type":"PaymentOrderSign","payload":{"order":"o"}})",
+      0, &bin, &err));
+  engine::Engine e;
+  const engine::Verdict v = e.apply(*events::verify_request(bin));
+  EXPECT_FALSE(v.accepted);
+  EXPECT_STREQ(v.reason, reason::kUnsupportedSchema);
+}
+
+TEST(HashChain, R37_EveryFieldOfTheDecisionAndRequestIsBound) {
+  Harness h;
+  const std::string req = events::po_prepare(h.as("u"), "po1", "A1", 100);
+  events::DecisionFields d;
+  d.request_id = "t-1";
+  d.offset = 7;
+  d.reason = "ok";
+  d.rule = "R9";
+  d.amount_cents = 100;
+  const events::Hash prev{};
+  const events::Hash base = events::chain_next(prev, events::bytes_of(req), d);
+  EXPECT_EQ(base, events::chain_next(prev, events::bytes_of(req), d));
+  auto differs = [&](events::DecisionFields x, std::string r = {}, events::Hash p = {}) {
+    const std::string& bytes = r.empty() ? req : r;
+    return events::chain_next(p, events::bytes_of(bytes), x) != base;
+  };
+  events::DecisionFields x = d;
+  x.offset = 8;
+  EXPECT_TRUE(differs(x));
+  x = d;
+  x.accepted = false;
+  EXPECT_TRUE(differs(x));
+  x = d;
+  x.reason = "limit.daily_exceeded";
+  EXPECT_TRUE(differs(x));
+  x = d;
+  x.amount_cents = 101;
+  EXPECT_TRUE(differs(x));
+  std::string other = req;
+  other[other.size() / 2] ^= 1;
+  EXPECT_TRUE(differs(d, other));
+  events::Hash p{};
+  p[0] = 1;
+  EXPECT_TRUE(differs(d, {}, p));
+  events::Hash back;
+  ASSERT_TRUE(events::from_hex(events::to_hex(base), &back));
+  EXPECT_EQ(back, base);
+}
+
+}  // namespace
+}  // namespace kase::testing

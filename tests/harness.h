@@ -1,0 +1,112 @@
+// Test support: an Engine with a clock on a known business day and builders
+// that name their request ids. Not a mock: the real fold decides.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <string>
+
+#include "kase/engine/calendar.h"
+#include "kase/engine/engine.h"
+#include "kase/engine/reasons.h"
+#include "kase/events/build.h"
+#include "kase/events/codec.h"
+
+namespace kase::testing {
+
+using fb::AccessMode;
+using fb::Channel;
+namespace reason = engine::reason;
+
+constexpr int64_t kUsPerMinute = 60'000'000;
+constexpr int64_t kEur = 100;
+
+/// UTC micros of a Riga wall-clock time (handles EET/EEST via the engine's own
+/// conversion being checked separately in calendar_test).
+inline int64_t riga(int32_t ymd, int hour, int minute) {
+  const int64_t day = engine::days_from_ymd(ymd);
+  const int64_t local_min = day * 24 * 60 + hour * 60 + minute;
+  // Try both offsets; pick the one that maps back to the same local time.
+  for (int64_t offset : {120, 180}) {
+    const int64_t us = (local_min - offset) * kUsPerMinute;
+    const engine::RigaTime t = engine::riga_time(us);
+    if (t.date == ymd && t.minute_of_day == hour * 60 + minute) return us;
+  }
+  ADD_FAILURE() << "no such Riga time";
+  return 0;
+}
+
+/// Monday 2026-11-30, 10:00 Riga: a business day.
+constexpr int32_t kMonday = 20261130;
+
+struct Harness {
+  engine::Engine engine;
+  int64_t now = riga(kMonday, 10, 0);
+  int seq = 0;
+  std::string client = "C1";
+
+  std::string next_id() { return "t-" + std::to_string(++seq); }
+  events::Envelope as(const std::string& actor, Channel ch = Channel::portal) {
+    ids.push_back(next_id());
+    actors.push_back(actor);
+    return events::Envelope{ids.back(), client, actors.back(), ch, now};
+  }
+  events::Envelope treasury() { return as("operator", Channel::treasury); }
+
+  engine::Verdict apply(const std::string& bytes) {
+    const fb::Request* r = events::verify_request(events::bytes_of(bytes));
+    EXPECT_NE(r, nullptr) << "test built an invalid request";
+    if (r == nullptr) return engine::Verdict::reject("test.invalid", "");
+    return engine.apply(*r);
+  }
+
+  // ---- Treasury set-up --------------------------------------------------------
+  engine::Verdict open_account(const std::string& account, const std::string& owner = "", bool deposit = false,
+                               int32_t fiscal_year = 2026) {
+    return apply(events::account_opened(treasury(), account, owner.empty() ? client : owner, deposit, fiscal_year));
+  }
+  engine::Verdict grant(const std::string& user, const std::string& account, AccessMode mode,
+                        int64_t per_order = 5'000 * kEur, int64_t daily = 20'000 * kEur,
+                        const std::string& permission = "") {
+    return apply(events::rights_granted(treasury(), user, account, mode, per_order, daily, permission));
+  }
+  engine::Verdict head(const std::string& person) {
+    return apply(events::representative(treasury(), person, true, true));
+  }
+
+  // ---- User actions -----------------------------------------------------------------
+  engine::Verdict prepare(const std::string& user, const std::string& order, const std::string& account,
+                          int64_t amount) {
+    return apply(events::po_prepare(as(user), order, account, amount, "supplier"));
+  }
+  engine::Verdict sign(const std::string& user, const std::string& order) {
+    return apply(events::po_sign(as(user), order));
+  }
+  engine::Verdict cancel(const std::string& user, const std::string& order) {
+    return apply(events::po_cancel(as(user), order));
+  }
+
+  const engine::Order& order(const std::string& id) {
+    return engine.state().orders.at(client + engine::kKeySep + id);
+  }
+
+  // Envelopes hold string_views: keep their strings alive.
+  std::deque<std::string> ids, actors;
+};
+
+#define EXPECT_ACCEPTED(v)                                                        \
+  do {                                                                            \
+    const ::kase::engine::Verdict v_ = (v);                                       \
+    EXPECT_TRUE(v_.accepted) << "rejected: " << v_.reason << " (" << v_.rule << ")"; \
+  } while (0)
+
+#define EXPECT_REJECTED(v, code, rule_id)                                          \
+  do {                                                                            \
+    const ::kase::engine::Verdict v_ = (v);                                       \
+    EXPECT_FALSE(v_.accepted) << "accepted, expected " << (code);                 \
+    EXPECT_STREQ(v_.reason, (code));                                              \
+    EXPECT_STREQ(v_.rule, (rule_id));                                             \
+  } while (0)
+
+}  // namespace kase::testing

@@ -1,0 +1,331 @@
+// The embedded ledger: log, decisions, hash chain, projections, restarts.
+#include <filesystem>
+#include <random>
+
+#include "harness.h"
+#include "kase/adapters/demo.h"
+#include "kase/adapters/ledger.h"
+
+namespace kase::testing {
+namespace {
+
+using adapters::Answer;
+using adapters::Ledger;
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int n = 0;
+    path = fs::temp_directory_path() /
+           ("kase-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
+    fs::remove_all(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::vector<std::span<const uint8_t>> spans(const std::vector<std::string>& v, size_t from, size_t to) {
+  std::vector<std::span<const uint8_t>> out;
+  for (size_t i = from; i < to && i < v.size(); ++i) out.push_back(events::bytes_of(v[i]));
+  return out;
+}
+
+/// Submits `reqs` in batches of `batch` and returns every LogRecord in order.
+std::vector<std::string> run_all(Ledger& l, const std::vector<std::string>& reqs, size_t batch) {
+  std::vector<std::string> out;
+  std::vector<Answer> answers;
+  for (size_t i = 0; i < reqs.size(); i += batch) {
+    const auto s = spans(reqs, i, i + batch);
+    EXPECT_TRUE(l.submit(s, &answers).ok());
+    for (auto& a : answers) out.push_back(std::move(a.record));
+  }
+  return out;
+}
+
+std::string decision_line(const std::string& record) {
+  events::JsonCodec c;
+  return c.decision_to_json(*flatbuffers::GetRoot<fb::LogRecord>(record.data())->decision());
+}
+
+const std::vector<std::string>& demo() {
+  static const std::vector<std::string> d = adapters::demo_requests(1);
+  return d;
+}
+
+TEST(Ledger, R47_EveryRequestAcceptedOrRejectedIsLogged) {
+  auto store = projections::make_memory_store();
+  std::unique_ptr<Ledger> l;
+  ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+  Harness h;
+  const std::vector<std::string> reqs = {
+      events::account_opened(h.treasury(), "A1", "C1", false, 2026),
+      events::po_prepare(h.as("nobody"), "po1", "A1", 100),  // rejected: no rights
+  };
+  std::vector<Answer> answers;
+  ASSERT_TRUE(l->submit(spans(reqs, 0, 2), &answers).ok());
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[1].decision()->outcome(), fb::Outcome::rejected);
+  EXPECT_EQ(answers[1].decision()->reason()->str(), reason::kNoRights);
+  std::vector<uint64_t> offsets;
+  ASSERT_TRUE(store->scan_log(0, [&](uint64_t off, std::span<const uint8_t> b) {
+    const fb::LogRecord* r = events::verify_log_record(b);
+    EXPECT_NE(r, nullptr);
+    EXPECT_NE(r->request_nested_root(), nullptr);
+    offsets.push_back(off);
+    return true;
+  }).ok());
+  EXPECT_EQ(offsets, (std::vector<uint64_t>{0, 1}));
+}
+
+TEST(Ledger, MalformedBytesAreAnsweredButNotLogged) {
+  auto store = projections::make_memory_store();
+  std::unique_ptr<Ledger> l;
+  ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+  const std::string junk = "\x04\x00\x00\x00garbage bytes that are no flatbuffer";
+  std::vector<std::span<const uint8_t>> in = {events::bytes_of(junk)};
+  std::vector<Answer> answers;
+  ASSERT_TRUE(l->submit(in, &answers).ok());
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].decision()->reason()->str(), reason::kMalformedBinary);
+  EXPECT_EQ(l->meta().next_offset, 0u);
+}
+
+TEST(Ledger, IdempotentRequestIdReturnsOriginalDecisionAndChangesNothing) {
+  auto store = projections::make_memory_store();
+  std::unique_ptr<Ledger> l;
+  ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+  const auto& reqs = demo();
+  const auto first = run_all(*l, std::vector<std::string>(reqs.begin(), reqs.begin() + 400), 100);
+  const auto hash = projections::state_hash(l->state());
+  const auto next = l->meta().next_offset;
+  // Resubmit everything, in one batch, plus a duplicate inside that batch.
+  std::vector<std::string> again(reqs.begin(), reqs.begin() + 400);
+  again.push_back(reqs[10]);
+  std::vector<Answer> answers;
+  ASSERT_TRUE(l->submit(spans(again, 0, again.size()), &answers).ok());
+  ASSERT_EQ(answers.size(), 401u);
+  for (size_t i = 0; i < 400; ++i) {
+    EXPECT_TRUE(answers[i].duplicate);
+    EXPECT_EQ(answers[i].record, first[i]);
+  }
+  EXPECT_EQ(answers[400].record, first[10]);
+  EXPECT_EQ(projections::state_hash(l->state()), hash);
+  EXPECT_EQ(l->meta().next_offset, next);
+}
+
+TEST(Ledger, DuplicateWithinOneBatchOfNewRequests) {
+  auto store = projections::make_memory_store();
+  std::unique_ptr<Ledger> l;
+  ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+  Harness h;
+  const std::string a = events::account_opened(h.treasury(), "A1", "C1", false, 2026);
+  std::vector<std::span<const uint8_t>> in = {events::bytes_of(a), events::bytes_of(a)};
+  std::vector<Answer> answers;
+  ASSERT_TRUE(l->submit(in, &answers).ok());
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_FALSE(answers[0].duplicate);
+  EXPECT_TRUE(answers[1].duplicate);
+  EXPECT_EQ(answers[0].record, answers[1].record);
+  EXPECT_EQ(l->meta().next_offset, 1u);
+}
+
+TEST(Ledger, DeterministicByteIdenticalDecisionsAndStateHash) {
+  std::vector<std::string> runs[2];
+  events::Hash hashes[2];
+  for (int i = 0; i < 2; ++i) {
+    auto store = projections::make_memory_store();
+    std::unique_ptr<Ledger> l;
+    ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+    runs[i] = run_all(*l, demo(), i == 0 ? 1024 : 7);  // batch size must not matter
+    hashes[i] = projections::state_hash(l->state());
+  }
+  ASSERT_EQ(runs[0].size(), demo().size());
+  EXPECT_EQ(runs[0], runs[1]);
+  EXPECT_EQ(hashes[0], hashes[1]);
+}
+
+TEST(Ledger, R37_ReplayVerifiesChainDecisionsAndProjections) {
+  TempDir dir;
+  std::unique_ptr<projections::Store> store;
+  ASSERT_TRUE(projections::open_rocks_store(dir.path, {}, &store).ok());
+  std::unique_ptr<Ledger> l;
+  ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+  run_all(*l, demo(), 512);
+  const auto live_hash = projections::state_hash(l->state());
+  adapters::ReplayResult r;
+  ASSERT_TRUE(adapters::replay(store.get(), true, &r).ok());
+  EXPECT_TRUE(r.intact) << r.error;
+  EXPECT_EQ(r.records, demo().size());
+  EXPECT_EQ(r.state_hash, live_hash);
+  EXPECT_EQ(r.chain_head, l->meta().chain_head);
+}
+
+// R37: what was recorded never changes unnoticed: a rewritten record is caught.
+TEST(Ledger, R37_TamperedDecisionOrRequestIsDetected) {
+  for (int what = 0; what < 3; ++what) {
+    auto store = projections::make_memory_store();
+    std::unique_ptr<Ledger> l;
+    ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+    const auto records = run_all(*l, std::vector<std::string>(demo().begin(), demo().begin() + 300), 100);
+    const uint64_t victim = 150;
+    const fb::LogRecord* rec = flatbuffers::GetRoot<fb::LogRecord>(records[victim].data());
+    // Rebuild the record with one thing changed.
+    flatbuffers::FlatBufferBuilder b;
+    std::string request(reinterpret_cast<const char*>(rec->request()->data()), rec->request()->size());
+    events::DecisionFields d;
+    d.request_id = rec->decision()->request_id()->string_view();
+    d.offset = victim;
+    d.accepted = rec->decision()->outcome() == fb::Outcome::accepted;
+    d.reason = rec->decision()->reason()->string_view();
+    d.rule = rec->decision()->rule()->string_view();
+    d.amount_cents = rec->decision()->amount_cents();
+    d.limit_cents = rec->decision()->limit_cents();
+    d.day_total_cents = rec->decision()->day_total_cents();
+    events::Hash hash;
+    ASSERT_TRUE(events::from_hex(rec->decision()->hash()->string_view(), &hash));
+    if (what == 0) d.accepted = !d.accepted;                 // flip the outcome
+    if (what == 1) request[request.size() - 3] ^= 0x20;      // touch the request bytes
+    if (what == 2) hash[5] ^= 1;                             // forge the hash
+    b.ForceVectorAlignment(request.size(), 1, 8);
+    const auto nested = b.CreateVector(reinterpret_cast<const uint8_t*>(request.data()), request.size());
+    const auto dec = events::build_decision(b, d, &hash);
+    fb::LogRecordBuilder rb(b);
+    rb.add_request(nested);
+    rb.add_decision(dec);
+    b.Finish(rb.Finish());
+    projections::Batch batch;
+    batch.arena.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+    batch.records.push_back({victim, 0, static_cast<uint32_t>(b.GetSize()), 0, 0});
+    batch.meta = l->meta();
+    ASSERT_TRUE(store->commit(batch).ok());
+    adapters::ReplayResult r;
+    ASSERT_TRUE(adapters::replay(store.get(), true, &r).ok());
+    EXPECT_FALSE(r.intact) << "tampering " << what << " not caught";
+    EXPECT_NE(r.error.find("offset 150"), std::string::npos) << r.error;
+  }
+}
+
+// Restart at random points: reopening the data directory continues where it
+// stopped and ends in the same decisions and state as one uninterrupted run.
+TEST(Ledger, RestartAtRandomPointsGivesTheSameDecisionsAndState) {
+  const auto& reqs = demo();
+  auto reference_store = projections::make_memory_store();
+  std::unique_ptr<Ledger> reference;
+  ASSERT_TRUE(Ledger::open(reference_store.get(), &reference).ok());
+  const auto expected = run_all(*reference, reqs, 256);
+  const auto expected_hash = projections::state_hash(reference->state());
+
+  const uint64_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  TempDir dir;
+  std::vector<std::string> got;
+  size_t i = 0;
+  while (i < reqs.size()) {
+    std::unique_ptr<projections::Store> store;
+    ASSERT_TRUE(projections::open_rocks_store(dir.path, {}, &store).ok());
+    std::unique_ptr<Ledger> l;
+    ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+    EXPECT_EQ(l->meta().next_offset, got.size());
+    const size_t stop = std::min(reqs.size(), i + 1 + rng() % 900);
+    while (i < stop) {
+      const size_t n = std::min(stop - i, 1 + rng() % 200);
+      std::vector<Answer> answers;
+      ASSERT_TRUE(l->submit(spans(reqs, i, i + n), &answers).ok());
+      for (auto& a : answers) got.push_back(std::move(a.record));
+      i += n;
+    }
+  }
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t k = 0; k < got.size(); ++k) ASSERT_EQ(got[k], expected[k]) << "first difference at " << k << ": "
+                                                                          << decision_line(got[k]) << " vs "
+                                                                          << decision_line(expected[k]);
+  std::unique_ptr<projections::Store> store;
+  ASSERT_TRUE(projections::open_rocks_store(dir.path, {}, &store).ok());
+  std::unique_ptr<Ledger> l;
+  ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+  EXPECT_EQ(projections::state_hash(l->state()), expected_hash);
+}
+
+// A failed commit answers nothing of its batch and stops the ledger; after a
+// reopen the lost batch is simply submitted again (channels retry by request id).
+TEST(Ledger, FailedCommitLosesNoAcceptedDecision) {
+  const auto& reqs = demo();
+  auto reference_store = projections::make_memory_store();
+  std::unique_ptr<Ledger> reference;
+  ASSERT_TRUE(Ledger::open(reference_store.get(), &reference).ok());
+  const auto expected = run_all(*reference, reqs, 100);
+
+  auto inner = projections::make_memory_store();
+  std::vector<std::string> got;
+  size_t i = 0;
+  for (int64_t fail_after : {3, 0, 5, 1000000}) {
+    projections::FaultyStore faulty(inner.get(), fail_after);
+    std::unique_ptr<Ledger> l;
+    ASSERT_TRUE(Ledger::open(&faulty, &l).ok());
+    ASSERT_EQ(l->meta().next_offset, got.size());
+    i = got.size();
+    bool failed = false;
+    while (i < reqs.size()) {
+      std::vector<Answer> answers;
+      Status s = l->submit(spans(reqs, i, i + 100), &answers);
+      if (!s.ok()) {
+        EXPECT_EQ(s.code(), Errc::io_error);
+        EXPECT_TRUE(answers.empty());
+        std::vector<Answer> more;
+        EXPECT_EQ(l->submit(spans(reqs, i, i + 1), &more).code(), Errc::failed_state);
+        failed = true;
+        break;
+      }
+      for (auto& a : answers) got.push_back(std::move(a.record));
+      i += 100;
+    }
+    if (!failed) break;
+  }
+  ASSERT_EQ(got.size(), expected.size());
+  EXPECT_EQ(got, expected);
+}
+
+TEST(Ledger, PersistedStateLoadsBackToTheSameHash) {
+  TempDir dir;
+  events::Hash live;
+  {
+    std::unique_ptr<projections::Store> store;
+    ASSERT_TRUE(projections::open_rocks_store(dir.path, {}, &store).ok());
+    std::unique_ptr<Ledger> l;
+    ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+    run_all(*l, demo(), 333);
+    live = projections::state_hash(l->state());
+  }
+  std::unique_ptr<projections::Store> store;
+  ASSERT_TRUE(projections::open_rocks_store(dir.path, {}, &store).ok());
+  engine::State loaded;
+  projections::Meta meta;
+  ASSERT_TRUE(store->load(&loaded, &meta).ok());
+  EXPECT_EQ(projections::state_hash(loaded), live);
+  EXPECT_EQ(meta.next_offset, demo().size());
+}
+
+TEST(Ledger, CorruptStateValueIsReportedNotCrashed) {
+  auto store = projections::make_memory_store();
+  projections::Batch b;
+  engine::State s;
+  s.accounts["A1"].owner_client = "C1";
+  b.dirty.accounts.push_back(&*s.accounts.find("A1"));
+  ASSERT_TRUE(store->commit(b).ok());
+  engine::State ok;
+  projections::Meta m;
+  ASSERT_TRUE(store->load(&ok, &m).ok());
+  EXPECT_EQ(ok.accounts.at("A1").owner_client, "C1");
+  // Truncated value.
+  for (size_t cut = 0; cut < 20; ++cut) {
+    std::string v;
+    projections::encode_value(s.accounts.at("A1"), &v);
+    v.resize(std::min(v.size(), cut));
+    engine::State broken;
+    EXPECT_FALSE(projections::decode_entry(projections::Family::accounts, "A1", v, &broken).ok());
+  }
+}
+
+}  // namespace
+}  // namespace kase::testing
