@@ -71,6 +71,29 @@ RigaTime riga_time(int64_t utc_us) noexcept {
   return t;
 }
 
+RigaTime RigaClock::at(int64_t utc_us) noexcept {
+  const int64_t utc_min = floor_div(utc_us, kUsPerMinute);
+  const int64_t utc_day = floor_div(utc_min, kMinutesPerDay);
+  if (utc_day != utc_day_) {
+    const int32_t year = ymd_from_days(utc_day) / 10000;
+    dst_start_min_ = last_sunday(year, 3) * kMinutesPerDay + 60;
+    dst_end_min_ = last_sunday(year, 10) * kMinutesPerDay + 60;
+    utc_day_ = utc_day;
+  }
+  const int64_t offset = (utc_min >= dst_start_min_ && utc_min < dst_end_min_) ? 180 : 120;
+  const int64_t local_min = utc_min + offset;
+  RigaTime t;
+  t.day_number = floor_div(local_min, kMinutesPerDay);
+  t.minute_of_day = static_cast<int32_t>(local_min - t.day_number * kMinutesPerDay);
+  if (t.day_number != local_day_) {
+    local_day_ = t.day_number;
+    local_date_ = ymd_from_days(t.day_number);
+  }
+  t.date = local_date_;
+  t.weekday = weekday_of(t.day_number);
+  return t;
+}
+
 DateYmd easter_sunday(int32_t y) noexcept {
   const int32_t a = y % 19, b = y / 100, c = y % 100, d = b / 4, e = b % 4;
   const int32_t f = (b + 8) / 25, g = (b - f + 1) / 3;

@@ -10,6 +10,21 @@ using fb::Payload;
 
 namespace {
 
+/// YYYYMMDD as 8 digits, without snprintf (the override key's last part).
+struct DateKey {
+  char digits[8];
+  operator std::string_view() const { return {digits, sizeof digits}; }
+};
+DateKey date_key(DateYmd date) {
+  DateKey k{};
+  auto v = static_cast<uint32_t>(date);
+  for (int i = 7; i >= 0; --i) {
+    k.digits[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return k;
+}
+
 std::string_view sv(const flatbuffers::String* s) {
   return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
 }
@@ -81,10 +96,18 @@ Verdict Engine::check_envelope(const fb::Request& req) const {
   return Verdict::ok("");
 }
 
+bool Engine::is_business_day(const RigaTime& t) const {
+  if (t.day_number != business_day_number_) {
+    business_day_ = state_.calendar.is_business_day(t.date);
+    business_day_number_ = t.day_number;
+  }
+  return business_day_;
+}
+
 Verdict Engine::check_service_open(fb::Service service, const RigaTime& t) const {
   const ServiceState& s = state_.services[service_index(service)];
   if (s.suspended) return Verdict::reject(r::kServiceSuspended, "R34");
-  if (!state_.calendar.is_business_day(t.date)) return Verdict::reject(r::kNotBusinessDay, "R32");
+  if (!is_business_day(t)) return Verdict::reject(r::kNotBusinessDay, "R32");
   if (t.minute_of_day < s.open_minute || t.minute_of_day >= s.close_minute)
     return Verdict::reject(r::kOutsideHours, "R32");
   return Verdict::ok("R32");
@@ -100,7 +123,7 @@ Verdict Engine::apply(const fb::Request& req) {
   if (treasury_payload && !from_treasury) return Verdict::reject(r::kTreasuryOnly, "R41");
   if (!treasury_payload && from_treasury) return Verdict::reject(r::kWrongChannel, "R41");
 
-  const RigaTime t = riga_time(req.intake_us());
+  const RigaTime t = clock_.at(req.intake_us());
   if (!treasury_payload) {
     // R32, R34: users act only while the service is open.
     if (Verdict v = check_service_open(fb::Service::ekase, t); !v.accepted) return v;
@@ -312,7 +335,7 @@ Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
     return v;
   }
   auto [it, inserted] = state_.limit_overrides.try_emplace(
-      key(sv(p.user()), sv(p.account()), std::to_string(p.date())));
+      key(sv(p.user()), sv(p.account()), date_key(p.date())));
   (void)inserted;
   it->second.per_order_limit = po;
   it->second.daily_limit = daily;
@@ -349,9 +372,7 @@ void Engine::limits_for(std::string_view user, std::string_view account, const G
   *per_order = g.per_order_limit;
   *daily = g.daily_limit;
   if (state_.limit_overrides.empty()) return;
-  char buf[16];
-  const auto len = static_cast<size_t>(std::snprintf(buf, sizeof buf, "%d", date));
-  auto it = state_.limit_overrides.find(key(user, account, std::string_view(buf, len)));
+  auto it = state_.limit_overrides.find(key(user, account, date_key(date)));
   if (it == state_.limit_overrides.end()) return;
   // R15: the one-day change applies on its date only; the R7 limits return after.
   if (it->second.per_order_limit != -1) *per_order = it->second.per_order_limit;
@@ -359,7 +380,8 @@ void Engine::limits_for(std::string_view user, std::string_view account, const G
 }
 
 Verdict Engine::check_limits(std::string_view user, std::string_view account, const Grant& g,
-                             const Order* order, Cents amount, const RigaTime& t, bool* count) {
+                             const Order* order, Cents amount, const RigaTime& t, bool* count,
+                             DayTotalEntry** day_total) {
   Cents per_order = 0;
   Cents daily = 0;
   limits_for(user, account, g, t.date, &per_order, &daily);
@@ -376,6 +398,7 @@ Verdict Engine::check_limits(std::string_view user, std::string_view account, co
       if (c.user == user) *count = false;
   }
   auto dt = state_.day_totals.find(key(user, account));
+  *day_total = dt != state_.day_totals.end() ? &*dt : nullptr;
   const Cents before = (dt != state_.day_totals.end() && dt->second.date == t.date) ? dt->second.total : 0;
   if (*count && before + amount > daily) {
     Verdict v = Verdict::reject(r::kDailyExceeded, "R9");
@@ -391,9 +414,9 @@ Verdict Engine::check_limits(std::string_view user, std::string_view account, co
   return v;
 }
 
-void Engine::count_in_day_total(Order& o, std::string_view user, Cents amount, DateYmd date) {
-  auto [it, inserted] = state_.day_totals.try_emplace(key(user, o.account));
-  (void)inserted;
+void Engine::count_in_day_total(Order& o, std::string_view user, Cents amount, DateYmd date,
+                                DayTotalEntry* entry) {
+  DayTotalEntry* it = entry != nullptr ? entry : &*state_.day_totals.try_emplace(key(user, o.account)).first;
   DayTotal& d = it->second;
   if (d.date != date) {
     d.date = date;
@@ -431,7 +454,8 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
     return Verdict::reject(r::kModeCannotPrepare, rule_of(mode));
   }
   bool count = false;
-  Verdict v = check_limits(user, sv(account), *rights.grant, nullptr, amount, t, &count);
+  DayTotalEntry* day_total = nullptr;
+  Verdict v = check_limits(user, sv(account), *rights.grant, nullptr, amount, t, &count, &day_total);
   if (!v.accepted) return v;
 
   auto [it, inserted] = state_.orders.try_emplace(key(sv(req.client_id()), sv(order)));
@@ -442,7 +466,7 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   o.amount = amount;
   o.preparer.assign(user);
   o.beneficiary.assign(sv(beneficiary));
-  count_in_day_total(o, user, amount, t.date);
+  count_in_day_total(o, user, amount, t.date, day_total);
   touch(*it, dirty_.orders);
   v.rule = import ? "R8.10" : rule_of(mode);
   return v;
@@ -488,11 +512,12 @@ Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::Pay
   if (!in_order) return Verdict::reject(r::kOutOfOrder, rule_of(mode));
 
   bool count = false;
-  Verdict v = check_limits(user, o.account, *rights.grant, &o, o.amount, t, &count);
+  DayTotalEntry* day_total = nullptr;
+  Verdict v = check_limits(user, o.account, *rights.grant, &o, o.amount, t, &count, &day_total);
   if (!v.accepted) return v;
 
   o.signatures.push_back(Signature{std::string(user), mode});
-  if (count) count_in_day_total(o, user, o.amount, t.date);
+  if (count) count_in_day_total(o, user, o.amount, t.date, day_total);
   if (submits) o.status = OrderStatus::submitted;
   touch(*it, dirty_.orders);
   v.rule = rule_of(mode);
@@ -548,6 +573,7 @@ Verdict Engine::on_suspension(const fb::ServiceSuspension& p) {
 Verdict Engine::on_calendar_override(const fb::CalendarOverride& p) {
   if (!ymd_valid(p.date())) return Verdict::reject(r::kDateInvalid, "R32");
   state_.calendar.set_override(p.date(), p.working());
+  business_day_number_ = INT64_MIN;
   dirty_.settings = true;
   return Verdict::ok("R32");
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <climits>
 #include <map>
 
 namespace kase::engine {
@@ -29,6 +30,20 @@ struct RigaTime {
   int32_t weekday = 0;      // 0 = Monday … 6 = Sunday
 };
 RigaTime riga_time(int64_t utc_us) noexcept;
+
+/// riga_time() with the last day's DST bounds and date cached: requests come in
+/// time order, so nearly every call is a hit. Same results as riga_time().
+class RigaClock {
+ public:
+  RigaTime at(int64_t utc_us) noexcept;
+
+ private:
+  int64_t utc_day_ = INT64_MIN;   // cached UTC day
+  int64_t dst_start_min_ = 0;     // DST bounds of that day's year, UTC minutes
+  int64_t dst_end_min_ = 0;
+  int64_t local_day_ = INT64_MIN; // cached local day and its date
+  DateYmd local_date_ = 0;
+};
 
 /// Easter Sunday of a year (Gregorian, anonymous algorithm).
 DateYmd easter_sunday(int32_t year) noexcept;

@@ -204,10 +204,14 @@ class Engine {
   /// R9, R14, R15: the limits in force for the user on the account that day.
   void limits_for(std::string_view user, std::string_view account, const Grant& g, DateYmd date,
                   Cents* per_order, Cents* daily);
-  /// R9: checks and returns the amount to add to the user's day total.
+  using DayTotalEntry = std::pair<const std::string, DayTotal>;
+  /// R9: checks the limits; says whether the order enters the user's day total
+  /// and hands back the user's day-total entry when there is one.
   Verdict check_limits(std::string_view user, std::string_view account, const Grant& g,
-                       const Order* order, Cents amount, const RigaTime& t, bool* count);
-  void count_in_day_total(Order& o, std::string_view user, Cents amount, DateYmd date);
+                       const Order* order, Cents amount, const RigaTime& t, bool* count,
+                       DayTotalEntry** day_total);
+  void count_in_day_total(Order& o, std::string_view user, Cents amount, DateYmd date,
+                          DayTotalEntry* entry);
 
   const std::string& key(std::string_view a);
   const std::string& key(std::string_view a, std::string_view b);
@@ -222,8 +226,15 @@ class Engine {
     }
   }
 
+  /// R32: whether a local day is a business day, cached for the last day
+  /// seen; calendar overrides invalidate it.
+  bool is_business_day(const RigaTime& t) const;
+
   State state_;
   DirtySet dirty_;
+  RigaClock clock_;
+  mutable int64_t business_day_number_ = INT64_MIN;
+  mutable bool business_day_ = false;
   uint64_t batch_ = 1;
   std::string key_buf_;  // scratch for composite keys: no allocation per lookup
 };
