@@ -310,17 +310,20 @@ TEST(Ledger, CorruptStateValueIsReportedNotCrashed) {
   auto store = projections::make_memory_store();
   projections::Batch b;
   engine::State s;
-  s.accounts["A1"].owner_client = "C1";
-  b.dirty.accounts.push_back(&*s.accounts.find("A1"));
+  const engine::NameId a1 = s.names.intern("A1");
+  s.accounts[a1].owner_client = s.names.intern("C1");
+  b.dirty.accounts.push_back(&*s.accounts.find(a1));
+  b.state = &s;
   ASSERT_TRUE(store->commit(b).ok());
   engine::State ok;
   projections::Meta m;
   ASSERT_TRUE(store->load(&ok, &m).ok());
-  EXPECT_EQ(ok.accounts.at("A1").owner_client, "C1");
+  EXPECT_EQ(ok.names.name(ok.accounts.at(ok.names.find("A1")).owner_client), "C1");
+  EXPECT_EQ(projections::state_hash(ok), projections::state_hash(s));
   // Truncated value.
   for (size_t cut = 0; cut < 20; ++cut) {
     std::string v;
-    projections::encode_value(s.accounts.at("A1"), &v);
+    projections::encode_value(s.accounts.at(a1), s.names, &v);
     v.resize(std::min(v.size(), cut));
     engine::State broken;
     EXPECT_FALSE(projections::decode_entry(projections::Family::accounts, "A1", v, &broken).ok());

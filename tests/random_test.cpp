@@ -193,8 +193,9 @@ void run_seed(uint64_t seed, int ops) {
     ASSERT_EQ(static_cast<int>(h.order(id).status), mo.status) << id;
   }
   for (const auto& [k, dt] : h.engine.state().day_totals) {
-    const std::string user = k.substr(0, k.find(engine::kKeySep));
-    const std::string account = k.substr(k.find(engine::kKeySep) + 1);
+    const auto& names = h.engine.state().names;
+    const std::string user(names.name(engine::first_of(k)));
+    const std::string account(names.name(engine::second_of(k)));
     const auto key = std::make_tuple(user, account, dt.date);
     ASSERT_EQ(dt.total, model.totals[key]) << k;
   }

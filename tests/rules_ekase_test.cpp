@@ -142,7 +142,7 @@ TEST_F(EKase, R8_8_Signature4NotOnAccountWithSignature3) {
 TEST_F(EKase, R8_10_OnlineManageImportsWithinLimits) {
   h.grant("is", "A1", AccessMode::online_manage, 1'000 * kEur, 1'500 * kEur);
   EXPECT_ACCEPTED(h.apply(events::po_import(h.as("is", Channel::online), "po1", "A1", 900 * kEur)));
-  EXPECT_EQ(h.order("po1").preparer, "is");
+  EXPECT_EQ(h.engine.state().names.name(h.order("po1").preparer), "is");
   EXPECT_REJECTED(h.apply(events::po_import(h.as("is", Channel::portal), "po2", "A1", 100)),
                   reason::kWrongChannel, "R8.10");
   EXPECT_REJECTED(h.apply(events::po_import(h.as("is", Channel::online), "po3", "A1", 700 * kEur)),

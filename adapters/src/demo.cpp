@@ -291,12 +291,12 @@ Status run_demo(const std::string& dir, DemoSummary* out) {
   }
   out->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const engine::State& st = ledger->state();
-  std::map<std::string, int> clients;
+  std::map<engine::NameId, int> clients;
   for (const auto& [k, a] : st.accounts) clients[a.owner_client]++;
   out->clients = clients.size();
   out->accounts = st.accounts.size();
-  std::map<std::string, int> users;
-  for (const auto& [k, g] : st.grants) users[k.substr(0, k.find(engine::kKeySep))]++;
+  std::map<engine::NameId, int> users;
+  for (const auto& [k, g] : st.grants) users[engine::first_of(k)]++;
   out->users = users.size();
   for (const auto& [k, o] : st.orders) {
     if (o.status == engine::OrderStatus::submitted) ++out->orders_submitted;

@@ -1,6 +1,8 @@
 #include "kase/engine/engine.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "kase/engine/reasons.h"
 
@@ -10,20 +12,16 @@ using fb::Payload;
 
 namespace {
 
-/// YYYYMMDD as 8 digits, without snprintf (the override key's last part).
-struct DateKey {
-  char digits[8];
-  operator std::string_view() const { return {digits, sizeof digits}; }
-};
-DateKey date_key(DateYmd date) {
-  DateKey k{};
-  auto v = static_cast<uint32_t>(date);
-  for (int i = 7; i >= 0; --i) {
-    k.digits[i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  return k;
+[[noreturn]] void engine_assert_failed(const char* cond, int line) {
+  std::fprintf(stderr, "kase engine: invariant broken at engine.cpp:%d: %s\n", line, cond);
+  std::fflush(stderr);
+  std::abort();
 }
+#define KASE_ENGINE_ASSERT(cond) \
+  do {                           \
+    if (!(cond)) [[unlikely]]    \
+      engine_assert_failed(#cond, __LINE__); \
+  } while (0)
 
 std::string_view sv(const flatbuffers::String* s) {
   return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
@@ -59,20 +57,18 @@ bool has_limits(AccessMode mode) noexcept {
          mode == AccessMode::online_manage;
 }
 
-const std::string& Engine::key(std::string_view a) {
-  key_buf_.assign(a);
-  return key_buf_;
+NameId Names::intern(std::string_view s) {
+  if (auto it = ids_.find(s); it != ids_.end()) return it->second;
+  const auto id = static_cast<NameId>(names_.size());
+  names_.emplace_back(s);
+  ids_.emplace(names_.back(), id);
+  return id;
 }
-const std::string& Engine::key(std::string_view a, std::string_view b) {
-  key_buf_.assign(a);
+
+const std::string& Engine::order_key(std::string_view client, std::string_view order) {
+  key_buf_.assign(client);
   key_buf_.push_back(kKeySep);
-  key_buf_.append(b);
-  return key_buf_;
-}
-const std::string& Engine::key(std::string_view a, std::string_view b, std::string_view c) {
-  key(a, b);
-  key_buf_.push_back(kKeySep);
-  key_buf_.append(c);
+  key_buf_.append(order);
   return key_buf_;
 }
 
@@ -165,57 +161,63 @@ Verdict Engine::on_account_opened(const fb::Request& req, const fb::AccountOpene
   (void)req;
   if (sv(p.account()).empty() || sv(p.owner_client()).empty() || p.fiscal_year() < 0)
     return Verdict::reject(r::kValueInvalid, "R13");
-  auto [it, inserted] = state_.accounts.try_emplace(key(sv(p.account())));
-  if (!inserted) return Verdict::reject(r::kAccountExists, "R13");
+  if (state_.accounts.count(state_.names.find(sv(p.account()))) != 0)
+    return Verdict::reject(r::kAccountExists, "R13");
+  auto [it, inserted] = state_.accounts.try_emplace(state_.names.intern(sv(p.account())));
   Account& a = it->second;
-  a.owner_client.assign(sv(p.owner_client()));
+  a.owner_client = state_.names.intern(sv(p.owner_client()));
   a.deposit = p.deposit();
   a.fiscal_year = p.fiscal_year();
   touch(*it, dirty_.accounts);
   return Verdict::ok("R13");
 }
 
+Engine::AccountEntry* Engine::find_account(const flatbuffers::String* name) {
+  auto it = state_.accounts.find(state_.names.find(sv(name)));
+  return it == state_.accounts.end() ? nullptr : &*it;
+}
+
 Verdict Engine::on_account_closed(const fb::AccountClosed& p) {
-  auto it = state_.accounts.find(key(sv(p.account())));
-  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R13");
-  if (it->second.closed) return Verdict::reject(r::kAccountClosed, "R13");
-  it->second.closed = true;
-  touch(*it, dirty_.accounts);
+  AccountEntry* e = find_account(p.account());
+  if (e == nullptr) return Verdict::reject(r::kAccountUnknown, "R13");
+  if (e->second.closed) return Verdict::reject(r::kAccountClosed, "R13");
+  e->second.closed = true;
+  touch(*e, dirty_.accounts);
   return Verdict::ok("R13");
 }
 
 Verdict Engine::on_account_blocked(const fb::AccountBlocked& p) {
-  auto it = state_.accounts.find(key(sv(p.account())));
-  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R13");
-  if (it->second.blocked) return Verdict::reject(r::kAccountAlreadyBlocked, "R13");
-  it->second.blocked = true;
-  touch(*it, dirty_.accounts);
+  AccountEntry* e = find_account(p.account());
+  if (e == nullptr) return Verdict::reject(r::kAccountUnknown, "R13");
+  if (e->second.blocked) return Verdict::reject(r::kAccountAlreadyBlocked, "R13");
+  e->second.blocked = true;
+  touch(*e, dirty_.accounts);
   return Verdict::ok("R13");
 }
 
 Verdict Engine::on_account_unblocked(const fb::AccountUnblocked& p) {
-  auto it = state_.accounts.find(key(sv(p.account())));
-  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R13");
-  if (!it->second.blocked) return Verdict::reject(r::kAccountNotBlocked, "R13");
-  it->second.blocked = false;
-  touch(*it, dirty_.accounts);
+  AccountEntry* e = find_account(p.account());
+  if (e == nullptr) return Verdict::reject(r::kAccountUnknown, "R13");
+  if (!e->second.blocked) return Verdict::reject(r::kAccountNotBlocked, "R13");
+  e->second.blocked = false;
+  touch(*e, dirty_.accounts);
   return Verdict::ok("R13");
 }
 
 Verdict Engine::on_deposit_flag(const fb::AccountDepositFlagSet& p) {
-  auto it = state_.accounts.find(key(sv(p.account())));
-  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R12");
-  it->second.deposit = p.deposit();
-  touch(*it, dirty_.accounts);
+  AccountEntry* e = find_account(p.account());
+  if (e == nullptr) return Verdict::reject(r::kAccountUnknown, "R12");
+  e->second.deposit = p.deposit();
+  touch(*e, dirty_.accounts);
   return Verdict::ok("R12");
 }
 
 Verdict Engine::on_opened_for_year(const fb::AccountOpenedForYear& p) {
-  auto it = state_.accounts.find(key(sv(p.account())));
-  if (it == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R13");
+  AccountEntry* e = find_account(p.account());
+  if (e == nullptr) return Verdict::reject(r::kAccountUnknown, "R13");
   if (p.fiscal_year() < 1900 || p.fiscal_year() > 9999) return Verdict::reject(r::kValueInvalid, "R13");
-  it->second.fiscal_year = std::max(it->second.fiscal_year, p.fiscal_year());
-  touch(*it, dirty_.accounts);
+  e->second.fiscal_year = std::max(e->second.fiscal_year, p.fiscal_year());
+  touch(*e, dirty_.accounts);
   return Verdict::ok("R13");
 }
 
@@ -223,8 +225,9 @@ Verdict Engine::on_opened_for_year(const fb::AccountOpenedForYear& p) {
 
 Verdict Engine::on_representative(const fb::Request& req, const fb::RepresentativeRegistered& p) {
   if (sv(p.person()).empty()) return Verdict::reject(r::kValueInvalid, "R4");
-  auto [it, inserted] = state_.representatives.try_emplace(key(sv(req.client_id()), sv(p.person())));
-  (void)inserted;
+  const NameId client = state_.names.intern(sv(req.client_id()));
+  const NameId person = state_.names.intern(sv(p.person()));
+  auto it = state_.representatives.try_emplace(pair_key(client, person)).first;
   it->second.head = p.head();
   it->second.specimen_card = p.specimen_card();
   touch(*it, dirty_.representatives);
@@ -235,15 +238,17 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
   const AccessMode mode = p.mode();
   if (mode == AccessMode::none || mode > AccessMode::MAX || sv(p.user()).empty())
     return Verdict::reject(r::kModeInvalid, "R8");
-  auto acc = state_.accounts.find(key(sv(p.account())));
-  if (acc == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R8");
+  AccountEntry* acc = find_account(p.account());
+  if (acc == nullptr) return Verdict::reject(r::kAccountUnknown, "R8");
   Account& a = acc->second;
-  const std::string_view client = sv(req.client_id());
+  const NameId account = acc->first;
+  const NameId client = state_.names.find(sv(req.client_id()));  // kNoName: a client not seen yet
+  const NameId user = state_.names.find(sv(p.user()));
+  const bool foreign = a.owner_client != client;
 
-  if (a.owner_client != client) {
+  if (foreign) {
     // R10: the owner's permission travels with the first application naming the account.
-    auto perm = state_.permissions.find(key(client, sv(p.account())));
-    if (perm == state_.permissions.end() && sv(p.owner_permission()).empty())
+    if (state_.permissions.count(pair_key(client, account)) == 0 && sv(p.owner_permission()).empty())
       return Verdict::reject(r::kOwnerPermissionMissing, "R10");
     if (!is_view_mode(mode)) return Verdict::reject(r::kModeNotAllowedForeign, "R11");
   }
@@ -258,7 +263,7 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
   }
 
   const Grant* existing = nullptr;
-  if (auto found = state_.grants.find(key(sv(p.user()), sv(p.account()))); found != state_.grants.end())
+  if (auto found = state_.grants.find(pair_key(user, account)); user != kNoName && found != state_.grants.end())
     existing = &found->second;
   if (existing != nullptr && existing->mode != AccessMode::none && existing->client != client) {
     // One person holds one mode per account; another client's grant stays.
@@ -268,8 +273,9 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
   if (mode == AccessMode::signature_4) {
     // R8.8: only the head or persons on the signature specimen card, and
     // never on an account with a signature-3 user.
-    auto rep = state_.representatives.find(key(client, sv(p.user())));
-    if (rep == state_.representatives.end() || (!rep->second.head && !rep->second.specimen_card))
+    auto rep = state_.representatives.find(pair_key(client, user));
+    if (client == kNoName || user == kNoName || rep == state_.representatives.end() ||
+        (!rep->second.head && !rep->second.specimen_card))
       return Verdict::reject(r::kSignature4NotAuthorised, "R8.8");
     if (a.signature3_users - (previous == AccessMode::signature_3 ? 1 : 0) > 0)
       return Verdict::reject(r::kSignature4WithSignature3, "R8.8");
@@ -278,32 +284,44 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
       a.signature4_users - (previous == AccessMode::signature_4 ? 1 : 0) > 0)
     return Verdict::reject(r::kSignature4WithSignature3, "R8.8");
 
-  auto git = state_.grants.try_emplace(key(sv(p.user()), sv(p.account()))).first;
+  const NameId client_id = state_.names.intern(sv(req.client_id()));
+  const NameId user_id = state_.names.intern(sv(p.user()));
+  auto git = state_.grants.try_emplace(pair_key(user_id, account)).first;
   Grant& g = git->second;
   // R7: the newer application replaces the user's mode on this account.
   if (previous == AccessMode::signature_3) --a.signature3_users;
   if (previous == AccessMode::signature_4) --a.signature4_users;
   if (mode == AccessMode::signature_3) ++a.signature3_users;
   if (mode == AccessMode::signature_4) ++a.signature4_users;
-  g.client.assign(client);
+  g.client = client_id;
   g.mode = mode;
   g.per_order_limit = has_limits(mode) ? p.per_order_limit_cents() : 0;
   g.daily_limit = has_limits(mode) ? p.daily_limit_cents() : 0;
   touch(*git, dirty_.grants);
   touch(*acc, dirty_.accounts);
-  if (a.owner_client != client) {
-    auto [pit, pnew] = state_.permissions.try_emplace(key(client, sv(p.account())));
+  if (foreign) {
+    auto [pit, pnew] = state_.permissions.try_emplace(pair_key(client_id, account));
     if (pnew) touch(*pit, dirty_.permissions);
   }
   return Verdict::ok(rule_of(mode));
 }
 
+Engine::GrantEntry* Engine::find_grant(const fb::Request& req, const flatbuffers::String* user,
+                                       const flatbuffers::String* account) {
+  const NameId u = state_.names.find(sv(user));
+  const NameId a = state_.names.find(sv(account));
+  const NameId client = state_.names.find(sv(req.client_id()));
+  if (u == kNoName || a == kNoName || client == kNoName) return nullptr;
+  auto it = state_.grants.find(pair_key(u, a));
+  if (it == state_.grants.end() || it->second.mode == AccessMode::none || it->second.client != client)
+    return nullptr;
+  return &*it;
+}
+
 Verdict Engine::on_rights_revoked(const fb::Request& req, const fb::RightsRevoked& p) {
-  auto git = state_.grants.find(key(sv(p.user()), sv(p.account())));
-  if (git == state_.grants.end() || git->second.mode == AccessMode::none ||
-      git->second.client != sv(req.client_id()))
-    return Verdict::reject(r::kNoRights, "R7");
-  auto acc = state_.accounts.find(key(sv(p.account())));
+  GrantEntry* git = find_grant(req, p.user(), p.account());
+  if (git == nullptr) return Verdict::reject(r::kNoRights, "R7");
+  auto acc = state_.accounts.find(second_of(git->first));
   if (acc != state_.accounts.end()) {
     if (git->second.mode == AccessMode::signature_3) --acc->second.signature3_users;
     if (git->second.mode == AccessMode::signature_4) --acc->second.signature4_users;
@@ -318,10 +336,8 @@ Verdict Engine::on_rights_revoked(const fb::Request& req, const fb::RightsRevoke
 
 Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
                                 const fb::LimitChangeOneDay& p) {
-  auto git = state_.grants.find(key(sv(p.user()), sv(p.account())));
-  if (git == state_.grants.end() || git->second.mode == AccessMode::none ||
-      git->second.client != sv(req.client_id()))
-    return Verdict::reject(r::kNoRights, "R14");
+  GrantEntry* git = find_grant(req, p.user(), p.account());
+  if (git == nullptr) return Verdict::reject(r::kNoRights, "R14");
   if (!has_limits(git->second.mode)) return Verdict::reject(r::kChangeNoLimits, "R14");
   if (!ymd_valid(p.date())) return Verdict::reject(r::kDateInvalid, "R15");
   if (p.date() < t.date) return Verdict::reject(r::kChangeDatePast, "R15");
@@ -334,9 +350,7 @@ Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
     v.limit = daily;
     return v;
   }
-  auto [it, inserted] = state_.limit_overrides.try_emplace(
-      key(sv(p.user()), sv(p.account()), date_key(p.date())));
-  (void)inserted;
+  auto it = state_.limit_overrides.try_emplace(OverrideKey{git->first, p.date()}).first;
   it->second.per_order_limit = po;
   it->second.daily_limit = daily;
   touch(*it, dirty_.limit_overrides);
@@ -345,19 +359,19 @@ Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
 
 // ---- Payment orders -------------------------------------------------------------
 
-Verdict Engine::acting_rights(const fb::Request& req, std::string_view user, std::string_view account,
-                              const RigaTime& t, ActingRights* out) {
-  auto git = state_.grants.find(key(user, account));
-  if (git == state_.grants.end() || git->second.mode == AccessMode::none ||
-      git->second.client != sv(req.client_id()))
+Verdict Engine::acting_rights(NameId client, NameId user, NameId account, const RigaTime& t,
+                              ActingRights* out) {
+  auto git = state_.grants.find(pair_key(user, account));
+  if (user == kNoName || account == kNoName || git == state_.grants.end() ||
+      git->second.mode == AccessMode::none || git->second.client != client)
     return Verdict::reject(r::kNoRights, "R8");
-  auto acc = state_.accounts.find(key(account));
+  auto acc = state_.accounts.find(account);
   if (acc == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R8");
   const Account& a = acc->second;
   const AccessMode mode = git->second.mode;
   if (!is_view_mode(mode)) {
     // R11–R13: stronger modes fall back to view.
-    if (a.owner_client != sv(req.client_id())) return Verdict::reject(r::kAccountViewOnly, "R11");
+    if (a.owner_client != client) return Verdict::reject(r::kAccountViewOnly, "R11");
     if (a.deposit) return Verdict::reject(r::kAccountViewOnly, "R12");
     if (a.closed || a.blocked || a.fiscal_year < t.date / 10000)
       return Verdict::reject(r::kAccountViewOnly, "R13");
@@ -367,24 +381,24 @@ Verdict Engine::acting_rights(const fb::Request& req, std::string_view user, std
   return Verdict::ok(rule_of(mode));
 }
 
-void Engine::limits_for(std::string_view user, std::string_view account, const Grant& g, DateYmd date,
-                        Cents* per_order, Cents* daily) {
+void Engine::limits_for(PairKey grant_key, const Grant& g, DateYmd date, Cents* per_order,
+                        Cents* daily) const {
   *per_order = g.per_order_limit;
   *daily = g.daily_limit;
   if (state_.limit_overrides.empty()) return;
-  auto it = state_.limit_overrides.find(key(user, account, date_key(date)));
+  auto it = state_.limit_overrides.find(OverrideKey{grant_key, date});
   if (it == state_.limit_overrides.end()) return;
   // R15: the one-day change applies on its date only; the R7 limits return after.
   if (it->second.per_order_limit != -1) *per_order = it->second.per_order_limit;
   if (it->second.daily_limit != -1) *daily = it->second.daily_limit;
 }
 
-Verdict Engine::check_limits(std::string_view user, std::string_view account, const Grant& g,
-                             const Order* order, Cents amount, const RigaTime& t, bool* count,
-                             DayTotalEntry** day_total) {
+Verdict Engine::check_limits(NameId user, NameId account, const Grant& g, const Order* order, Cents amount,
+                             const RigaTime& t, bool* count, DayTotalEntry** day_total) {
+  const PairKey k = pair_key(user, account);
   Cents per_order = 0;
   Cents daily = 0;
-  limits_for(user, account, g, t.date, &per_order, &daily);
+  limits_for(k, g, t.date, &per_order, &daily);
   if (amount > per_order) {
     Verdict v = Verdict::reject(r::kPerOrderExceeded, "R9");
     v.amount = amount;
@@ -394,10 +408,10 @@ Verdict Engine::check_limits(std::string_view user, std::string_view account, co
   // R9: each order counts once per user in that user's day total.
   *count = true;
   if (order != nullptr) {
-    for (const Counted& c : order->counted)
+    for (const Counted& c : order->counted_by())
       if (c.user == user) *count = false;
   }
-  auto dt = state_.day_totals.find(key(user, account));
+  auto dt = state_.day_totals.find(k);
   *day_total = dt != state_.day_totals.end() ? &*dt : nullptr;
   const Cents before = (dt != state_.day_totals.end() && dt->second.date == t.date) ? dt->second.total : 0;
   if (*count && before + amount > daily) {
@@ -414,9 +428,8 @@ Verdict Engine::check_limits(std::string_view user, std::string_view account, co
   return v;
 }
 
-void Engine::count_in_day_total(Order& o, std::string_view user, Cents amount, DateYmd date,
-                                DayTotalEntry* entry) {
-  DayTotalEntry* it = entry != nullptr ? entry : &*state_.day_totals.try_emplace(key(user, o.account)).first;
+void Engine::count_in_day_total(Order& o, NameId user, Cents amount, DateYmd date, DayTotalEntry* entry) {
+  DayTotalEntry* it = entry != nullptr ? entry : &*state_.day_totals.try_emplace(pair_key(user, o.account)).first;
   DayTotal& d = it->second;
   if (d.date != date) {
     d.date = date;
@@ -424,13 +437,13 @@ void Engine::count_in_day_total(Order& o, std::string_view user, Cents amount, D
   }
   d.total += amount;
   touch(*it, dirty_.day_totals);
-  o.counted.push_back(Counted{std::string(user), date});
+  KASE_ENGINE_ASSERT(o.counted_count < kCountedMax);
+  o.counted[o.counted_count++] = Counted{user, date};
 }
 
 Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flatbuffers::String* order,
                            const flatbuffers::String* account, Cents amount,
                            const flatbuffers::String* beneficiary, bool import) {
-  const std::string_view user = sv(req.actor());
   if (sv(order).empty() || sv(account).empty()) return Verdict::reject(r::kValueInvalid, "R8");
   if (amount <= 0) {
     Verdict v = Verdict::reject(r::kAmountInvalid, "R9");
@@ -438,11 +451,14 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
     return v;
   }
   if (import && req.channel() != fb::Channel::online) return Verdict::reject(r::kWrongChannel, "R8.10");
-  if (state_.orders.count(key(sv(req.client_id()), sv(order))) != 0)
+  if (state_.orders.count(order_key(sv(req.client_id()), sv(order))) != 0)
     return Verdict::reject(r::kOrderExists, "R8");
 
+  const NameId client = state_.names.find(sv(req.client_id()));
+  const NameId user = state_.names.find(sv(req.actor()));
+  const NameId acc = state_.names.find(sv(account));
   ActingRights rights;
-  if (Verdict v = acting_rights(req, user, sv(account), t, &rights); !v.accepted) return v;
+  if (Verdict v = acting_rights(client, user, acc, t, &rights); !v.accepted) return v;
   const AccessMode mode = rights.grant->mode;
   if (import) {
     if (mode != AccessMode::online_manage) return Verdict::reject(r::kModeCannotImport, rule_of(mode));
@@ -455,16 +471,15 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   }
   bool count = false;
   DayTotalEntry* day_total = nullptr;
-  Verdict v = check_limits(user, sv(account), *rights.grant, nullptr, amount, t, &count, &day_total);
+  Verdict v = check_limits(user, acc, *rights.grant, nullptr, amount, t, &count, &day_total);
   if (!v.accepted) return v;
 
-  auto [it, inserted] = state_.orders.try_emplace(key(sv(req.client_id()), sv(order)));
-  (void)inserted;
+  auto it = state_.orders.try_emplace(order_key(sv(req.client_id()), sv(order))).first;
   Order& o = it->second;
-  o.client.assign(sv(req.client_id()));
-  o.account.assign(sv(account));
+  o.client = client;
+  o.account = acc;
   o.amount = amount;
-  o.preparer.assign(user);
+  o.preparer = user;
   o.beneficiary.assign(sv(beneficiary));
   count_in_day_total(o, user, amount, t.date, day_total);
   touch(*it, dirty_.orders);
@@ -473,24 +488,24 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
 }
 
 Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::PaymentOrderSign& p) {
-  const std::string_view user = sv(req.actor());
-  auto it = state_.orders.find(key(sv(req.client_id()), sv(p.order())));
+  auto it = state_.orders.find(order_key(sv(req.client_id()), sv(p.order())));
   if (it == state_.orders.end()) return Verdict::reject(r::kOrderUnknown, "R8");
   Order& o = it->second;
   if (o.status == OrderStatus::submitted) return Verdict::reject(r::kOrderSubmitted, "R8");
   if (o.status == OrderStatus::cancelled) return Verdict::reject(r::kOrderCancelled, "R8");
 
+  const NameId user = state_.names.find(sv(req.actor()));
   ActingRights rights;
-  if (Verdict v = acting_rights(req, user, o.account, t, &rights); !v.accepted) return v;
+  if (Verdict v = acting_rights(o.client, user, o.account, t, &rights); !v.accepted) return v;
   const AccessMode mode = rights.grant->mode;
   if (is_view_mode(mode)) return Verdict::reject(r::kModeViewOnly, rule_of(mode));
   if (mode == AccessMode::manage_po || mode == AccessMode::online_manage)
     return Verdict::reject(r::kModeCannotSign, rule_of(mode));
-  for (const Signature& s : o.signatures)
+  for (const Signature& s : o.signed_by())
     if (s.user == user) return Verdict::reject(r::kSamePerson, "R8");
 
   // The signature chain (RULES.md, R8 interpretation).
-  const size_t n = o.signatures.size();
+  const size_t n = o.signature_count;
   const auto at = [&](size_t i) { return o.signatures[i].mode; };
   bool submits = false;
   bool in_order = false;
@@ -516,7 +531,8 @@ Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::Pay
   Verdict v = check_limits(user, o.account, *rights.grant, &o, o.amount, t, &count, &day_total);
   if (!v.accepted) return v;
 
-  o.signatures.push_back(Signature{std::string(user), mode});
+  KASE_ENGINE_ASSERT(o.signature_count < kSignaturesMax);
+  o.signatures[o.signature_count++] = Signature{user, mode};
   if (count) count_in_day_total(o, user, o.amount, t.date, day_total);
   if (submits) o.status = OrderStatus::submitted;
   touch(*it, dirty_.orders);
@@ -525,19 +541,19 @@ Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::Pay
 }
 
 Verdict Engine::on_cancel(const fb::Request& req, const fb::PaymentOrderCancel& p) {
-  const std::string_view user = sv(req.actor());
-  auto it = state_.orders.find(key(sv(req.client_id()), sv(p.order())));
+  auto it = state_.orders.find(order_key(sv(req.client_id()), sv(p.order())));
   if (it == state_.orders.end()) return Verdict::reject(r::kOrderUnknown, "R8");
   Order& o = it->second;
   if (o.status == OrderStatus::submitted) return Verdict::reject(r::kOrderSubmitted, "R8");
   if (o.status == OrderStatus::cancelled) return Verdict::reject(r::kOrderCancelled, "R8");
-  bool may = o.preparer == user;
-  for (const Signature& s : o.signatures) may = may || s.user == user;
+  const NameId user = state_.names.find(sv(req.actor()));
+  bool may = user != kNoName && o.preparer == user;
+  for (const Signature& s : o.signed_by()) may = may || (user != kNoName && s.user == user);
   if (!may) return Verdict::reject(r::kNotPreparerOrSigner, "R8");
 
   // R9: a cancelled order releases its amount from the day totals it entered.
-  for (const Counted& c : o.counted) {
-    auto dt = state_.day_totals.find(key(c.user, o.account));
+  for (const Counted& c : o.counted_by()) {
+    auto dt = state_.day_totals.find(pair_key(c.user, o.account));
     if (dt != state_.day_totals.end() && dt->second.date == c.date) {
       dt->second.total -= o.amount;
       touch(*dt, dirty_.day_totals);

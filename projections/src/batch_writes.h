@@ -16,11 +16,13 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
     put(Family::log, std::string_view(k), std::string_view(b.arena).substr(r.pos, r.len));
     put(Family::request_ids, std::string_view(b.arena).substr(r.id_pos, r.id_len), std::string_view(k));
   }
+  KASE_ASSERT(b.state != nullptr || b.dirty.size() == 0, "a batch with state changes names its state");
   auto table = [&](Family f, const auto& list) {
     for (const auto* e : list) {
       scratch->clear();
-      encode_value(e->second, scratch);
-      put(f, std::string_view(e->first), std::string_view(*scratch));
+      encode_value(e->second, b.state->names, scratch);
+      const std::string key(key_of(b.state->names, e->first));
+      put(f, std::string_view(key), std::string_view(*scratch));
     }
   };
   table(Family::accounts, b.dirty.accounts);
@@ -30,7 +32,7 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   table(Family::limit_overrides, b.dirty.limit_overrides);
   table(Family::day_totals, b.dirty.day_totals);
   table(Family::orders, b.dirty.orders);
-  if (b.dirty.settings && b.state != nullptr) {
+  if (b.dirty.settings) {
     scratch->clear();
     encode_settings(*b.state, scratch);
     put(Family::meta, kMetaSettings, std::string_view(*scratch));

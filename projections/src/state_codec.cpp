@@ -1,6 +1,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -126,9 +127,38 @@ Status corrupt(Family f, std::string_view key) {
 
 }  // namespace
 
-void encode_value(const Account& v, std::string* o) {
+namespace {
+void put_name(std::string* o, const Names& n, NameId id) { put_str(o, id == kNoName ? "" : n.name(id)); }
+
+/// YYYYMMDD as 8 digits (the last part of a one-day limit change's key).
+void append_date(std::string* o, DateYmd date) {
+  char digits[8];
+  auto v = static_cast<uint32_t>(date);
+  for (int i = 7; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  o->append(digits, sizeof digits);
+}
+}  // namespace
+
+std::string key_of(const Names& n, NameId id) { return std::string(n.name(id)); }
+std::string key_of(const Names& n, PairKey k) {
+  std::string out(n.name(first_of(k)));
+  out.push_back(kKeySep);
+  out.append(n.name(second_of(k)));
+  return out;
+}
+std::string key_of(const Names& n, const OverrideKey& k) {
+  std::string out = key_of(n, k.grant);
+  out.push_back(kKeySep);
+  append_date(&out, k.date);
+  return out;
+}
+
+void encode_value(const Account& v, const Names& n, std::string* o) {
   put_u8(o, kValueVersion);
-  put_str(o, v.owner_client);
+  put_name(o, n, v.owner_client);
   put_u8(o, v.deposit);
   put_u8(o, v.closed);
   put_u8(o, v.blocked);
@@ -136,45 +166,45 @@ void encode_value(const Account& v, std::string* o) {
   put_i32(o, v.signature3_users);
   put_i32(o, v.signature4_users);
 }
-void encode_value(const Representative& v, std::string* o) {
+void encode_value(const Representative& v, const Names&, std::string* o) {
   put_u8(o, kValueVersion);
   put_u8(o, v.head);
   put_u8(o, v.specimen_card);
 }
-void encode_value(const Grant& v, std::string* o) {
+void encode_value(const Grant& v, const Names& n, std::string* o) {
   put_u8(o, kValueVersion);
-  put_str(o, v.client);
+  put_name(o, n, v.client);
   put_u8(o, static_cast<uint8_t>(v.mode));
   put_i64(o, v.per_order_limit);
   put_i64(o, v.daily_limit);
 }
-void encode_value(const Dirty&, std::string* o) { put_u8(o, kValueVersion); }
-void encode_value(const LimitOverride& v, std::string* o) {
+void encode_value(const Dirty&, const Names&, std::string* o) { put_u8(o, kValueVersion); }
+void encode_value(const LimitOverride& v, const Names&, std::string* o) {
   put_u8(o, kValueVersion);
   put_i64(o, v.per_order_limit);
   put_i64(o, v.daily_limit);
 }
-void encode_value(const DayTotal& v, std::string* o) {
+void encode_value(const DayTotal& v, const Names&, std::string* o) {
   put_u8(o, kValueVersion);
   put_i32(o, v.date);
   put_i64(o, v.total);
 }
-void encode_value(const Order& v, std::string* o) {
+void encode_value(const Order& v, const Names& n, std::string* o) {
   put_u8(o, kValueVersion);
-  put_str(o, v.client);
-  put_str(o, v.account);
+  put_name(o, n, v.client);
+  put_name(o, n, v.account);
   put_i64(o, v.amount);
-  put_str(o, v.preparer);
+  put_name(o, n, v.preparer);
   put_str(o, v.beneficiary);
   put_u8(o, static_cast<uint8_t>(v.status));
-  put(o, v.signatures.size(), 4);
-  for (const auto& s : v.signatures) {
-    put_str(o, s.user);
-    put_u8(o, static_cast<uint8_t>(s.mode));
+  put(o, v.signature_count, 4);
+  for (const auto& sig : v.signed_by()) {
+    put_name(o, n, sig.user);
+    put_u8(o, static_cast<uint8_t>(sig.mode));
   }
-  put(o, v.counted.size(), 4);
-  for (const auto& c : v.counted) {
-    put_str(o, c.user);
+  put(o, v.counted_count, 4);
+  for (const auto& c : v.counted_by()) {
+    put_name(o, n, c.user);
     put_i32(o, c.date);
   }
 }
@@ -213,14 +243,37 @@ Status decode_settings(std::string_view value, State* s) {
   return r.done() ? Status::Ok() : corrupt(Family::meta, "settings");
 }
 
+namespace {
+
+/// Splits a persisted key into its `parts` names; false when it has another shape.
+bool split_key(std::string_view key, size_t parts, std::string_view* out) {
+  for (size_t i = 0; i + 1 < parts; ++i) {
+    const size_t sep = key.find(kKeySep);
+    if (sep == std::string_view::npos) return false;
+    out[i] = key.substr(0, sep);
+    key.remove_prefix(sep + 1);
+  }
+  out[parts - 1] = key;
+  return key.find(kKeySep) == std::string_view::npos;
+}
+
+NameId intern_or_none(Names& n, std::string_view s) { return s.empty() ? kNoName : n.intern(s); }
+
+}  // namespace
+
 Status decode_entry(Family f, std::string_view key, std::string_view value, State* s) {
   Reader r(value);
   if (r.u8() != kValueVersion) return corrupt(f, key);
-  const std::string k(key);
+  Names& names = s->names;
+  std::string_view part[3];
+  auto pair = [&]() -> std::optional<PairKey> {
+    if (!split_key(key, 2, part)) return std::nullopt;
+    return pair_key(names.intern(part[0]), names.intern(part[1]));
+  };
   switch (f) {
     case Family::accounts: {
-      Account& a = s->accounts[k];
-      a.owner_client = r.str();
+      Account& a = s->accounts[names.intern(key)];
+      a.owner_client = intern_or_none(names, r.str());
       a.deposit = r.boolean();
       a.closed = r.boolean();
       a.blocked = r.boolean();
@@ -230,55 +283,72 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       break;
     }
     case Family::representatives: {
-      Representative& p = s->representatives[k];
+      const auto k = pair();
+      if (!k) return corrupt(f, key);
+      Representative& p = s->representatives[*k];
       p.head = r.boolean();
       p.specimen_card = r.boolean();
       break;
     }
     case Family::grants: {
-      Grant& g = s->grants[k];
-      g.client = r.str();
+      const auto k = pair();
+      if (!k) return corrupt(f, key);
+      Grant& g = s->grants[*k];
+      g.client = intern_or_none(names, r.str());
       g.mode = r.mode();
       g.per_order_limit = r.i64();
       g.daily_limit = r.i64();
       break;
     }
-    case Family::permissions: s->permissions[k]; break;
+    case Family::permissions: {
+      const auto k = pair();
+      if (!k) return corrupt(f, key);
+      s->permissions[*k];
+      break;
+    }
     case Family::limit_overrides: {
-      LimitOverride& l = s->limit_overrides[k];
+      if (!split_key(key, 3, part) || part[2].size() != 8) return corrupt(f, key);
+      DateYmd date = 0;
+      for (char c : part[2]) {
+        if (c < '0' || c > '9') return corrupt(f, key);
+        date = date * 10 + (c - '0');
+      }
+      LimitOverride& l = s->limit_overrides[OverrideKey{pair_key(names.intern(part[0]), names.intern(part[1])), date}];
       l.per_order_limit = r.i64();
       l.daily_limit = r.i64();
       break;
     }
     case Family::day_totals: {
-      DayTotal& d = s->day_totals[k];
+      const auto k = pair();
+      if (!k) return corrupt(f, key);
+      DayTotal& d = s->day_totals[*k];
       d.date = r.i32();
       d.total = r.i64();
       break;
     }
     case Family::orders: {
-      Order& o = s->orders[k];
-      o.client = r.str();
-      o.account = r.str();
+      Order& o = s->orders[std::string(key)];
+      o.client = intern_or_none(names, r.str());
+      o.account = intern_or_none(names, r.str());
       o.amount = r.i64();
-      o.preparer = r.str();
+      o.preparer = intern_or_none(names, r.str());
       o.beneficiary = r.str();
       const uint8_t st = r.u8();
       if (st > static_cast<uint8_t>(OrderStatus::cancelled)) return corrupt(f, key);
       o.status = static_cast<OrderStatus>(st);
       const auto ns = r.get(4);
+      if (ns > kSignaturesMax) return corrupt(f, key);
+      o.signature_count = static_cast<uint8_t>(ns);
       for (uint64_t i = 0; i < ns && r.ok(); ++i) {
-        Signature sig;
-        sig.user = r.str();
-        sig.mode = r.mode();
-        o.signatures.push_back(std::move(sig));
+        o.signatures[i].user = intern_or_none(names, r.str());
+        o.signatures[i].mode = r.mode();
       }
       const auto nc = r.get(4);
+      if (nc > kCountedMax) return corrupt(f, key);
+      o.counted_count = static_cast<uint8_t>(nc);
       for (uint64_t i = 0; i < nc && r.ok(); ++i) {
-        Counted c;
-        c.user = r.str();
-        c.date = r.i32();
-        o.counted.push_back(std::move(c));
+        o.counted[i].user = intern_or_none(names, r.str());
+        o.counted[i].date = r.i32();
       }
       break;
     }
@@ -289,20 +359,24 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
 
 namespace {
 
-template <class T>
-void hash_table(SHA256_CTX* c, Family f, const Table<T>& t) {
-  std::vector<const std::pair<const std::string, T>*> entries;
+/// Hashes a table as its persisted (key, value) pairs in key order, so that the
+/// hash never depends on interning order or hash-table layout.
+template <class Map>
+void hash_table(SHA256_CTX* c, Family f, const Map& t, const Names& names) {
+  std::vector<std::pair<std::string, std::string>> entries;
   entries.reserve(t.size());
-  for (const auto& e : t) entries.push_back(&e);
-  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto& e : t) {
+    std::string value;
+    encode_value(e.second, names, &value);
+    entries.emplace_back(key_of(names, e.first), std::move(value));
+  }
+  std::sort(entries.begin(), entries.end());
   std::string buf;
-  for (const auto* e : entries) {
+  for (const auto& [k, v] : entries) {
     buf.clear();
     put_u8(&buf, static_cast<uint8_t>(f));
-    put_str(&buf, e->first);
-    std::string value;
-    encode_value(e->second, &value);
-    put_str(&buf, value);
+    put_str(&buf, k);
+    put_str(&buf, v);
     SHA256_Update(c, buf.data(), buf.size());
   }
 }
@@ -312,13 +386,13 @@ void hash_table(SHA256_CTX* c, Family f, const Table<T>& t) {
 events::Hash state_hash(const State& s) {
   SHA256_CTX c;
   SHA256_Init(&c);
-  hash_table(&c, Family::accounts, s.accounts);
-  hash_table(&c, Family::representatives, s.representatives);
-  hash_table(&c, Family::grants, s.grants);
-  hash_table(&c, Family::permissions, s.permissions);
-  hash_table(&c, Family::limit_overrides, s.limit_overrides);
-  hash_table(&c, Family::day_totals, s.day_totals);
-  hash_table(&c, Family::orders, s.orders);
+  hash_table(&c, Family::accounts, s.accounts, s.names);
+  hash_table(&c, Family::representatives, s.representatives, s.names);
+  hash_table(&c, Family::grants, s.grants, s.names);
+  hash_table(&c, Family::permissions, s.permissions, s.names);
+  hash_table(&c, Family::limit_overrides, s.limit_overrides, s.names);
+  hash_table(&c, Family::day_totals, s.day_totals, s.names);
+  hash_table(&c, Family::orders, s.orders, s.names);
   std::string settings;
   encode_settings(s, &settings);
   SHA256_Update(&c, settings.data(), settings.size());

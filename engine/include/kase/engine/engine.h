@@ -8,6 +8,9 @@
 #pragma once
 
 #include <array>
+#include <climits>
+#include <deque>
+#include <span>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -42,9 +45,52 @@ struct Verdict {
 };
 
 // ---- State ------------------------------------------------------------------
-// Every map key is the RocksDB key of the entry (projections/ persists them
-// as they are). Composite keys join their parts with kKeySep.
-inline constexpr char kKeySep = '\x1f';
+// Names (people, accounts, clients) are interned: the tables are keyed by small
+// integer ids, so that the hot path hashes integers, not strings, and orders
+// hold their signers without allocating. Ids never leave the process: the
+// persisted keys and the state hash use the names (projections/).
+inline constexpr char kKeySep = '\x1f';  // joins the parts of a persisted key
+
+using NameId = uint32_t;
+inline constexpr NameId kNoName = UINT32_MAX;
+
+/// Interned names. Thread-safety: owned by the engine's thread.
+class Names {
+ public:
+  Names() = default;
+  Names(const Names&) = delete;
+  Names& operator=(const Names&) = delete;
+  /// The id of `s`, adding it when new.
+  NameId intern(std::string_view s);
+  /// The id of `s`, or kNoName.
+  [[nodiscard]] NameId find(std::string_view s) const noexcept {
+    auto it = ids_.find(s);
+    return it == ids_.end() ? kNoName : it->second;
+  }
+  [[nodiscard]] std::string_view name(NameId id) const { return names_[id]; }
+  [[nodiscard]] size_t size() const noexcept { return names_.size(); }
+
+ private:
+  std::deque<std::string> names_;  // stable addresses for the views in ids_
+  std::unordered_map<std::string_view, NameId> ids_;
+};
+
+/// Two names as one key, e.g. (user, account).
+using PairKey = uint64_t;
+constexpr PairKey pair_key(NameId a, NameId b) noexcept { return static_cast<uint64_t>(a) << 32 | b; }
+constexpr NameId first_of(PairKey k) noexcept { return static_cast<NameId>(k >> 32); }
+constexpr NameId second_of(PairKey k) noexcept { return static_cast<NameId>(k); }
+
+/// A fast mix for integer keys (splitmix64 finaliser).
+struct IdHash {
+  size_t operator()(uint64_t k) const noexcept {
+    k ^= k >> 30;
+    k *= 0xbf58476d1ce4e5b9ULL;
+    k ^= k >> 27;
+    k *= 0x94d049bb133111ebULL;
+    return static_cast<size_t>(k ^ (k >> 31));
+  }
+};
 
 /// Marks entries touched in the current batch so that the store writes each
 /// touched key once per batch (DESIGN.md, "Durability"). Not part of the state.
@@ -53,7 +99,7 @@ struct Dirty {
 };
 
 struct Account : Dirty {
-  std::string owner_client;
+  NameId owner_client = kNoName;
   bool deposit = false;
   bool closed = false;
   bool blocked = false;
@@ -68,7 +114,7 @@ struct Representative : Dirty {
 };
 
 struct Grant : Dirty {
-  std::string client;
+  NameId client = kNoName;
   AccessMode mode = AccessMode::none;
   Cents per_order_limit = 0;
   Cents daily_limit = 0;
@@ -78,6 +124,16 @@ struct Grant : Dirty {
 struct LimitOverride : Dirty {
   Cents per_order_limit = -1;
   Cents daily_limit = -1;
+};
+struct OverrideKey {
+  PairKey grant = 0;  // (user, account)
+  DateYmd date = 0;
+  bool operator==(const OverrideKey&) const = default;
+};
+struct OverrideKeyHash {
+  size_t operator()(const OverrideKey& k) const noexcept {
+    return IdHash{}(k.grant ^ (static_cast<uint64_t>(static_cast<uint32_t>(k.date)) * 0x9e3779b97f4a7c15ULL));
+  }
 };
 
 /// R9: the user's total on one account for the business day `date`.
@@ -89,25 +145,35 @@ struct DayTotal : Dirty {
 enum class OrderStatus : uint8_t { prepared = 0, submitted = 1, cancelled = 2 };
 
 struct Signature {
-  std::string user;
+  NameId user = kNoName;
   AccessMode mode = AccessMode::none;
 };
 
 /// R9: a user who counted the order in a day total, and on which day.
 struct Counted {
-  std::string user;
+  NameId user = kNoName;
   DateYmd date = 0;
 };
 
+/// Longest chain (R8: 2, 1, 3) and most people who count one order (its
+/// preparer and three signers).
+inline constexpr size_t kSignaturesMax = 3;
+inline constexpr size_t kCountedMax = 4;
+
 struct Order : Dirty {
-  std::string client;
-  std::string account;
+  NameId client = kNoName;
+  NameId account = kNoName;
   Cents amount = 0;
-  std::string preparer;
+  NameId preparer = kNoName;
   std::string beneficiary;
   OrderStatus status = OrderStatus::prepared;
-  std::vector<Signature> signatures;
-  std::vector<Counted> counted;
+  uint8_t signature_count = 0;
+  uint8_t counted_count = 0;
+  std::array<Signature, kSignaturesMax> signatures{};
+  std::array<Counted, kCountedMax> counted{};
+
+  [[nodiscard]] std::span<const Signature> signed_by() const { return {signatures.data(), signature_count}; }
+  [[nodiscard]] std::span<const Counted> counted_by() const { return {counted.data(), counted_count}; }
 };
 
 /// R32, R34: hours and suspension of one e-service.
@@ -117,17 +183,18 @@ struct ServiceState {
   bool suspended = false;
 };
 
-template <class T>
-using Table = std::unordered_map<std::string, T>;
+template <class K, class T, class H = IdHash>
+using Table = std::unordered_map<K, T, H>;
 
 struct State {
-  Table<Account> accounts;               // account
-  Table<Representative> representatives; // client ␟ person
-  Table<Grant> grants;                   // user ␟ account (mode none = revoked)
-  Table<Dirty> permissions;              // client ␟ account: R10 permission given
-  Table<LimitOverride> limit_overrides;  // user ␟ account ␟ YYYYMMDD
-  Table<DayTotal> day_totals;            // user ␟ account
-  Table<Order> orders;                   // client ␟ order
+  Names names;
+  Table<NameId, Account> accounts;                 // account
+  Table<PairKey, Representative> representatives;  // (client, person)
+  Table<PairKey, Grant> grants;                    // (user, account); mode none = revoked
+  Table<PairKey, Dirty> permissions;               // (client, account): R10 permission given
+  Table<OverrideKey, LimitOverride, OverrideKeyHash> limit_overrides;
+  Table<PairKey, DayTotal> day_totals;             // (user, account)
+  std::unordered_map<std::string, Order> orders;   // client ␟ order (channel-chosen ids)
   BusinessCalendar calendar;
   std::array<ServiceState, 5> services{};
 };
@@ -135,13 +202,15 @@ struct State {
 /// Entries touched since the last take_dirty(), by table. Pointers stay valid
 /// while the engine lives: the fold never erases an entry.
 struct DirtySet {
-  std::vector<const std::pair<const std::string, Account>*> accounts;
-  std::vector<const std::pair<const std::string, Representative>*> representatives;
-  std::vector<const std::pair<const std::string, Grant>*> grants;
-  std::vector<const std::pair<const std::string, Dirty>*> permissions;
-  std::vector<const std::pair<const std::string, LimitOverride>*> limit_overrides;
-  std::vector<const std::pair<const std::string, DayTotal>*> day_totals;
-  std::vector<const std::pair<const std::string, Order>*> orders;
+  template <class K, class V>
+  using List = std::vector<const std::pair<const K, V>*>;
+  List<NameId, Account> accounts;
+  List<PairKey, Representative> representatives;
+  List<PairKey, Grant> grants;
+  List<PairKey, Dirty> permissions;
+  List<OverrideKey, LimitOverride> limit_overrides;
+  List<PairKey, DayTotal> day_totals;
+  List<std::string, Order> orders;
   bool settings = false;  // calendar overrides or service states changed
   [[nodiscard]] size_t size() const {
     return accounts.size() + representatives.size() + grants.size() + permissions.size() +
@@ -193,33 +262,34 @@ class Engine {
   Verdict on_suspension(const fb::ServiceSuspension& p);
   Verdict on_calendar_override(const fb::CalendarOverride& p);
 
-  /// The user's mode on the account for the request's client, after the
+  using AccountEntry = std::pair<const NameId, Account>;
+  using GrantEntry = std::pair<const PairKey, Grant>;
+  AccountEntry* find_account(const flatbuffers::String* name);
+  /// The live grant of `user` on `account` for the request's client, or null.
+  GrantEntry* find_grant(const fb::Request& req, const flatbuffers::String* user,
+                         const flatbuffers::String* account);
+
+  /// The user's grant on the account for the request's client, after the
   /// R11–R13 fall-backs, or a rejection.
   struct ActingRights {
     Grant* grant = nullptr;
     Account* account = nullptr;
   };
-  Verdict acting_rights(const fb::Request& req, std::string_view user, std::string_view account,
-                        const RigaTime& t, ActingRights* out);
+  Verdict acting_rights(NameId client, NameId user, NameId account, const RigaTime& t, ActingRights* out);
   /// R9, R14, R15: the limits in force for the user on the account that day.
-  void limits_for(std::string_view user, std::string_view account, const Grant& g, DateYmd date,
-                  Cents* per_order, Cents* daily);
-  using DayTotalEntry = std::pair<const std::string, DayTotal>;
+  void limits_for(PairKey grant_key, const Grant& g, DateYmd date, Cents* per_order, Cents* daily) const;
+  using DayTotalEntry = std::pair<const PairKey, DayTotal>;
   /// R9: checks the limits; says whether the order enters the user's day total
   /// and hands back the user's day-total entry when there is one.
-  Verdict check_limits(std::string_view user, std::string_view account, const Grant& g,
-                       const Order* order, Cents amount, const RigaTime& t, bool* count,
-                       DayTotalEntry** day_total);
-  void count_in_day_total(Order& o, std::string_view user, Cents amount, DateYmd date,
-                          DayTotalEntry* entry);
+  Verdict check_limits(NameId user, NameId account, const Grant& g, const Order* order, Cents amount,
+                       const RigaTime& t, bool* count, DayTotalEntry** day_total);
+  void count_in_day_total(Order& o, NameId user, Cents amount, DateYmd date, DayTotalEntry* entry);
 
-  const std::string& key(std::string_view a);
-  const std::string& key(std::string_view a, std::string_view b);
-  const std::string& key(std::string_view a, std::string_view b, std::string_view c);
+  /// client ␟ order, in a reused buffer: no allocation per lookup.
+  const std::string& order_key(std::string_view client, std::string_view order);
 
-  template <class T>
-  void touch(std::pair<const std::string, T>& entry,
-             std::vector<const std::pair<const std::string, T>*>& list) {
+  template <class K, class T>
+  void touch(std::pair<const K, T>& entry, std::vector<const std::pair<const K, T>*>& list) {
     if (entry.second.batch != batch_) {
       entry.second.batch = batch_;
       list.push_back(&entry);
@@ -236,7 +306,7 @@ class Engine {
   mutable int64_t business_day_number_ = INT64_MIN;
   mutable bool business_day_ = false;
   uint64_t batch_ = 1;
-  std::string key_buf_;  // scratch for composite keys: no allocation per lookup
+  std::string key_buf_;
 };
 
 /// "R8.5" etc. for a mode; "R8" for none.

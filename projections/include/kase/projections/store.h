@@ -123,14 +123,21 @@ class FaultyStore : public Store {
 
 // ---- State codec ------------------------------------------------------------
 
+/// The persisted key of an entry: its names joined by engine::kKeySep (the
+/// date of a one-day limit change as YYYYMMDD).
+std::string key_of(const engine::Names& names, engine::NameId id);
+std::string key_of(const engine::Names& names, engine::PairKey k);
+std::string key_of(const engine::Names& names, const engine::OverrideKey& k);
+inline const std::string& key_of(const engine::Names&, const std::string& order_key) { return order_key; }
+
 /// Encodes one state entry's value (the format persisted in the families).
-void encode_value(const engine::Account& v, std::string* out);
-void encode_value(const engine::Representative& v, std::string* out);
-void encode_value(const engine::Grant& v, std::string* out);
-void encode_value(const engine::Dirty& v, std::string* out);
-void encode_value(const engine::LimitOverride& v, std::string* out);
-void encode_value(const engine::DayTotal& v, std::string* out);
-void encode_value(const engine::Order& v, std::string* out);
+void encode_value(const engine::Account& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Representative& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Grant& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Dirty& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::LimitOverride& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::DayTotal& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Order& v, const engine::Names& n, std::string* out);
 void encode_settings(const engine::State& s, std::string* out);
 
 /// Decodes one persisted entry into the state; corruption on bad bytes.
