@@ -1,4 +1,6 @@
 // The Latvian business calendar in Riga time, service hours (R32) and suspension (R34).
+#include <random>
+
 #include "harness.h"
 
 namespace kase::testing {
@@ -19,6 +21,31 @@ TEST(Calendar, RigaTimeFollowsEuDaylightSaving) {
   // Late evening UTC is already the next Riga day.
   const int64_t late = engine::days_from_civil(2026, 12, 31) * 86'400'000'000LL + 23LL * 3'600'000'000LL;
   EXPECT_EQ(engine::riga_time(late).date, 20270101);
+}
+
+TEST(Calendar, CachedClockEqualsRigaTimeAcrossDaylightSavingSwitches) {
+  std::mt19937_64 rng(7);
+  engine::RigaClock clock;
+  const int64_t start = engine::days_from_civil(2025, 1, 1) * 86'400'000'000LL;
+  const int64_t span = 3LL * 365 * 86'400'000'000LL;
+  int64_t t = start;
+  auto same = [](const engine::RigaTime& a, const engine::RigaTime& b) {
+    return a.date == b.date && a.day_number == b.day_number && a.minute_of_day == b.minute_of_day &&
+           a.weekday == b.weekday;
+  };
+  for (int i = 0; i < 200000; ++i) {
+    // Mostly forward in small steps (as intake is), now and then a jump anywhere.
+    t = (i % 1000 == 0) ? start + static_cast<int64_t>(rng() % static_cast<uint64_t>(span))
+                        : t + static_cast<int64_t>(rng() % 600'000'000ULL);
+    ASSERT_TRUE(same(clock.at(t), engine::riga_time(t))) << t;
+  }
+  // Every minute around the 2026 switches.
+  for (const int64_t day : {engine::days_from_civil(2026, 3, 29), engine::days_from_civil(2026, 10, 25)}) {
+    for (int64_t m = -24 * 60; m < 48 * 60; ++m) {
+      const int64_t us = day * 86'400'000'000LL + m * 60'000'000LL + 59'999'999;
+      ASSERT_TRUE(same(clock.at(us), engine::riga_time(us))) << us;
+    }
+  }
 }
 
 TEST(Calendar, EasterDates) {

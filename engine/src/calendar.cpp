@@ -1,5 +1,7 @@
 #include "kase/engine/calendar.h"
 
+#include <algorithm>
+
 namespace kase::engine {
 
 // Howard Hinnant's civil-date algorithms (public domain).
@@ -72,6 +74,14 @@ RigaTime riga_time(int64_t utc_us) noexcept {
 }
 
 RigaTime RigaClock::at(int64_t utc_us) noexcept {
+  if (utc_us >= fast_lo_ && utc_us < fast_hi_) {
+    RigaTime t;
+    t.day_number = local_day_;
+    t.date = local_date_;
+    t.minute_of_day = static_cast<int32_t>((utc_us - fast_day_start_us_) / kUsPerMinute);
+    t.weekday = weekday_of(local_day_);
+    return t;
+  }
   const int64_t utc_min = floor_div(utc_us, kUsPerMinute);
   const int64_t utc_day = floor_div(utc_min, kMinutesPerDay);
   if (utc_day != utc_day_) {
@@ -91,6 +101,15 @@ RigaTime RigaClock::at(int64_t utc_us) noexcept {
   }
   t.date = local_date_;
   t.weekday = weekday_of(t.day_number);
+  // The span of this local day at this offset, clipped to the DST segment.
+  fast_day_start_us_ = (t.day_number * kMinutesPerDay - offset) * kUsPerMinute;
+  const int64_t seg_lo = offset == 180 ? dst_start_min_ : (utc_min < dst_start_min_ ? INT64_MIN / kUsPerMinute : dst_end_min_);
+  const int64_t seg_hi = offset == 180 ? dst_end_min_ : (utc_min < dst_start_min_ ? dst_start_min_ : INT64_MAX / kUsPerMinute);
+  fast_lo_ = std::max(fast_day_start_us_, seg_lo * kUsPerMinute);
+  fast_hi_ = std::min(fast_day_start_us_ + kMinutesPerDay * kUsPerMinute, seg_hi * kUsPerMinute);
+  // Stay within the cached UTC day too, whose DST bounds were computed above.
+  fast_lo_ = std::max(fast_lo_, utc_day_ * kMinutesPerDay * kUsPerMinute);
+  fast_hi_ = std::min(fast_hi_, (utc_day_ + 1) * kMinutesPerDay * kUsPerMinute);
   return t;
 }
 

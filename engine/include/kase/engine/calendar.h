@@ -43,6 +43,11 @@ class RigaClock {
   int64_t dst_end_min_ = 0;
   int64_t local_day_ = INT64_MIN; // cached local day and its date
   DateYmd local_date_ = 0;
+  // Fast path: UTC micros [fast_lo_, fast_hi_) fall in the cached local day
+  // with one UTC offset; the minute is then one division away.
+  int64_t fast_lo_ = 0;
+  int64_t fast_hi_ = 0;
+  int64_t fast_day_start_us_ = 0;  // UTC micros of local midnight at that offset
 };
 
 /// Easter Sunday of a year (Gregorian, anonymous algorithm).

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <climits>
+#include <cstring>
 #include <deque>
 #include <span>
 #include <cstdint>
@@ -54,6 +55,45 @@ inline constexpr char kKeySep = '\x1f';  // joins the parts of a persisted key
 using NameId = uint32_t;
 inline constexpr NameId kNoName = UINT32_MAX;
 
+/// Two names as one key, e.g. (user, account).
+using PairKey = uint64_t;
+constexpr PairKey pair_key(NameId a, NameId b) noexcept { return static_cast<uint64_t>(a) << 32 | b; }
+constexpr NameId first_of(PairKey k) noexcept { return static_cast<NameId>(k >> 32); }
+constexpr NameId second_of(PairKey k) noexcept { return static_cast<NameId>(k); }
+
+/// A fast mix for integer keys (splitmix64 finaliser).
+struct IdHash {
+  size_t operator()(uint64_t k) const noexcept {
+    k ^= k >> 30;
+    k *= 0xbf58476d1ce4e5b9ULL;
+    k ^= k >> 27;
+    k *= 0x94d049bb133111ebULL;
+    return static_cast<size_t>(k ^ (k >> 31));
+  }
+};
+
+/// A fast hash for short strings (names, order keys): 8 bytes per step and
+/// the splitmix64 finaliser. Not for untrusted keys where flooding matters:
+/// every key here comes from an authenticated channel.
+struct NameHash {
+  using is_transparent = void;
+  // Deliberately not noexcept: libstdc++ then stores each node's hash code, so
+  // walking a bucket compares cached codes instead of rehashing long keys.
+  size_t operator()(std::string_view s) const {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ s.size();
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, s.data() + i, s.size() - i);
+    return IdHash{}(h ^ tail);
+  }
+};
+
 /// Interned names. Thread-safety: owned by the engine's thread.
 class Names {
  public:
@@ -72,24 +112,7 @@ class Names {
 
  private:
   std::deque<std::string> names_;  // stable addresses for the views in ids_
-  std::unordered_map<std::string_view, NameId> ids_;
-};
-
-/// Two names as one key, e.g. (user, account).
-using PairKey = uint64_t;
-constexpr PairKey pair_key(NameId a, NameId b) noexcept { return static_cast<uint64_t>(a) << 32 | b; }
-constexpr NameId first_of(PairKey k) noexcept { return static_cast<NameId>(k >> 32); }
-constexpr NameId second_of(PairKey k) noexcept { return static_cast<NameId>(k); }
-
-/// A fast mix for integer keys (splitmix64 finaliser).
-struct IdHash {
-  size_t operator()(uint64_t k) const noexcept {
-    k ^= k >> 30;
-    k *= 0xbf58476d1ce4e5b9ULL;
-    k ^= k >> 27;
-    k *= 0x94d049bb133111ebULL;
-    return static_cast<size_t>(k ^ (k >> 31));
-  }
+  std::unordered_map<std::string_view, NameId, NameHash> ids_;
 };
 
 /// Marks entries touched in the current batch so that the store writes each
@@ -194,7 +217,7 @@ struct State {
   Table<PairKey, Dirty> permissions;               // (client, account): R10 permission given
   Table<OverrideKey, LimitOverride, OverrideKeyHash> limit_overrides;
   Table<PairKey, DayTotal> day_totals;             // (user, account)
-  std::unordered_map<std::string, Order> orders;   // client ␟ order (channel-chosen ids)
+  std::unordered_map<std::string, Order, NameHash, std::equal_to<>> orders;  // client ␟ order
   BusinessCalendar calendar;
   std::array<ServiceState, 5> services{};
 };
