@@ -193,9 +193,16 @@ TEST(Ledger, R37_TamperedDecisionOrRequestIsDetected) {
     rb.add_request(nested);
     rb.add_decision(dec);
     b.Finish(rb.Finish());
+    // Rewrite the whole segment that holds offset 150 (batches of 100: 100..199).
     projections::Batch batch;
-    batch.arena.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
-    batch.records.push_back({victim, 0, static_cast<uint32_t>(b.GetSize()), 0, 0});
+    for (uint64_t off = 100; off < 200; ++off) {
+      const fb::LogRecord* r = flatbuffers::GetRoot<fb::LogRecord>(records[off].data());
+      if (off == victim) {
+        batch.add_record(off, d.request_id, {b.GetBufferPointer(), b.GetSize()});
+      } else {
+        batch.add_record(off, r->decision()->request_id()->string_view(), events::bytes_of(records[off]));
+      }
+    }
     batch.meta = l->meta();
     ASSERT_TRUE(store->commit(batch).ok());
     adapters::ReplayResult r;
@@ -328,6 +335,52 @@ TEST(Ledger, CorruptStateValueIsReportedNotCrashed) {
     engine::State broken;
     EXPECT_FALSE(projections::decode_entry(projections::Family::accounts, "A1", v, &broken).ok());
   }
+}
+
+}  // namespace
+}  // namespace kase::testing
+
+namespace kase::testing {
+namespace {
+
+TEST(Segment, TruncatedOrGarbledSegmentsAreReportedNotOverread) {
+  projections::Batch b;
+  const std::string rec(40, 'x');
+  for (uint64_t off = 7; off < 12; ++off) b.add_record(off, "id-" + std::to_string(off), events::bytes_of(rec));
+  const std::string seg(b.segment());
+  {
+    projections::SegmentReader r(seg);
+    ASSERT_TRUE(r.valid_header());
+    uint64_t off;
+    std::string_view id;
+    std::span<const uint8_t> bytes;
+    std::vector<uint64_t> seen;
+    while (r.next(&off, &id, &bytes)) {
+      seen.push_back(off);
+      EXPECT_EQ(id, "id-" + std::to_string(off));
+      EXPECT_EQ(bytes.size(), rec.size());
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(bytes.data()) % 8, reinterpret_cast<uintptr_t>(seg.data()) % 8);
+    }
+    EXPECT_FALSE(r.corrupt());
+    EXPECT_EQ(seen, (std::vector<uint64_t>{7, 8, 9, 10, 11}));
+  }
+  for (size_t cut = 0; cut < seg.size(); ++cut) {
+    projections::SegmentReader r(std::string_view(seg).substr(0, cut));
+    uint64_t off;
+    std::string_view id;
+    std::span<const uint8_t> bytes;
+    size_t n = 0;
+    while (r.next(&off, &id, &bytes)) ++n;
+    EXPECT_TRUE(!r.valid_header() || r.corrupt() || n < 5) << cut;
+    EXPECT_TRUE(r.corrupt() || !r.valid_header()) << "truncation at " << cut << " not noticed";
+  }
+  size_t ids = 0;
+  EXPECT_TRUE(projections::for_each_id(b.ids(), 7, [&](std::string_view id, uint64_t off) {
+    EXPECT_EQ(id, "id-" + std::to_string(off));
+    ++ids;
+  }));
+  EXPECT_EQ(ids, 5u);
+  EXPECT_FALSE(projections::for_each_id(b.ids().substr(0, b.ids().size() - 1), 7, [](auto, auto) {}));
 }
 
 }  // namespace

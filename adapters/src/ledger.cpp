@@ -114,15 +114,7 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
     rb.add_decision(dec);
     builder_.Finish(rb.Finish());
 
-    projections::Batch::Record rec{};
-    rec.offset = offset;
-    rec.pos = static_cast<uint32_t>(batch_.arena.size());
-    rec.len = builder_.GetSize();
-    batch_.arena.append(reinterpret_cast<const char*>(builder_.GetBufferPointer()), builder_.GetSize());
-    rec.id_pos = static_cast<uint32_t>(batch_.arena.size());
-    rec.id_len = static_cast<uint32_t>(id.size());
-    batch_.arena.append(id);
-    batch_.records.push_back(rec);
+    batch_.add_record(offset, id, {builder_.GetBufferPointer(), builder_.GetSize()});
     if (answers != nullptr) {
       Answer a;
       a.record.assign(reinterpret_cast<const char*>(builder_.GetBufferPointer()), builder_.GetSize());
@@ -130,7 +122,7 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
     }
   }
 
-  if (!batch_.records.empty()) {
+  if (!batch_.empty()) {
     batch_.dirty = engine_.take_dirty();
     batch_.state = &engine_.state();
     batch_.meta = meta_;

@@ -1,6 +1,8 @@
 // Private: turns a Batch into (family, key, value) writes, shared by stores.
 #pragma once
 
+#include <string>
+
 #include "kase/projections/store.h"
 
 namespace kase::projections {
@@ -11,10 +13,10 @@ inline constexpr std::string_view kMetaSettings = "settings";
 
 template <class Put>
 void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
-  for (const auto& r : b.records) {
-    const std::string k = offset_key(r.offset);
-    put(Family::log, std::string_view(k), std::string_view(b.arena).substr(r.pos, r.len));
-    put(Family::request_ids, std::string_view(b.arena).substr(r.id_pos, r.id_len), std::string_view(k));
+  if (!b.empty()) {
+    const std::string k = offset_key(b.first_offset());
+    put(Family::log, std::string_view(k), b.segment());
+    put(Family::request_ids, std::string_view(k), b.ids());
   }
   KASE_ASSERT(b.state != nullptr || b.dirty.size() == 0, "a batch with state changes names its state");
   auto table = [&](Family f, const auto& list) {
@@ -41,6 +43,48 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   put(Family::meta, kMetaNextOffset, std::string_view(next));
   put(Family::meta, kMetaChainHead,
       std::string_view(reinterpret_cast<const char*>(b.meta.chain_head.data()), b.meta.chain_head.size()));
+}
+
+/// Walks the segments of a log in key order from the one holding `from`,
+/// calling fn for records at or after `from`. `Cursor` yields (key, value)
+/// pairs: seek_for_prev(key), seek_first(), valid(), value(), next().
+template <class Cursor>
+Status scan_segments(Cursor& c, uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) {
+  c.seek_for_prev(offset_key(from));
+  if (!c.valid()) c.seek_first();
+  std::string aligned;  // FlatBuffers need 8-aligned bytes; store values need not be
+  for (; c.valid(); c.next()) {
+    aligned.reserve(64);
+    aligned.assign(c.value());
+    SegmentReader seg(aligned);
+    if (!seg.valid_header()) return {Errc::corruption, "log segment header does not decode"};
+    uint64_t offset = 0;
+    std::string_view id;
+    std::span<const uint8_t> record;
+    while (seg.next(&offset, &id, &record)) {
+      if (offset < from) continue;
+      if (!fn(offset, record)) return {};
+    }
+    if (seg.corrupt()) {
+      return {Errc::corruption, "log segment at offset " + std::to_string(seg.first_offset()) + " is truncated"};
+    }
+  }
+  return {};
+}
+
+/// get_record() in terms of scan_log().
+inline Status find_record(Store& store, uint64_t offset, std::string* out) {
+  bool found = false;
+  Status s = store.scan_log(offset, [&](uint64_t off, std::span<const uint8_t> rec) {
+    if (off == offset) {
+      out->assign(reinterpret_cast<const char*>(rec.data()), rec.size());
+      found = true;
+    }
+    return false;
+  });
+  if (!s.ok()) return s;
+  if (!found) return {Errc::not_found, "no log record at offset " + std::to_string(offset)};
+  return {};
 }
 
 inline bool is_state_family(Family f) {

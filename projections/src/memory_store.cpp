@@ -1,4 +1,5 @@
 #include <array>
+#include <iterator>
 #include <map>
 
 #include "batch_writes.h"
@@ -26,7 +27,8 @@ class MemoryStore final : public Store {
     return {};
   }
   Status load_request_ids(const std::function<void(std::string_view, uint64_t)>& fn) override {
-    for (const auto& [k, v] : fam(Family::request_ids)) fn(k, offset_from_key(v));
+    for (const auto& [k, v] : fam(Family::request_ids))
+      if (!for_each_id(v, offset_from_key(k), fn)) return {Errc::corruption, "request ids do not decode"};
     return {};
   }
   Status commit(const Batch& b) override {
@@ -37,19 +39,23 @@ class MemoryStore final : public Store {
     return {};
   }
   Status scan_log(uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) override {
-    auto& log = fam(Family::log);
-    for (auto it = log.lower_bound(offset_key(from)); it != log.end(); ++it) {
-      const auto* p = reinterpret_cast<const uint8_t*>(it->second.data());
-      if (!fn(offset_from_key(it->first), {p, it->second.size()})) break;
-    }
-    return {};
+    struct Cursor {
+      using Map = std::map<std::string, std::string>;
+      const Map& m;
+      Map::const_iterator it;
+      void seek_for_prev(const std::string& k) {
+        it = m.upper_bound(k);
+        it = it == m.begin() ? m.end() : std::prev(it);
+      }
+      void seek_first() { it = m.begin(); }
+      bool valid() const { return it != m.end(); }
+      std::string_view value() const { return it->second; }
+      void next() { ++it; }
+    } c{fam(Family::log), {}};
+    return scan_segments(c, from, fn);
   }
   Status get_record(uint64_t offset, std::string* out) override {
-    auto& log = fam(Family::log);
-    auto it = log.find(offset_key(offset));
-    if (it == log.end()) return {Errc::not_found, "no log record at offset " + std::to_string(offset)};
-    *out = it->second;
-    return {};
+    return find_record(*this, offset, out);
   }
   Status scan_state(const std::function<void(Family, std::string_view, std::string_view)>& fn) override {
     for (size_t f = 0; f < kFamilyCount; ++f) {

@@ -58,14 +58,16 @@ class RocksStore final : public Store {
 
   Status load_request_ids(const std::function<void(std::string_view, uint64_t)>& fn) override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf(Family::request_ids)));
-    for (it->SeekToFirst(); it->Valid(); it->Next())
-      fn(std::string_view(it->key().data(), it->key().size()),
-         offset_from_key(std::string_view(it->value().data(), it->value().size())));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!for_each_id(std::string_view(it->value().data(), it->value().size()),
+                       offset_from_key(std::string_view(it->key().data(), it->key().size())), fn))
+        return {Errc::corruption, "request ids do not decode"};
+    }
     return from_rocks(it->status(), "scan request ids");
   }
 
   Status commit(const Batch& b) override {
-    rocksdb::WriteBatch wb(b.arena.size() + 64 * b.records.size() + 4096);
+    rocksdb::WriteBatch wb(b.segment().size() + b.ids().size() + 64 * b.dirty.size() + 4096);
     rocksdb::Status put_status;
     for_each_write(b, &scratch_, [&](Family f, std::string_view k, std::string_view v) {
       auto s = wb.Put(cf(f), slice(k), slice(v));
@@ -78,22 +80,20 @@ class RocksStore final : public Store {
   Status scan_log(uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) override {
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(Family::log)));
-    const std::string start = offset_key(from);
-    std::string aligned;  // FlatBuffers need aligned bytes; RocksDB slices are not
-    for (it->Seek(start); it->Valid(); it->Next()) {
-      aligned.reserve(64);
-      aligned.assign(it->value().data(), it->value().size());
-      if (!fn(offset_from_key(std::string_view(it->key().data(), it->key().size())),
-              {reinterpret_cast<const uint8_t*>(aligned.data()), aligned.size()}))
-        break;
-    }
-    return from_rocks(it->status(), "scan log");
+    struct Cursor {
+      std::unique_ptr<rocksdb::Iterator> it;
+      void seek_for_prev(const std::string& k) { it->SeekForPrev(k); }
+      void seek_first() { it->SeekToFirst(); }
+      bool valid() const { return it->Valid(); }
+      std::string_view value() const { return {it->value().data(), it->value().size()}; }
+      void next() { it->Next(); }
+    } c{std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, cf(Family::log)))};
+    Status s = scan_segments(c, from, fn);
+    if (!s.ok()) return s;
+    return from_rocks(c.it->status(), "scan log");
   }
 
-  Status get_record(uint64_t offset, std::string* out) override {
-    return from_rocks(db_->Get({}, cf(Family::log), offset_key(offset), out), "read log record");
-  }
+  Status get_record(uint64_t offset, std::string* out) override { return find_record(*this, offset, out); }
 
   Status scan_state(const std::function<void(Family, std::string_view, std::string_view)>& fn) override {
     for (size_t i = 0; i < kFamilyCount; ++i) {

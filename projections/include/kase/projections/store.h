@@ -45,25 +45,60 @@ struct Meta {
 };
 
 /// One atomic write: log records, their request ids, the state entries the
-/// fold touched and the new Meta. Records live in one arena (no allocation
-/// per request on the hot path).
-struct Batch {
-  struct Record {
-    uint64_t offset;
-    uint32_t pos, len;        // LogRecord bytes in arena
-    uint32_t id_pos, id_len;  // request id in arena
-  };
-  std::string arena;
-  std::vector<Record> records;
+/// fold touched and the new Meta.
+///
+/// The records of a batch are stored as one log *segment* (one RocksDB value
+/// keyed by the batch's first offset, like a Kafka record batch), and their
+/// request ids as one packed value beside it: two writes per batch, not per
+/// request (DESIGN.md, "Durability"). The segment is built in place:
+///   segment = u64 first_offset, u32 count, u32 version,
+///             then per record: u32 record_len, u32 id_len, id, pad to 8, record, pad to 8
+///   ids     = per record: u32 id_len, id
+class Batch {
+ public:
+  void clear();
+  /// Appends a record; offsets must be consecutive within a batch.
+  void add_record(uint64_t offset, std::string_view request_id, std::span<const uint8_t> record);
+  [[nodiscard]] bool empty() const { return count_ == 0; }
+  [[nodiscard]] uint32_t count() const { return count_; }
+  [[nodiscard]] uint64_t first_offset() const { return first_offset_; }
+  /// The finished segment and id values (valid until the next add or clear).
+  [[nodiscard]] std::string_view segment() const;
+  [[nodiscard]] std::string_view ids() const { return ids_; }
+
   engine::DirtySet dirty;
-  const engine::State* state = nullptr;  // for settings, when dirty.settings
+  const engine::State* state = nullptr;  // names and settings of the touched entries
   Meta meta;
 
-  void clear() {
-    arena.clear();
-    records.clear();
-    dirty = engine::DirtySet{};
-  }
+ private:
+  std::string segment_;
+  std::string ids_;
+  uint64_t first_offset_ = 0;
+  uint32_t count_ = 0;
+};
+
+/// Calls fn(id, offset) for each id of a batch's packed ids; false when malformed.
+bool for_each_id(std::string_view ids, uint64_t first_offset,
+                 const std::function<void(std::string_view, uint64_t)>& fn);
+
+/// Walks the records of one segment, checking every bound.
+class SegmentReader {
+ public:
+  explicit SegmentReader(std::string_view segment);
+  [[nodiscard]] bool valid_header() const { return ok_; }
+  [[nodiscard]] uint64_t first_offset() const { return first_; }
+  [[nodiscard]] uint32_t count() const { return count_; }
+  /// The next record, or false at the end or on a bad bound (then corrupt()).
+  bool next(uint64_t* offset, std::string_view* request_id, std::span<const uint8_t>* record);
+  [[nodiscard]] bool corrupt() const { return !ok_; }
+
+ private:
+  std::string_view s_;
+  size_t pos_ = 16;
+  uint64_t first_ = 0;
+  uint32_t count_ = 0;
+  uint32_t index_ = 0;
+  bool ok_ = false;
 };
 
 class Store {
@@ -77,9 +112,10 @@ class Store {
   /// Writes the batch atomically and durably (when the store is durable).
   virtual Status commit(const Batch& batch) = 0;
   /// Calls fn for each log record from `from` on, in offset order, until fn
-  /// returns false.
+  /// returns false. Record bytes are 8-byte aligned.
   virtual Status scan_log(uint64_t from,
                           const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) = 0;
+  /// The LogRecord at `offset` (not_found when there is none).
   virtual Status get_record(uint64_t offset, std::string* out) = 0;
   /// Calls fn for every persisted state entry, family by family, keys sorted.
   virtual Status scan_state(const std::function<void(Family, std::string_view, std::string_view)>& fn) = 0;

@@ -1,0 +1,101 @@
+#include <cstring>
+
+#include "kase/projections/store.h"
+
+namespace kase::projections {
+namespace {
+
+constexpr uint32_t kSegmentVersion = 1;
+constexpr size_t kHeaderBytes = 16;
+
+void put_le(std::string* o, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) o->push_back(static_cast<char>(v >> (8 * i)));
+}
+uint64_t get_le(std::string_view s, size_t pos, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[pos + i])) << (8 * i);
+  return v;
+}
+void pad8(std::string* o) { o->append((8 - o->size() % 8) % 8, '\0'); }
+size_t padded8(size_t n) { return (n + 7) & ~size_t{7}; }
+
+}  // namespace
+
+void Batch::clear() {
+  segment_.clear();
+  ids_.clear();
+  count_ = 0;
+  first_offset_ = 0;
+  dirty = engine::DirtySet{};
+}
+
+void Batch::add_record(uint64_t offset, std::string_view request_id, std::span<const uint8_t> record) {
+  if (count_ == 0) {
+    first_offset_ = offset;
+    segment_.assign(kHeaderBytes, '\0');
+  }
+  KASE_ASSERT(offset == first_offset_ + count_, "segment offsets are consecutive");
+  put_le(&segment_, record.size(), 4);
+  put_le(&segment_, request_id.size(), 4);
+  segment_.append(request_id);
+  pad8(&segment_);
+  segment_.append(reinterpret_cast<const char*>(record.data()), record.size());
+  pad8(&segment_);
+  put_le(&ids_, request_id.size(), 4);
+  ids_.append(request_id);
+  ++count_;
+  // Keep the header current, so that segment() is always a complete value.
+  for (int i = 0; i < 8; ++i) segment_[static_cast<size_t>(i)] = static_cast<char>(first_offset_ >> (8 * i));
+  for (int i = 0; i < 4; ++i) segment_[static_cast<size_t>(8 + i)] = static_cast<char>(count_ >> (8 * i));
+  for (int i = 0; i < 4; ++i) segment_[static_cast<size_t>(12 + i)] = static_cast<char>(kSegmentVersion >> (8 * i));
+}
+
+std::string_view Batch::segment() const { return segment_; }
+
+bool for_each_id(std::string_view ids, uint64_t first_offset,
+                 const std::function<void(std::string_view, uint64_t)>& fn) {
+  size_t pos = 0;
+  for (uint64_t i = 0; pos < ids.size(); ++i) {
+    if (ids.size() - pos < 4) return false;
+    const size_t n = get_le(ids, pos, 4);
+    if (ids.size() - pos - 4 < n) return false;
+    fn(ids.substr(pos + 4, n), first_offset + i);
+    pos += 4 + n;
+  }
+  return true;
+}
+
+SegmentReader::SegmentReader(std::string_view segment) : s_(segment) {
+  if (s_.size() < kHeaderBytes) return;
+  first_ = get_le(s_, 0, 8);
+  count_ = static_cast<uint32_t>(get_le(s_, 8, 4));
+  ok_ = get_le(s_, 12, 4) == kSegmentVersion;
+}
+
+bool SegmentReader::next(uint64_t* offset, std::string_view* request_id, std::span<const uint8_t>* record) {
+  if (!ok_ || index_ >= count_) return false;
+  if (s_.size() - pos_ < 8) {
+    ok_ = false;
+    return false;
+  }
+  const size_t rec_len = get_le(s_, pos_, 4);
+  const size_t id_len = get_le(s_, pos_ + 4, 4);
+  const size_t id_pos = pos_ + 8;
+  if (s_.size() - id_pos < padded8(id_len)) {
+    ok_ = false;
+    return false;
+  }
+  const size_t rec_pos = id_pos + padded8(id_len);
+  if (s_.size() - rec_pos < rec_len) {
+    ok_ = false;
+    return false;
+  }
+  *offset = first_ + index_;
+  *request_id = s_.substr(id_pos, id_len);
+  *record = {reinterpret_cast<const uint8_t*>(s_.data() + rec_pos), rec_len};
+  pos_ = rec_pos + padded8(rec_len);
+  ++index_;
+  return true;
+}
+
+}  // namespace kase::projections
