@@ -29,7 +29,7 @@ Status Ledger::open(projections::Store* store, std::unique_ptr<Ledger>* out) {
   if (Status s = store->load(&l->engine_.mutable_state(), &l->meta_); !s.ok()) return s;
   (void)l->engine_.take_dirty();
   if (Status s = store->load_request_ids([&](std::string_view id, uint64_t off) {
-        l->request_ids_.emplace(std::string(id), off);
+        l->request_ids_.emplace(l->remember_id(id), off);
       });
       !s.ok())
     return s;
@@ -53,6 +53,18 @@ Answer malformed_answer(std::string_view reason, std::string_view detail) {
   return a;
 }
 
+std::string_view Ledger::remember_id(std::string_view id) {
+  constexpr size_t kBlockBytes = 1 << 20;
+  if (ids_arena_.empty() || ids_arena_.back().capacity() - ids_arena_.back().size() < id.size()) {
+    ids_arena_.emplace_back();
+    ids_arena_.back().reserve(std::max(kBlockBytes, id.size()));
+  }
+  std::string& block = ids_arena_.back();
+  const size_t pos = block.size();
+  block.append(id);  // within capacity: never reallocates, views stay valid
+  return {block.data() + pos, id.size()};
+}
+
 Status Ledger::submit(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
   answers->clear();
   return run(requests, answers);
@@ -71,7 +83,6 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
   // Duplicates answer with the original decision; resolved after commit for
   // ids first seen in this same batch.
   std::vector<std::pair<size_t, uint64_t>> duplicates;
-  std::vector<std::string> new_ids;
 
   for (size_t i = 0; i < requests.size(); ++i) {
     const auto bytes = requests[i];
@@ -89,15 +100,14 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
                                                  "request_id is empty: it is the idempotency key"));
       continue;
     }
-    auto [it, fresh] = request_ids_.try_emplace(std::string(id), meta_.next_offset);
-    if (!fresh) {
+    if (auto seen = request_ids_.find(id); seen != request_ids_.end()) {
       if (answers != nullptr) {
-        duplicates.emplace_back(answers->size(), it->second);
+        duplicates.emplace_back(answers->size(), seen->second);
         answers->emplace_back();
       }
       continue;
     }
-    new_ids.push_back(it->first);
+    request_ids_.emplace(remember_id(id), meta_.next_offset);
 
     const uint64_t offset = meta_.next_offset++;
     const engine::Verdict v = engine_.apply(*req);
@@ -130,7 +140,6 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
       // The in-memory state is ahead of the store: refuse work until reopened.
       failed_ = true;
       meta_ = before;
-      for (const auto& id : new_ids) request_ids_.erase(id);
       if (answers != nullptr) answers->clear();
       return s;
     }
@@ -144,7 +153,7 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
 }
 
 Status Ledger::find(std::string_view request_id, Answer* out) {
-  auto it = request_ids_.find(std::string(request_id));
+  auto it = request_ids_.find(request_id);
   if (it == request_ids_.end()) return {Errc::not_found, "no request with id " + std::string(request_id)};
   return store_->get_record(it->second, &out->record);
 }

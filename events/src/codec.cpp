@@ -88,7 +88,16 @@ flatbuffers::Offset<fb::Decision> build_decision(flatbuffers::FlatBufferBuilder&
   const auto rule = b.CreateString(d.rule.data(), d.rule.size());
   const auto detail = d.detail.empty() ? flatbuffers::Offset<flatbuffers::String>()
                                        : b.CreateString(d.detail.data(), d.detail.size());
-  const auto h = hash == nullptr ? flatbuffers::Offset<flatbuffers::String>() : b.CreateString(to_hex(*hash));
+  flatbuffers::Offset<flatbuffers::String> h;
+  if (hash != nullptr) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    char hex[64];
+    for (size_t i = 0; i < hash->size(); ++i) {
+      hex[2 * i] = kDigits[(*hash)[i] >> 4];
+      hex[2 * i + 1] = kDigits[(*hash)[i] & 15];
+    }
+    h = b.CreateString(hex, sizeof hex);
+  }
   b.ForceDefaults(true);  // offset 0 and every outcome are always written
   fb::DecisionBuilder db(b);
   db.add_request_id(id);

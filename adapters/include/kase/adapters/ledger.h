@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -63,7 +64,11 @@ class Ledger {
   engine::Engine engine_;
   projections::Meta meta_;
   projections::Batch batch_;
-  std::unordered_map<std::string, uint64_t> request_ids_;
+  /// Idempotency index: request id -> offset. Keys are views into ids_arena_
+  /// (stable blocks), so that remembering an id allocates only per block.
+  std::unordered_map<std::string_view, uint64_t, engine::NameHash, std::equal_to<>> request_ids_;
+  std::deque<std::string> ids_arena_;
+  std::string_view remember_id(std::string_view id);
   flatbuffers::FlatBufferBuilder builder_{1024};
   bool failed_ = false;
 };
