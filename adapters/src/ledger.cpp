@@ -1,6 +1,7 @@
 #include "kase/adapters/ledger.h"
 
 #include "kase/engine/reasons.h"
+#include "request_index.h"
 
 namespace kase::adapters {
 namespace {
@@ -24,12 +25,15 @@ events::DecisionFields fields_of(const engine::Verdict& v, std::string_view requ
 
 }  // namespace
 
+Ledger::Ledger(projections::Store* store) : store_(store), request_ids_(std::make_unique<RequestIndex>()) {}
+Ledger::~Ledger() = default;
+
 Status Ledger::open(projections::Store* store, std::unique_ptr<Ledger>* out) {
   std::unique_ptr<Ledger> l(new Ledger(store));
   if (Status s = store->load(&l->engine_.mutable_state(), &l->meta_); !s.ok()) return s;
   (void)l->engine_.take_dirty();
   if (Status s = store->load_request_ids([&](std::string_view id, uint64_t off) {
-        l->request_ids_.emplace(l->remember_id(id), off);
+        if (l->request_ids_->find(id) == nullptr) l->request_ids_->insert(id, off);
       });
       !s.ok())
     return s;
@@ -51,18 +55,6 @@ Answer malformed_answer(std::string_view reason, std::string_view detail) {
   Answer a;
   a.record.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
   return a;
-}
-
-std::string_view Ledger::remember_id(std::string_view id) {
-  constexpr size_t kBlockBytes = 1 << 20;
-  if (ids_arena_.empty() || ids_arena_.back().capacity() - ids_arena_.back().size() < id.size()) {
-    ids_arena_.emplace_back();
-    ids_arena_.back().reserve(std::max(kBlockBytes, id.size()));
-  }
-  std::string& block = ids_arena_.back();
-  const size_t pos = block.size();
-  block.append(id);  // within capacity: never reallocates, views stay valid
-  return {block.data() + pos, id.size()};
 }
 
 Status Ledger::submit(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
@@ -100,14 +92,14 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
                                                  "request_id is empty: it is the idempotency key"));
       continue;
     }
-    if (auto seen = request_ids_.find(id); seen != request_ids_.end()) {
+    if (const uint64_t* seen = request_ids_->find(id); seen != nullptr) {
       if (answers != nullptr) {
-        duplicates.emplace_back(answers->size(), seen->second);
+        duplicates.emplace_back(answers->size(), *seen);
         answers->emplace_back();
       }
       continue;
     }
-    request_ids_.emplace(remember_id(id), meta_.next_offset);
+    request_ids_->insert(id, meta_.next_offset);
 
     const uint64_t offset = meta_.next_offset++;
     const engine::Verdict v = engine_.apply(*req);
@@ -153,9 +145,9 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
 }
 
 Status Ledger::find(std::string_view request_id, Answer* out) {
-  auto it = request_ids_.find(request_id);
-  if (it == request_ids_.end()) return {Errc::not_found, "no request with id " + std::string(request_id)};
-  return store_->get_record(it->second, &out->record);
+  const uint64_t* offset = request_ids_->find(request_id);
+  if (offset == nullptr) return {Errc::not_found, "no request with id " + std::string(request_id)};
+  return store_->get_record(*offset, &out->record);
 }
 
 Status replay(projections::Store* store, bool verify, ReplayResult* out) {

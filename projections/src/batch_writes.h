@@ -59,9 +59,8 @@ Status scan_segments(Cursor& c, uint64_t from, const std::function<bool(uint64_t
     SegmentReader seg(aligned);
     if (!seg.valid_header()) return {Errc::corruption, "log segment header does not decode"};
     uint64_t offset = 0;
-    std::string_view id;
     std::span<const uint8_t> record;
-    while (seg.next(&offset, &id, &record)) {
+    while (seg.next(&offset, &record)) {
       if (offset < from) continue;
       if (!fn(offset, record)) return {};
     }

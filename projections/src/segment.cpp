@@ -36,9 +36,7 @@ void Batch::add_record(uint64_t offset, std::string_view request_id, std::span<c
   }
   KASE_ASSERT(offset == first_offset_ + count_, "segment offsets are consecutive");
   put_le(&segment_, record.size(), 4);
-  put_le(&segment_, request_id.size(), 4);
-  segment_.append(request_id);
-  pad8(&segment_);
+  put_le(&segment_, 0, 4);  // reserved
   segment_.append(reinterpret_cast<const char*>(record.data()), record.size());
   pad8(&segment_);
   put_le(&ids_, request_id.size(), 4);
@@ -72,26 +70,19 @@ SegmentReader::SegmentReader(std::string_view segment) : s_(segment) {
   ok_ = get_le(s_, 12, 4) == kSegmentVersion;
 }
 
-bool SegmentReader::next(uint64_t* offset, std::string_view* request_id, std::span<const uint8_t>* record) {
+bool SegmentReader::next(uint64_t* offset, std::span<const uint8_t>* record) {
   if (!ok_ || index_ >= count_) return false;
   if (s_.size() - pos_ < 8) {
     ok_ = false;
     return false;
   }
   const size_t rec_len = get_le(s_, pos_, 4);
-  const size_t id_len = get_le(s_, pos_ + 4, 4);
-  const size_t id_pos = pos_ + 8;
-  if (s_.size() - id_pos < padded8(id_len)) {
-    ok_ = false;
-    return false;
-  }
-  const size_t rec_pos = id_pos + padded8(id_len);
+  const size_t rec_pos = pos_ + 8;
   if (s_.size() - rec_pos < rec_len) {
     ok_ = false;
     return false;
   }
   *offset = first_ + index_;
-  *request_id = s_.substr(id_pos, id_len);
   *record = {reinterpret_cast<const uint8_t*>(s_.data() + rec_pos), rec_len};
   pos_ = rec_pos + padded8(rec_len);
   ++index_;

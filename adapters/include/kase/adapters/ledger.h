@@ -36,8 +36,11 @@ struct Answer {
 /// An answer for input that never reached the log (malformed JSON or bytes).
 Answer malformed_answer(std::string_view reason, std::string_view detail);
 
+class RequestIndex;
+
 class Ledger {
  public:
+  ~Ledger();
   /// Opens over `store` (not owned; must outlive the Ledger) and loads its state.
   static Status open(projections::Store* store, std::unique_ptr<Ledger>* out);
 
@@ -57,18 +60,14 @@ class Ledger {
   Status find(std::string_view request_id, Answer* out);
 
  private:
-  explicit Ledger(projections::Store* store) : store_(store) {}
+  explicit Ledger(projections::Store* store);
   Status run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
 
   projections::Store* store_;
   engine::Engine engine_;
   projections::Meta meta_;
   projections::Batch batch_;
-  /// Idempotency index: request id -> offset. Keys are views into ids_arena_
-  /// (stable blocks), so that remembering an id allocates only per block.
-  std::unordered_map<std::string_view, uint64_t, engine::NameHash, std::equal_to<>> request_ids_;
-  std::deque<std::string> ids_arena_;
-  std::string_view remember_id(std::string_view id);
+  std::unique_ptr<RequestIndex> request_ids_;  // request id -> offset
   flatbuffers::FlatBufferBuilder builder_{1024};
   bool failed_ = false;
 };

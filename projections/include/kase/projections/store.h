@@ -52,7 +52,7 @@ struct Meta {
 /// request ids as one packed value beside it: two writes per batch, not per
 /// request (DESIGN.md, "Durability"). The segment is built in place:
 ///   segment = u64 first_offset, u32 count, u32 version,
-///             then per record: u32 record_len, u32 id_len, id, pad to 8, record, pad to 8
+///             then per record: u32 record_len, u32 reserved, record, pad to 8
 ///   ids     = per record: u32 id_len, id
 class Batch {
  public:
@@ -89,7 +89,7 @@ class SegmentReader {
   [[nodiscard]] uint64_t first_offset() const { return first_; }
   [[nodiscard]] uint32_t count() const { return count_; }
   /// The next record, or false at the end or on a bad bound (then corrupt()).
-  bool next(uint64_t* offset, std::string_view* request_id, std::span<const uint8_t>* record);
+  bool next(uint64_t* offset, std::span<const uint8_t>* record);
   [[nodiscard]] bool corrupt() const { return !ok_; }
 
  private:
