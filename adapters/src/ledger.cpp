@@ -1,5 +1,9 @@
 #include "kase/adapters/ledger.h"
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "kase/engine/reasons.h"
 #include "request_index.h"
 
@@ -25,8 +29,68 @@ events::DecisionFields fields_of(const engine::Verdict& v, std::string_view requ
 
 }  // namespace
 
-Ledger::Ledger(projections::Store* store) : store_(store), request_ids_(std::make_unique<RequestIndex>()) {}
-Ledger::~Ledger() = default;
+/// One background thread that fsyncs the store when asked (group commit).
+class SyncWorker {
+ public:
+  explicit SyncWorker(projections::Store* store) : store_(store), thread_([this] { loop(); }) {}
+  ~SyncWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void start() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requested_ = true;
+      done_ = false;
+    }
+    cv_.notify_all();
+  }
+  Status wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return done_; });
+    return result_;
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return requested_ || stop_; });
+      if (requested_) {
+        requested_ = false;
+        lock.unlock();
+        Status s = store_->sync();
+        lock.lock();
+        result_ = std::move(s);
+        done_ = true;
+        cv_.notify_all();
+        continue;
+      }
+      if (stop_) return;
+    }
+  }
+
+  projections::Store* store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool requested_ = false;
+  bool done_ = true;
+  bool stop_ = false;
+  Status result_;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+Ledger::Ledger(projections::Store* store)
+    : store_(store), request_ids_(std::make_unique<RequestIndex>()), sync_(std::make_unique<SyncWorker>(store)) {}
+
+Ledger::~Ledger() {
+  // Never leave a written batch unsynced behind us.
+  if (in_flight_) (void)sync_->wait();
+}
 
 Status Ledger::open(projections::Store* store, std::unique_ptr<Ledger>* out) {
   std::unique_ptr<Ledger> l(new Ledger(store));
@@ -59,14 +123,45 @@ Answer malformed_answer(std::string_view reason, std::string_view detail) {
 
 Status Ledger::submit(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
   answers->clear();
-  return run(requests, answers);
+  if (in_flight_) {
+    // Finish the pipeline first: answers stay in batch order.
+    std::vector<Answer> earlier;
+    if (Status s = drain(&earlier); !s.ok()) return s;
+    if (Status s = run(requests, answers, false); !s.ok()) return s;
+    answers->insert(answers->begin(), std::make_move_iterator(earlier.begin()),
+                    std::make_move_iterator(earlier.end()));
+    return {};
+  }
+  return run(requests, answers, false);
+}
+
+Status Ledger::submit_pipelined(std::span<const std::span<const uint8_t>> requests,
+                                std::vector<Answer>* answers) {
+  answers->clear();
+  return run(requests, answers, true);
 }
 
 Status Ledger::submit_quiet(std::span<const std::span<const uint8_t>> requests) {
-  return run(requests, nullptr);
+  return run(requests, nullptr, true);
 }
 
-Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
+Status Ledger::drain(std::vector<Answer>* answers) {
+  if (answers != nullptr) answers->clear();
+  if (!in_flight_) return {};
+  in_flight_ = false;
+  Status s = sync_->wait();
+  if (!s.ok()) {
+    failed_ = true;
+    in_flight_answers_.clear();
+    return s;
+  }
+  if (answers != nullptr) answers->swap(in_flight_answers_);
+  in_flight_answers_.clear();
+  return {};
+}
+
+Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers,
+                   bool pipelined) {
   if (failed_) return {Errc::failed_state, "an earlier commit failed; reopen the data directory"};
   if (requests.size() > kBatchRequestsMax)
     return {Errc::invalid_argument, "batch larger than " + std::to_string(kBatchRequestsMax)};
@@ -128,11 +223,17 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
     batch_.dirty = engine_.take_dirty();
     batch_.state = &engine_.state();
     batch_.meta = meta_;
-    if (Status s = store_->commit(batch_); !s.ok()) {
+    const auto when = pipelined ? projections::Store::Sync::later : projections::Store::Sync::now;
+    if (Status s = store_->commit(batch_, when); !s.ok()) {
       // The in-memory state is ahead of the store: refuse work until reopened.
       failed_ = true;
       meta_ = before;
       if (answers != nullptr) answers->clear();
+      if (in_flight_) {
+        in_flight_ = false;
+        (void)sync_->wait();
+        in_flight_answers_.clear();
+      }
       return s;
     }
   }
@@ -141,6 +242,18 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
     if (Status s = store_->get_record(offset, &a.record); !s.ok()) return s;
     a.duplicate = true;
   }
+  if (!pipelined) return {};
+
+  // Group commit: the previous batch's fsync overlapped this batch's fold.
+  std::vector<Answer> durable;
+  if (Status s = drain(answers != nullptr ? &durable : nullptr); !s.ok()) {
+    if (answers != nullptr) answers->clear();
+    return s;
+  }
+  if (answers != nullptr) in_flight_answers_.swap(*answers);
+  if (answers != nullptr) answers->swap(durable);
+  sync_->start();
+  in_flight_ = true;
   return {};
 }
 

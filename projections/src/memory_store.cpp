@@ -31,7 +31,8 @@ class MemoryStore final : public Store {
       if (!for_each_id(v, offset_from_key(k), fn)) return {Errc::corruption, "request ids do not decode"};
     return {};
   }
-  Status commit(const Batch& b) override {
+  Status sync() override { return {}; }
+  Status commit(const Batch& b, Sync) override {
     std::string scratch;
     for_each_write(b, &scratch, [&](Family f, std::string_view k, std::string_view v) {
       fam(f)[std::string(k)] = std::string(v);

@@ -23,9 +23,7 @@ rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 class RocksStore final : public Store {
  public:
   RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles, bool sync)
-      : db_(std::move(db)), handles_(std::move(handles)) {
-    write_.sync = sync;
-  }
+      : db_(std::move(db)), handles_(std::move(handles)), durable_(sync) {}
   ~RocksStore() override {
     for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
     (void)db_->Close();
@@ -67,7 +65,12 @@ class RocksStore final : public Store {
     return from_rocks(it->status(), "scan request ids");
   }
 
-  Status commit(const Batch& b) override {
+  Status sync() override {
+    if (!durable_) return {};
+    return from_rocks(db_->SyncWAL(), "sync WAL");
+  }
+
+  Status commit(const Batch& b, Sync when) override {
     rocksdb::WriteBatch wb(b.segment().size() + b.ids().size() + 64 * b.dirty.size() + 4096);
     rocksdb::Status put_status;
     for_each_write(b, &scratch_, [&](Family f, std::string_view k, std::string_view v) {
@@ -75,7 +78,9 @@ class RocksStore final : public Store {
       if (!s.ok() && put_status.ok()) put_status = s;
     });
     if (!put_status.ok()) return from_rocks(put_status, "build write batch");
-    return from_rocks(db_->Write(write_, &wb), "commit batch");
+    rocksdb::WriteOptions wo;
+    wo.sync = durable_ && when == Sync::now;
+    return from_rocks(db_->Write(wo, &wb), "commit batch");
   }
 
   Status scan_log(uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) override {
@@ -114,7 +119,7 @@ class RocksStore final : public Store {
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  rocksdb::WriteOptions write_;
+  const bool durable_;  // false: --no-sync, never fsync
   std::string scratch_;
 };
 

@@ -37,6 +37,7 @@ struct Answer {
 Answer malformed_answer(std::string_view reason, std::string_view detail);
 
 class RequestIndex;
+class SyncWorker;
 
 class Ledger {
  public:
@@ -50,7 +51,15 @@ class Ledger {
   /// (Errc::failed_state) until reopened.
   Status submit(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
 
-  /// Same as submit(), without building answers (benchmarks, bulk loads).
+  /// Pipelined group commit: decides and writes this batch, then waits until
+  /// the previous batch is durable and hands back *its* answers, while this
+  /// batch is fsynced in the background as the caller folds the next one.
+  /// No answer leaves before its batch is durable. Call drain() at the end.
+  Status submit_pipelined(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
+  /// Waits for the batch in flight and hands back its answers.
+  Status drain(std::vector<Answer>* answers);
+
+  /// submit_pipelined() without building answers (benchmarks, bulk loads).
   Status submit_quiet(std::span<const std::span<const uint8_t>> requests);
 
   [[nodiscard]] const engine::State& state() const { return engine_.state(); }
@@ -61,7 +70,7 @@ class Ledger {
 
  private:
   explicit Ledger(projections::Store* store);
-  Status run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
+  Status run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers, bool pipelined);
 
   projections::Store* store_;
   engine::Engine engine_;
@@ -70,6 +79,9 @@ class Ledger {
   std::unique_ptr<RequestIndex> request_ids_;  // request id -> offset
   flatbuffers::FlatBufferBuilder builder_{1024};
   bool failed_ = false;
+  std::unique_ptr<SyncWorker> sync_;  // fsyncs the batch in flight
+  bool in_flight_ = false;
+  std::vector<Answer> in_flight_answers_;
 };
 
 /// Rebuilds state from a store's log into a fresh engine; with `verify` also

@@ -6,6 +6,7 @@
 // Thread-safety: a Store is used by one partition thread at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -109,8 +110,14 @@ class Store {
   virtual Status load(engine::State* state, Meta* meta) = 0;
   /// Loads every request id and its offset (idempotency index).
   virtual Status load_request_ids(const std::function<void(std::string_view, uint64_t)>& fn) = 0;
-  /// Writes the batch atomically and durably (when the store is durable).
-  virtual Status commit(const Batch& batch) = 0;
+  /// Writes the batch atomically. With Sync::now it is durable on return
+  /// (when the store is durable); with Sync::later it becomes durable at the
+  /// next sync(), which another thread may run while this one writes on.
+  enum class Sync { now, later };
+  virtual Status commit(const Batch& batch, Sync when) = 0;
+  Status commit(const Batch& batch) { return commit(batch, Sync::now); }
+  /// Makes every batch committed so far durable. Thread-safe with commit().
+  virtual Status sync() = 0;
   /// Calls fn for each log record from `from` on, in offset order, until fn
   /// returns false. Record bytes are 8-byte aligned.
   virtual Status scan_log(uint64_t from,
@@ -129,19 +136,23 @@ struct RocksOptions {
 Status open_rocks_store(const std::string& dir, const RocksOptions& opts, std::unique_ptr<Store>* out);
 std::unique_ptr<Store> make_memory_store();
 
-/// Fails commit() once `commits_until_failure` more commits have succeeded
-/// (0 = the next one fails); everything else passes through.
+/// Fails commit() or sync() once `operations_until_failure` more of them have
+/// succeeded (0 = the next one fails); everything else passes through.
 class FaultyStore : public Store {
  public:
-  FaultyStore(Store* inner, int64_t commits_until_failure)
-      : inner_(inner), left_(commits_until_failure) {}
+  FaultyStore(Store* inner, int64_t operations_until_failure)
+      : inner_(inner), left_(operations_until_failure) {}
   Status load(engine::State* s, Meta* m) override { return inner_->load(s, m); }
   Status load_request_ids(const std::function<void(std::string_view, uint64_t)>& fn) override {
     return inner_->load_request_ids(fn);
   }
-  Status commit(const Batch& b) override {
-    if (left_-- <= 0) return {Errc::io_error, "injected commit failure"};
-    return inner_->commit(b);
+  Status commit(const Batch& b, Sync when) override {
+    if (left_.fetch_sub(1) <= 0) return {Errc::io_error, "injected commit failure"};
+    return inner_->commit(b, when);
+  }
+  Status sync() override {
+    if (left_.fetch_sub(1) <= 0) return {Errc::io_error, "injected sync failure"};
+    return inner_->sync();
   }
   Status scan_log(uint64_t from,
                   const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) override {
@@ -154,7 +165,7 @@ class FaultyStore : public Store {
 
  private:
   Store* inner_;
-  int64_t left_;
+  std::atomic<int64_t> left_;
 };
 
 // ---- State codec ------------------------------------------------------------
