@@ -382,3 +382,65 @@ TEST(Segment, TruncatedOrGarbledSegmentsAreReportedNotOverread) {
 
 }  // namespace
 }  // namespace kase::testing
+
+namespace kase::testing {
+namespace {
+
+// Pipelined group commit gives the same answers in the same order as the
+// synchronous path, one batch later, and none before its batch is durable.
+TEST(LedgerPipeline, SameAnswersAsSynchronousSubmit) {
+  const auto& reqs = demo();
+  auto sync_store = projections::make_memory_store();
+  std::unique_ptr<Ledger> sync_ledger;
+  ASSERT_TRUE(Ledger::open(sync_store.get(), &sync_ledger).ok());
+  const auto expected = run_all(*sync_ledger, reqs, 300);
+
+  TempDir dir;
+  std::unique_ptr<projections::Store> store;
+  ASSERT_TRUE(projections::open_rocks_store(dir.path, {}, &store).ok());
+  std::unique_ptr<Ledger> l;
+  ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+  std::vector<std::string> got;
+  std::vector<Answer> answers;
+  for (size_t i = 0; i < reqs.size(); i += 300) {
+    ASSERT_TRUE(l->submit_pipelined(spans(reqs, i, i + 300), &answers).ok());
+    if (i == 0) {
+      EXPECT_TRUE(answers.empty());  // the first batch is still in flight
+    }
+    for (auto& a : answers) got.push_back(std::move(a.record));
+  }
+  ASSERT_TRUE(l->drain(&answers).ok());
+  for (auto& a : answers) got.push_back(std::move(a.record));
+  EXPECT_EQ(got, expected);
+  // A synchronous submit after pipelined ones keeps the order.
+  Harness h;
+  h.client = "C9";
+  const std::string extra = events::account_opened(h.treasury(), "X9", "C9", false, 2026);
+  ASSERT_TRUE(l->submit_pipelined(spans(std::vector<std::string>(reqs.begin(), reqs.begin() + 1), 0, 1), &answers).ok());
+  std::vector<std::span<const uint8_t>> one = {events::bytes_of(extra)};
+  ASSERT_TRUE(l->submit(one, &answers).ok());
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_TRUE(answers[0].duplicate);
+  EXPECT_EQ(answers[1].decision()->request_id()->str(), "t-1");
+}
+
+TEST(LedgerPipeline, FailedSyncAnswersNothingOfTheBatchInFlight) {
+  const auto& reqs = demo();
+  auto inner = projections::make_memory_store();
+  // Operations: commit(1) sync(2) commit(3) sync(4) -> fail on the second sync.
+  projections::FaultyStore faulty(inner.get(), 3);
+  std::unique_ptr<Ledger> l;
+  ASSERT_TRUE(Ledger::open(&faulty, &l).ok());
+  std::vector<Answer> answers;
+  ASSERT_TRUE(l->submit_pipelined(spans(reqs, 0, 100), &answers).ok());
+  EXPECT_TRUE(answers.empty());
+  ASSERT_TRUE(l->submit_pipelined(spans(reqs, 100, 200), &answers).ok());
+  EXPECT_EQ(answers.size(), 100u);  // batch 1, durable
+  const Status s = l->submit_pipelined(spans(reqs, 200, 300), &answers);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(answers.empty());
+  EXPECT_EQ(l->submit(spans(reqs, 300, 301), &answers).code(), Errc::failed_state);
+}
+
+}  // namespace
+}  // namespace kase::testing
