@@ -171,9 +171,16 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
   // ids first seen in this same batch.
   std::vector<std::pair<size_t, uint64_t>> duplicates;
 
+  // Verify the whole batch first, so that the fold can prefetch ahead.
+  verified_.clear();
+  for (const auto bytes : requests) verified_.push_back(events::verify_request(bytes));
+  constexpr size_t kPrefetchAhead = 8;
+
   for (size_t i = 0; i < requests.size(); ++i) {
+    if (i + kPrefetchAhead < requests.size() && verified_[i + kPrefetchAhead] != nullptr)
+      engine_.prefetch(*verified_[i + kPrefetchAhead]);
     const auto bytes = requests[i];
-    const fb::Request* req = events::verify_request(bytes);
+    const fb::Request* req = verified_[i];
     if (req == nullptr) {
       if (answers != nullptr)
         answers->push_back(malformed_answer(engine::reason::kMalformedBinary,

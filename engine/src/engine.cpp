@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 #include "kase/engine/reasons.h"
 
@@ -65,11 +66,53 @@ NameId Names::intern(std::string_view s) {
   return id;
 }
 
-const std::string& Engine::order_key(std::string_view client, std::string_view order) {
-  key_buf_.assign(client);
-  key_buf_.push_back(kKeySep);
-  key_buf_.append(order);
-  return key_buf_;
+OrderTable::Entry& OrderTable::emplace(std::string_view client, std::string_view order) {
+  if ((entries_.size() + 1) * 2 > slots_.size()) grow();
+  std::string key;
+  key.reserve(client.size() + 1 + order.size());
+  key.append(client);
+  key.push_back(kKeySep);
+  key.append(order);
+  Entry& e = entries_.emplace_back(std::move(key), Order{});
+  place(&e, hash(client, order));
+  return e;
+}
+
+Order& OrderTable::operator[](std::string_view key) {
+  const size_t sep = key.find(kKeySep);
+  const std::string_view client = key.substr(0, sep == std::string_view::npos ? key.size() : sep);
+  const std::string_view order = sep == std::string_view::npos ? std::string_view{} : key.substr(sep + 1);
+  if (Entry* e = find(client, order)) return e->second;
+  return emplace(client, order).second;
+}
+
+const Order& OrderTable::at(std::string_view key) const {
+  const size_t sep = key.find(kKeySep);
+  if (sep == std::string_view::npos) throw std::out_of_range("order key without separator");
+  const Entry* e = find(key.substr(0, sep), key.substr(sep + 1));
+  if (e == nullptr) throw std::out_of_range("no such order");
+  return e->second;
+}
+
+void OrderTable::place(Entry* e, uint64_t h) {
+  size_t i = h & mask();
+  while (slots_[i].entry != nullptr) i = (i + 1) & mask();
+  slots_[i] = Slot{h, e};
+}
+
+void OrderTable::grow() {
+  std::vector<Slot> old(slots_.size() * 2);
+  old.swap(slots_);
+  for (const Slot& s : old)
+    if (s.entry != nullptr) place(s.entry, s.hash);
+}
+
+void Engine::prefetch(const fb::Request& req) const noexcept {
+  const fb::Payload t = req.payload_type();
+  const flatbuffers::String* order = nullptr;
+  if (t == fb::Payload::PaymentOrderSign) order = req.payload_as_PaymentOrderSign()->order();
+  else if (t == fb::Payload::PaymentOrderCancel) order = req.payload_as_PaymentOrderCancel()->order();
+  if (order != nullptr) state_.orders.prefetch(sv(req.client_id()), sv(order));
 }
 
 DirtySet Engine::take_dirty() {
@@ -451,7 +494,7 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
     return v;
   }
   if (import && req.channel() != fb::Channel::online) return Verdict::reject(r::kWrongChannel, "R8.10");
-  if (state_.orders.count(order_key(sv(req.client_id()), sv(order))) != 0)
+  if (state_.orders.find(sv(req.client_id()), sv(order)) != nullptr)
     return Verdict::reject(r::kOrderExists, "R8");
 
   const NameId client = state_.names.find(sv(req.client_id()));
@@ -474,7 +517,7 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   Verdict v = check_limits(user, acc, *rights.grant, nullptr, amount, t, &count, &day_total);
   if (!v.accepted) return v;
 
-  auto it = state_.orders.try_emplace(order_key(sv(req.client_id()), sv(order))).first;
+  OrderTable::Entry* it = &state_.orders.emplace(sv(req.client_id()), sv(order));
   Order& o = it->second;
   o.client = client;
   o.account = acc;
@@ -488,8 +531,8 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
 }
 
 Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::PaymentOrderSign& p) {
-  auto it = state_.orders.find(order_key(sv(req.client_id()), sv(p.order())));
-  if (it == state_.orders.end()) return Verdict::reject(r::kOrderUnknown, "R8");
+  OrderTable::Entry* it = state_.orders.find(sv(req.client_id()), sv(p.order()));
+  if (it == nullptr) return Verdict::reject(r::kOrderUnknown, "R8");
   Order& o = it->second;
   if (o.status == OrderStatus::submitted) return Verdict::reject(r::kOrderSubmitted, "R8");
   if (o.status == OrderStatus::cancelled) return Verdict::reject(r::kOrderCancelled, "R8");
@@ -541,8 +584,8 @@ Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::Pay
 }
 
 Verdict Engine::on_cancel(const fb::Request& req, const fb::PaymentOrderCancel& p) {
-  auto it = state_.orders.find(order_key(sv(req.client_id()), sv(p.order())));
-  if (it == state_.orders.end()) return Verdict::reject(r::kOrderUnknown, "R8");
+  OrderTable::Entry* it = state_.orders.find(sv(req.client_id()), sv(p.order()));
+  if (it == nullptr) return Verdict::reject(r::kOrderUnknown, "R8");
   Order& o = it->second;
   if (o.status == OrderStatus::submitted) return Verdict::reject(r::kOrderSubmitted, "R8");
   if (o.status == OrderStatus::cancelled) return Verdict::reject(r::kOrderCancelled, "R8");

@@ -327,7 +327,8 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       break;
     }
     case Family::orders: {
-      Order& o = s->orders[std::string(key)];
+      if (key.find(kKeySep) == std::string_view::npos) return corrupt(f, key);
+      Order& o = s->orders[key];
       o.client = intern_or_none(names, r.str());
       o.account = intern_or_none(names, r.str());
       o.amount = r.i64();

@@ -78,6 +78,7 @@ class Ledger {
   projections::Batch batch_;
   std::unique_ptr<RequestIndex> request_ids_;  // request id -> offset
   flatbuffers::FlatBufferBuilder builder_{1024};
+  std::vector<const fb::Request*> verified_;  // this batch, null where bytes are bad
   bool failed_ = false;
   std::unique_ptr<SyncWorker> sync_;  // fsyncs the batch in flight
   bool in_flight_ = false;

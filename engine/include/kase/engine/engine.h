@@ -199,6 +199,61 @@ struct Order : Dirty {
   [[nodiscard]] std::span<const Counted> counted_by() const { return {counted.data(), counted_count}; }
 };
 
+/// Orders by (client, order id), the largest table: open addressing over
+/// (hash, entry) slots, entries in a deque in insertion order. A lookup
+/// touches one slot and the entry; prefetch() starts both loads early so that
+/// a batch can overlap them. Entries are pairs of the persisted key
+/// (client ␟ order) and the order; they are never erased.
+class OrderTable {
+ public:
+  using Entry = std::pair<const std::string, Order>;
+
+  OrderTable() : slots_(kInitialSlots) {}
+  [[nodiscard]] Entry* find(std::string_view client, std::string_view order) const noexcept {
+    const uint64_t h = hash(client, order);
+    for (size_t i = h & mask();; i = (i + 1) & mask()) {
+      const Slot& s = slots_[i];
+      if (s.entry == nullptr) return nullptr;
+      if (s.hash == h && matches(*s.entry, client, order)) return s.entry;
+    }
+  }
+  /// Adds an order. Precondition: find(client, order) == nullptr.
+  Entry& emplace(std::string_view client, std::string_view order);
+  /// By persisted key (client ␟ order), adding it when absent (loading state).
+  Order& operator[](std::string_view key);
+  /// By persisted key; throws std::out_of_range when absent (tests, tools).
+  [[nodiscard]] const Order& at(std::string_view key) const;
+  void prefetch(std::string_view client, std::string_view order) const noexcept {
+    __builtin_prefetch(&slots_[hash(client, order) & mask()]);
+  }
+
+  [[nodiscard]] size_t size() const noexcept { return entries_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
+  [[nodiscard]] auto begin() const { return entries_.begin(); }
+  [[nodiscard]] auto end() const { return entries_.end(); }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    Entry* entry = nullptr;
+  };
+  static constexpr size_t kInitialSlots = 1 << 12;
+  static uint64_t hash(std::string_view client, std::string_view order) noexcept {
+    return IdHash{}(NameHash{}(client) * 0x9e3779b97f4a7c15ULL ^ NameHash{}(order));
+  }
+  static bool matches(const Entry& e, std::string_view client, std::string_view order) noexcept {
+    const std::string& k = e.first;
+    return k.size() == client.size() + 1 + order.size() && k.compare(0, client.size(), client) == 0 &&
+           k.compare(client.size() + 1, order.size(), order) == 0;
+  }
+  size_t mask() const noexcept { return slots_.size() - 1; }
+  void place(Entry* e, uint64_t h);
+  void grow();
+
+  std::vector<Slot> slots_;
+  std::deque<Entry> entries_;
+};
+
 /// R32, R34: hours and suspension of one e-service.
 struct ServiceState {
   int32_t open_minute = 8 * 60;
@@ -217,7 +272,7 @@ struct State {
   Table<PairKey, Dirty> permissions;               // (client, account): R10 permission given
   Table<OverrideKey, LimitOverride, OverrideKeyHash> limit_overrides;
   Table<PairKey, DayTotal> day_totals;             // (user, account)
-  std::unordered_map<std::string, Order, NameHash, std::equal_to<>> orders;  // client ␟ order
+  OrderTable orders;                               // (client, order)
   BusinessCalendar calendar;
   std::array<ServiceState, 5> services{};
 };
@@ -254,6 +309,10 @@ class Engine {
   /// Decides one verified request and, when accepted, applies it to the state.
   /// Precondition: `req` passed the FlatBuffers verifier.
   Verdict apply(const fb::Request& req);
+
+  /// Starts loading the state `req` will touch (a hint, no effect on the
+  /// outcome): callers that hold a batch prefetch a few requests ahead.
+  void prefetch(const fb::Request& req) const noexcept;
 
   [[nodiscard]] const State& state() const noexcept { return state_; }
   /// For loading persisted state only (projections/); not for deciding.
@@ -308,8 +367,6 @@ class Engine {
                        const RigaTime& t, bool* count, DayTotalEntry** day_total);
   void count_in_day_total(Order& o, NameId user, Cents amount, DateYmd date, DayTotalEntry* entry);
 
-  /// client ␟ order, in a reused buffer: no allocation per lookup.
-  const std::string& order_key(std::string_view client, std::string_view order);
 
   template <class K, class T>
   void touch(std::pair<const K, T>& entry, std::vector<const std::pair<const K, T>*>& list) {
@@ -329,7 +386,6 @@ class Engine {
   mutable int64_t business_day_number_ = INT64_MIN;
   mutable bool business_day_ = false;
   uint64_t batch_ = 1;
-  std::string key_buf_;
 };
 
 /// "R8.5" etc. for a mode; "R8" for none.
