@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "kase/engine/reasons.h"
-#include "request_index.h"
+#include "kase/engine/string_index.h"
 
 namespace kase::adapters {
 namespace {
@@ -85,7 +85,7 @@ class SyncWorker {
 };
 
 Ledger::Ledger(projections::Store* store)
-    : store_(store), request_ids_(std::make_unique<RequestIndex>()), sync_(std::make_unique<SyncWorker>(store)) {}
+    : store_(store), request_ids_(std::make_unique<engine::StringIndex>()), sync_(std::make_unique<SyncWorker>(store)) {}
 
 Ledger::~Ledger() {
   // Never leave a written batch unsynced behind us.

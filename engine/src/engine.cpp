@@ -59,10 +59,9 @@ bool has_limits(AccessMode mode) noexcept {
 }
 
 NameId Names::intern(std::string_view s) {
-  if (auto it = ids_.find(s); it != ids_.end()) return it->second;
+  if (const uint64_t* id = ids_.find(s)) return static_cast<NameId>(*id);
   const auto id = static_cast<NameId>(names_.size());
-  names_.emplace_back(s);
-  ids_.emplace(names_.back(), id);
+  names_.push_back(ids_.insert(s, id));
   return id;
 }
 

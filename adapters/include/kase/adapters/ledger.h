@@ -36,7 +36,6 @@ struct Answer {
 /// An answer for input that never reached the log (malformed JSON or bytes).
 Answer malformed_answer(std::string_view reason, std::string_view detail);
 
-class RequestIndex;
 class SyncWorker;
 
 class Ledger {
@@ -76,7 +75,7 @@ class Ledger {
   engine::Engine engine_;
   projections::Meta meta_;
   projections::Batch batch_;
-  std::unique_ptr<RequestIndex> request_ids_;  // request id -> offset
+  std::unique_ptr<engine::StringIndex> request_ids_;  // request id -> offset
   flatbuffers::FlatBufferBuilder builder_{1024};
   std::vector<const fb::Request*> verified_;  // this batch, null where bytes are bad
   bool failed_ = false;

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "kase/engine/calendar.h"
+#include "kase/engine/hash.h"
+#include "kase/engine/string_index.h"
 #include "kase/events/kase_generated.h"
 
 namespace kase::engine {
@@ -61,39 +63,6 @@ constexpr PairKey pair_key(NameId a, NameId b) noexcept { return static_cast<uin
 constexpr NameId first_of(PairKey k) noexcept { return static_cast<NameId>(k >> 32); }
 constexpr NameId second_of(PairKey k) noexcept { return static_cast<NameId>(k); }
 
-/// A fast mix for integer keys (splitmix64 finaliser).
-struct IdHash {
-  size_t operator()(uint64_t k) const noexcept {
-    k ^= k >> 30;
-    k *= 0xbf58476d1ce4e5b9ULL;
-    k ^= k >> 27;
-    k *= 0x94d049bb133111ebULL;
-    return static_cast<size_t>(k ^ (k >> 31));
-  }
-};
-
-/// A fast hash for short strings (names, order keys): 8 bytes per step and
-/// the splitmix64 finaliser. Not for untrusted keys where flooding matters:
-/// every key here comes from an authenticated channel.
-struct NameHash {
-  using is_transparent = void;
-  // Deliberately not noexcept: libstdc++ then stores each node's hash code, so
-  // walking a bucket compares cached codes instead of rehashing long keys.
-  size_t operator()(std::string_view s) const {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ s.size();
-    size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) {
-      uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      h = (h ^ w) * 0xff51afd7ed558ccdULL;
-      h ^= h >> 32;
-    }
-    uint64_t tail = 0;
-    std::memcpy(&tail, s.data() + i, s.size() - i);
-    return IdHash{}(h ^ tail);
-  }
-};
-
 /// Interned names. Thread-safety: owned by the engine's thread.
 class Names {
  public:
@@ -104,15 +73,15 @@ class Names {
   NameId intern(std::string_view s);
   /// The id of `s`, or kNoName.
   [[nodiscard]] NameId find(std::string_view s) const noexcept {
-    auto it = ids_.find(s);
-    return it == ids_.end() ? kNoName : it->second;
+    const uint64_t* id = ids_.find(s);
+    return id == nullptr ? kNoName : static_cast<NameId>(*id);
   }
   [[nodiscard]] std::string_view name(NameId id) const { return names_[id]; }
   [[nodiscard]] size_t size() const noexcept { return names_.size(); }
 
  private:
-  std::deque<std::string> names_;  // stable addresses for the views in ids_
-  std::unordered_map<std::string_view, NameId, NameHash> ids_;
+  StringIndex ids_;
+  std::vector<std::string_view> names_;  // views into ids_'s stable key copies
 };
 
 /// Marks entries touched in the current batch so that the store writes each

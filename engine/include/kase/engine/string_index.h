@@ -1,23 +1,27 @@
-// Private: the idempotency index, request id -> log offset.
+// StringIndex: string -> uint64_t, for the interned names and the
+// idempotency index (request id -> log offset).
 //
 // Open addressing with linear probing; each slot holds the key's full 64-bit
 // hash, so that a miss (a new request id, the common case) touches one slot
-// and never the key bytes. Keys are copied into stable arena blocks.
+// and never the key bytes. Keys are copied into stable arena blocks and the
+// views handed out by insert() stay valid for the index's life.
+// Thread-safety: none; one owner thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "kase/engine/engine.h"
+#include "kase/engine/hash.h"
 
-namespace kase::adapters {
+namespace kase::engine {
 
-class RequestIndex {
+class StringIndex {
  public:
-  RequestIndex() { slots_.resize(kInitialSlots); }
+  StringIndex() { slots_.resize(kInitialSlots); }
 
   /// The offset of `id`, or nullptr.
   [[nodiscard]] const uint64_t* find(std::string_view id) const {
@@ -29,11 +33,13 @@ class RequestIndex {
     }
   }
 
-  /// Adds `id` (which must not be present).
-  void insert(std::string_view id, uint64_t offset) {
+  /// Adds `id` (which must not be present); returns the stored copy of the key.
+  std::string_view insert(std::string_view id, uint64_t offset) {
     if ((size_ + 1) * 2 > slots_.size()) grow();
-    place(remember(id), hash(id), offset);
+    const std::string_view key = remember(id);
+    place(key, hash(id), offset);
     ++size_;
+    return key;
   }
 
   [[nodiscard]] size_t size() const { return size_; }
@@ -44,11 +50,11 @@ class RequestIndex {
     uint64_t offset = 0;
     std::string_view key;
   };
-  static constexpr size_t kInitialSlots = 1 << 16;
+  static constexpr size_t kInitialSlots = 1 << 8;
   static constexpr size_t kBlockBytes = 1 << 20;
 
   static uint64_t hash(std::string_view id) {
-    const uint64_t h = engine::NameHash{}(id);
+    const uint64_t h = NameHash{}(id);
     return h == 0 ? 1 : h;
   }
   size_t mask() const { return slots_.size() - 1; }
@@ -82,4 +88,4 @@ class RequestIndex {
   size_t size_ = 0;
 };
 
-}  // namespace kase::adapters
+}  // namespace kase::engine
