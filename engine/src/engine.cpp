@@ -216,7 +216,7 @@ Verdict Engine::on_account_opened(const fb::Request& req, const fb::AccountOpene
 
 Engine::AccountEntry* Engine::find_account(const flatbuffers::String* name) {
   auto it = state_.accounts.find(state_.names.find(sv(name)));
-  return it == state_.accounts.end() ? nullptr : &*it;
+  return it == nullptr ? nullptr : &*it;
 }
 
 Verdict Engine::on_account_closed(const fb::AccountClosed& p) {
@@ -305,7 +305,7 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
   }
 
   const Grant* existing = nullptr;
-  if (auto found = state_.grants.find(pair_key(user, account)); user != kNoName && found != state_.grants.end())
+  if (auto found = state_.grants.find(pair_key(user, account)); user != kNoName && found != nullptr)
     existing = &found->second;
   if (existing != nullptr && existing->mode != AccessMode::none && existing->client != client) {
     // One person holds one mode per account; another client's grant stays.
@@ -316,7 +316,7 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
     // R8.8: only the head or persons on the signature specimen card, and
     // never on an account with a signature-3 user.
     auto rep = state_.representatives.find(pair_key(client, user));
-    if (client == kNoName || user == kNoName || rep == state_.representatives.end() ||
+    if (client == kNoName || user == kNoName || rep == nullptr ||
         (!rep->second.head && !rep->second.specimen_card))
       return Verdict::reject(r::kSignature4NotAuthorised, "R8.8");
     if (a.signature3_users - (previous == AccessMode::signature_3 ? 1 : 0) > 0)
@@ -355,7 +355,7 @@ Engine::GrantEntry* Engine::find_grant(const fb::Request& req, const flatbuffers
   const NameId client = state_.names.find(sv(req.client_id()));
   if (u == kNoName || a == kNoName || client == kNoName) return nullptr;
   auto it = state_.grants.find(pair_key(u, a));
-  if (it == state_.grants.end() || it->second.mode == AccessMode::none || it->second.client != client)
+  if (it == nullptr || it->second.mode == AccessMode::none || it->second.client != client)
     return nullptr;
   return &*it;
 }
@@ -364,7 +364,7 @@ Verdict Engine::on_rights_revoked(const fb::Request& req, const fb::RightsRevoke
   GrantEntry* git = find_grant(req, p.user(), p.account());
   if (git == nullptr) return Verdict::reject(r::kNoRights, "R7");
   auto acc = state_.accounts.find(second_of(git->first));
-  if (acc != state_.accounts.end()) {
+  if (acc != nullptr) {
     if (git->second.mode == AccessMode::signature_3) --acc->second.signature3_users;
     if (git->second.mode == AccessMode::signature_4) --acc->second.signature4_users;
     touch(*acc, dirty_.accounts);
@@ -404,11 +404,11 @@ Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
 Verdict Engine::acting_rights(NameId client, NameId user, NameId account, const RigaTime& t,
                               ActingRights* out) {
   auto git = state_.grants.find(pair_key(user, account));
-  if (user == kNoName || account == kNoName || git == state_.grants.end() ||
+  if (user == kNoName || account == kNoName || git == nullptr ||
       git->second.mode == AccessMode::none || git->second.client != client)
     return Verdict::reject(r::kNoRights, "R8");
   auto acc = state_.accounts.find(account);
-  if (acc == state_.accounts.end()) return Verdict::reject(r::kAccountUnknown, "R8");
+  if (acc == nullptr) return Verdict::reject(r::kAccountUnknown, "R8");
   const Account& a = acc->second;
   const AccessMode mode = git->second.mode;
   if (!is_view_mode(mode)) {
@@ -429,7 +429,7 @@ void Engine::limits_for(PairKey grant_key, const Grant& g, DateYmd date, Cents* 
   *daily = g.daily_limit;
   if (state_.limit_overrides.empty()) return;
   auto it = state_.limit_overrides.find(OverrideKey{grant_key, date});
-  if (it == state_.limit_overrides.end()) return;
+  if (it == nullptr) return;
   // R15: the one-day change applies on its date only; the R7 limits return after.
   if (it->second.per_order_limit != -1) *per_order = it->second.per_order_limit;
   if (it->second.daily_limit != -1) *daily = it->second.daily_limit;
@@ -454,8 +454,8 @@ Verdict Engine::check_limits(NameId user, NameId account, const Grant& g, const 
       if (c.user == user) *count = false;
   }
   auto dt = state_.day_totals.find(k);
-  *day_total = dt != state_.day_totals.end() ? &*dt : nullptr;
-  const Cents before = (dt != state_.day_totals.end() && dt->second.date == t.date) ? dt->second.total : 0;
+  *day_total = dt != nullptr ? &*dt : nullptr;
+  const Cents before = (dt != nullptr && dt->second.date == t.date) ? dt->second.total : 0;
   if (*count && before + amount > daily) {
     Verdict v = Verdict::reject(r::kDailyExceeded, "R9");
     v.amount = amount;
@@ -596,7 +596,7 @@ Verdict Engine::on_cancel(const fb::Request& req, const fb::PaymentOrderCancel& 
   // R9: a cancelled order releases its amount from the day totals it entered.
   for (const Counted& c : o.counted_by()) {
     auto dt = state_.day_totals.find(pair_key(c.user, o.account));
-    if (dt != state_.day_totals.end() && dt->second.date == c.date) {
+    if (dt != nullptr && dt->second.date == c.date) {
       dt->second.total -= o.amount;
       touch(*dt, dirty_.day_totals);
     }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kase/engine/calendar.h"
+#include "kase/engine/flat_table.h"
 #include "kase/engine/hash.h"
 #include "kase/engine/string_index.h"
 #include "kase/events/kase_generated.h"
@@ -231,7 +232,7 @@ struct ServiceState {
 };
 
 template <class K, class T, class H = IdHash>
-using Table = std::unordered_map<K, T, H>;
+using Table = FlatTable<K, T, H>;
 
 struct State {
   Names names;
