@@ -23,6 +23,7 @@
 
 #include "kase/engine/calendar.h"
 #include "kase/events/build.h"
+#include "kase/events/splitmix.h"
 #include "kase/events/codec.h"
 
 namespace kase::bench {
@@ -60,17 +61,7 @@ inline void parse_tiny_flag(int* argc, char** argv) {
   *argc = out;
 }
 
-/// Deterministic choices (the engine never sees randomness, only the stream).
-struct SplitMix {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t below(uint64_t n) { return next() % n; }
-};
+using events::SplitMix;
 
 /// UTC micros of a Riga wall-clock time on a date in November/December
 /// (EET, UTC+2).

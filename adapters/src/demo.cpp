@@ -6,6 +6,7 @@
 #include "kase/adapters/ledger.h"
 #include "kase/engine/calendar.h"
 #include "kase/events/build.h"
+#include "kase/events/splitmix.h"
 
 namespace kase::adapters {
 namespace {
@@ -14,18 +15,7 @@ using engine::days_from_civil;
 using fb::AccessMode;
 using fb::Channel;
 
-/// Deterministic generator for the demo's choices (the engine itself never
-/// sees randomness: only the stream it produces).
-struct SplitMix {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t below(uint64_t n) { return next() % n; }
-};
+using events::SplitMix;
 
 constexpr int64_t kUsPerMinute = 60'000'000;
 constexpr int64_t kEur = 100;  // cents

@@ -219,31 +219,28 @@ Engine::AccountEntry* Engine::find_account(const flatbuffers::String* name) {
   return it == nullptr ? nullptr : &*it;
 }
 
-Verdict Engine::on_account_closed(const fb::AccountClosed& p) {
-  AccountEntry* e = find_account(p.account());
+/// R13: closing, blocking and unblocking flip one flag of an account; doing
+/// it twice is refused with `already`.
+Verdict Engine::set_account_flag(const flatbuffers::String* account, bool Account::*flag, bool value,
+                                 const char* already) {
+  AccountEntry* e = find_account(account);
   if (e == nullptr) return Verdict::reject(r::kAccountUnknown, "R13");
-  if (e->second.closed) return Verdict::reject(r::kAccountClosed, "R13");
-  e->second.closed = true;
+  if (e->second.*flag == value) return Verdict::reject(already, "R13");
+  e->second.*flag = value;
   touch(*e, dirty_.accounts);
   return Verdict::ok("R13");
+}
+
+Verdict Engine::on_account_closed(const fb::AccountClosed& p) {
+  return set_account_flag(p.account(), &Account::closed, true, r::kAccountClosed);
 }
 
 Verdict Engine::on_account_blocked(const fb::AccountBlocked& p) {
-  AccountEntry* e = find_account(p.account());
-  if (e == nullptr) return Verdict::reject(r::kAccountUnknown, "R13");
-  if (e->second.blocked) return Verdict::reject(r::kAccountAlreadyBlocked, "R13");
-  e->second.blocked = true;
-  touch(*e, dirty_.accounts);
-  return Verdict::ok("R13");
+  return set_account_flag(p.account(), &Account::blocked, true, r::kAccountAlreadyBlocked);
 }
 
 Verdict Engine::on_account_unblocked(const fb::AccountUnblocked& p) {
-  AccountEntry* e = find_account(p.account());
-  if (e == nullptr) return Verdict::reject(r::kAccountUnknown, "R13");
-  if (!e->second.blocked) return Verdict::reject(r::kAccountNotBlocked, "R13");
-  e->second.blocked = false;
-  touch(*e, dirty_.accounts);
-  return Verdict::ok("R13");
+  return set_account_flag(p.account(), &Account::blocked, false, r::kAccountNotBlocked);
 }
 
 Verdict Engine::on_deposit_flag(const fb::AccountDepositFlagSet& p) {

@@ -317,6 +317,8 @@ class Engine {
   using AccountEntry = std::pair<const NameId, Account>;
   using GrantEntry = std::pair<const PairKey, Grant>;
   AccountEntry* find_account(const flatbuffers::String* name);
+  Verdict set_account_flag(const flatbuffers::String* account, bool Account::*flag, bool value,
+                           const char* already);
   /// The live grant of `user` on `account` for the request's client, or null.
   GrantEntry* find_grant(const fb::Request& req, const flatbuffers::String* user,
                          const flatbuffers::String* account);
