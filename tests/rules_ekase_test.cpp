@@ -312,6 +312,25 @@ TEST_F(EKase, R41_TreasuryEventsOnlyFromTreasuryChannel) {
   EXPECT_REJECTED(h.apply(events::po_prepare(h.treasury(), "po1", "A1", 1)), reason::kWrongChannel, "R41");
 }
 
+TEST_F(EKase, R4_RepresentativeRegisterNamesHeadAndSpecimenCard) {
+  // The register decides who may hold signature-4 (R8.8); re-registering updates the roles.
+  EXPECT_ACCEPTED(h.apply(events::representative(h.treasury(), "p1", false, false)));
+  EXPECT_REJECTED(h.grant("p1", "A1", AccessMode::signature_4), reason::kSignature4NotAuthorised, "R8.8");
+  EXPECT_ACCEPTED(h.apply(events::representative(h.treasury(), "p1", true, false)));
+  EXPECT_ACCEPTED(h.grant("p1", "A1", AccessMode::signature_4));
+  EXPECT_REJECTED(h.apply(events::representative(h.treasury(), "", true, false)), reason::kValueInvalid, "R4");
+}
+
+TEST_F(EKase, NamesWithTheKeySeparatorAreRefused) {
+  const std::string bad = std::string("po") + engine::kKeySep + "1";
+  h.grant("s2", "A1", AccessMode::signature_2);
+  EXPECT_REJECTED(h.prepare("s2", bad, "A1", 100), reason::kValueInvalid, "R8");
+  EXPECT_REJECTED(h.open_account(std::string("A") + engine::kKeySep), reason::kValueInvalid, "R13");
+  EXPECT_REJECTED(h.grant(std::string("u") + engine::kKeySep, "A1", AccessMode::view_all), reason::kValueInvalid, "R8");
+  h.client = std::string("C") + engine::kKeySep;
+  EXPECT_REJECTED(h.prepare("s2", "po2", "A1", 100), reason::kValueInvalid, "R47");
+}
+
 TEST_F(EKase, RightsBelongToTheRequestsClient) {
   h.grant("s2", "A1", AccessMode::signature_2);
   h.client = "C2";

@@ -28,6 +28,9 @@ std::string_view sv(const flatbuffers::String* s) {
   return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
 }
 
+/// A name that can become part of a persisted key: not empty, no separator.
+bool valid_name(std::string_view s) { return !s.empty() && s.find(kKeySep) == std::string_view::npos; }
+
 constexpr size_t service_index(fb::Service s) { return static_cast<size_t>(s); }
 
 }  // namespace
@@ -131,6 +134,8 @@ Verdict Engine::check_envelope(const fb::Request& req) const {
       req.payload_type() > Payload::MAX)
     return Verdict::reject(r::kNoPayload, "R47");
   if (sv(req.actor()).empty()) return Verdict::reject(r::kMissingActor, "R37");
+  if (!valid_name(sv(req.client_id())) || !valid_name(sv(req.actor())))
+    return Verdict::reject(r::kValueInvalid, "R47");
   return Verdict::ok("");
 }
 
@@ -201,7 +206,7 @@ Verdict Engine::apply(const fb::Request& req) {
 
 Verdict Engine::on_account_opened(const fb::Request& req, const fb::AccountOpened& p) {
   (void)req;
-  if (sv(p.account()).empty() || sv(p.owner_client()).empty() || p.fiscal_year() < 0)
+  if (!valid_name(sv(p.account())) || !valid_name(sv(p.owner_client())) || p.fiscal_year() < 0)
     return Verdict::reject(r::kValueInvalid, "R13");
   if (state_.accounts.count(state_.names.find(sv(p.account()))) != 0)
     return Verdict::reject(r::kAccountExists, "R13");
@@ -263,7 +268,7 @@ Verdict Engine::on_opened_for_year(const fb::AccountOpenedForYear& p) {
 // ---- Representatives and rights ----------------------------------------------
 
 Verdict Engine::on_representative(const fb::Request& req, const fb::RepresentativeRegistered& p) {
-  if (sv(p.person()).empty()) return Verdict::reject(r::kValueInvalid, "R4");
+  if (!valid_name(sv(p.person()))) return Verdict::reject(r::kValueInvalid, "R4");
   const NameId client = state_.names.intern(sv(req.client_id()));
   const NameId person = state_.names.intern(sv(p.person()));
   auto it = state_.representatives.try_emplace(pair_key(client, person)).first;
@@ -275,8 +280,8 @@ Verdict Engine::on_representative(const fb::Request& req, const fb::Representati
 
 Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGranted& p) {
   const AccessMode mode = p.mode();
-  if (mode == AccessMode::none || mode > AccessMode::MAX || sv(p.user()).empty())
-    return Verdict::reject(r::kModeInvalid, "R8");
+  if (mode == AccessMode::none || mode > AccessMode::MAX) return Verdict::reject(r::kModeInvalid, "R8");
+  if (!valid_name(sv(p.user()))) return Verdict::reject(r::kValueInvalid, "R8");
   AccountEntry* acc = find_account(p.account());
   if (acc == nullptr) return Verdict::reject(r::kAccountUnknown, "R8");
   Account& a = acc->second;
@@ -483,7 +488,7 @@ void Engine::count_in_day_total(Order& o, NameId user, Cents amount, DateYmd dat
 Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flatbuffers::String* order,
                            const flatbuffers::String* account, Cents amount,
                            const flatbuffers::String* beneficiary, bool import) {
-  if (sv(order).empty() || sv(account).empty()) return Verdict::reject(r::kValueInvalid, "R8");
+  if (!valid_name(sv(order)) || sv(account).empty()) return Verdict::reject(r::kValueInvalid, "R8");
   if (amount <= 0) {
     Verdict v = Verdict::reject(r::kAmountInvalid, "R9");
     v.amount = amount;
