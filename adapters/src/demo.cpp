@@ -160,6 +160,35 @@ std::vector<std::string> demo_requests(uint64_t seed) {
         return events::limit_change(x, clients[0].sig2, clients[0].account, 20261116, 9'000 * kEur, 40'000 * kEur);
       });
     }
+    if (business) {
+      // R25, R28.1, R29.1: people log in; now and then someone mistypes a
+      // password three times, is blocked, and the support service restores it.
+      for (const Client& c : clients) {
+        const std::string& who = rng.below(2) == 0 ? c.sig1 : c.manage;
+        const int wrong = rng.below(8) == 0 ? 3 : static_cast<int>(rng.below(2));
+        for (int k = 0; k < wrong; ++k)
+          push(events::Envelope{"", c.id, who, Channel::portal, riga_nov(day, 7, 50 + k)},
+               [&](const auto& x) { return events::login_attempt(x, fb::Means::unified_login, false); });
+        if (wrong == 3) {
+          push(events::Envelope{"", c.id, op, Channel::treasury, riga_nov(day, 8, 40)},
+               [&](const auto& x) { return events::means_restored(x, who, false); });
+        }
+        push(events::Envelope{"", c.id, who, Channel::portal, riga_nov(day, wrong == 3 ? 8 : 7, wrong == 3 ? 45 : 55)},
+             [&](const auto& x) { return events::login_attempt(x, fb::Means::unified_login, true); });
+        // R8.9, R28.4: the client's information system polls statements.
+        const int polls = day == 19 && c.id == clients[1].id ? 6 : 3;
+        for (int k = 0; k < polls; ++k) {
+          const int minute = day == 19 && c.id == clients[1].id ? 2 * k : 40 * k;  // too fast on the 19th
+          push(events::Envelope{"", c.id, c.online_view, Channel::online, riga_nov(day, 9, minute)},
+               [&](const auto& x) { return events::online_data_request(x, c.account); });
+        }
+      }
+    }
+    if (day == 20 + 3) {
+      // R29.2: the institution applies to restore its information system's certificate.
+      push(events::Envelope{"", clients[1].id, op, Channel::treasury, riga_nov(day, 9, 0)},
+           [&](const auto& x) { return events::means_restored(x, clients[1].online_view, true); });
+    }
     if (day == 25) {
       // R34: eKase suspended 12:00–13:00.
       events::Envelope sus{"", clients[0].id, op, Channel::treasury, riga_nov(day, 12, 0)};

@@ -175,9 +175,9 @@ void print_counts(const adapters::ReplayResult& r) {
               static_cast<unsigned long long>(r.records), static_cast<unsigned long long>(r.accepted),
               static_cast<unsigned long long>(r.rejected));
   std::printf("accounts        %zu\nrepresentatives %zu\ngrants          %zu\norders          %zu\n"
-              "day totals      %zu\nlimit changes   %zu\n",
+              "day totals      %zu\nlimit changes   %zu\npersons         %zu (%zu blocked)\n",
               r.counts.accounts, r.counts.representatives, r.counts.grants, r.counts.orders,
-              r.counts.day_totals, r.counts.limit_overrides);
+              r.counts.day_totals, r.counts.limit_overrides, r.counts.persons, r.counts.blocked_persons);
   std::printf("state hash      %s\nchain head      %s\n", events::to_hex(r.state_hash).c_str(),
               events::to_hex(r.chain_head).c_str());
 }

@@ -156,18 +156,44 @@ Verdict Engine::check_service_open(fb::Service service, const RigaTime& t) const
   return Verdict::ok("R32");
 }
 
+namespace {
+
+/// Payloads a person sends; everything else comes from the Treasury.
+bool is_user_payload(Payload t) {
+  switch (t) {
+    case Payload::PaymentOrderPrepare:
+    case Payload::PaymentOrderSign:
+    case Payload::PaymentOrderCancel:
+    case Payload::PaymentOrderImport:
+    case Payload::OnlineDataRequest:
+    case Payload::LoginAttempt:
+    case Payload::BreachReported:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// R32: logins and breach reports are taken at any hour; the services are not.
+bool bound_by_hours(Payload t) {
+  return is_user_payload(t) && t != Payload::LoginAttempt && t != Payload::BreachReported;
+}
+
+}  // namespace
+
 Verdict Engine::apply(const fb::Request& req) {
   if (Verdict v = check_envelope(req); !v.accepted) return v;
   const Payload type = req.payload_type();
-  const bool treasury_payload =
-      type != Payload::PaymentOrderPrepare && type != Payload::PaymentOrderSign &&
-      type != Payload::PaymentOrderCancel && type != Payload::PaymentOrderImport;
+  const bool user_payload = is_user_payload(type);
   const bool from_treasury = req.channel() == fb::Channel::treasury;
-  if (treasury_payload && !from_treasury) return Verdict::reject(r::kTreasuryOnly, "R41");
-  if (!treasury_payload && from_treasury) return Verdict::reject(r::kWrongChannel, "R41");
+  if (!user_payload && !from_treasury) return Verdict::reject(r::kTreasuryOnly, "R41");
+  if (user_payload && from_treasury) return Verdict::reject(r::kWrongChannel, "R41");
+  if (user_payload && state_.blocked_persons > 0) {
+    if (Verdict v = check_not_blocked(req); !v.accepted) return v;
+  }
 
   const RigaTime t = clock_.at(req.intake_us());
-  if (!treasury_payload) {
+  if (bound_by_hours(type)) {
     // R32, R34: users act only while the service is open.
     if (Verdict v = check_service_open(fb::Service::ekase, t); !v.accepted) return v;
   }
@@ -197,6 +223,12 @@ Verdict Engine::apply(const fb::Request& req) {
     case Payload::ServiceHoursNotice: return on_service_hours(*req.payload_as_ServiceHoursNotice());
     case Payload::ServiceSuspension: return on_suspension(*req.payload_as_ServiceSuspension());
     case Payload::CalendarOverride: return on_calendar_override(*req.payload_as_CalendarOverride());
+    case Payload::LoginAttempt: return on_login(req, *req.payload_as_LoginAttempt());
+    case Payload::BreachReported: return on_breach_reported(req);
+    case Payload::MeansBlocked: return on_means_blocked(*req.payload_as_MeansBlocked());
+    case Payload::MeansRestored: return on_means_restored(*req.payload_as_MeansRestored());
+    case Payload::OnlineDataRequest: return on_online_request(req, t, *req.payload_as_OnlineDataRequest());
+    case Payload::IdentityPolicy: return on_identity_policy(*req.payload_as_IdentityPolicy());
     case Payload::NONE: break;
   }
   return Verdict::reject(r::kNoPayload, "R47");
@@ -272,6 +304,7 @@ Verdict Engine::on_representative(const fb::Request& req, const fb::Representati
   const NameId client = state_.names.intern(sv(req.client_id()));
   const NameId person = state_.names.intern(sv(p.person()));
   auto it = state_.representatives.try_emplace(pair_key(client, person)).first;
+  (void)this->person(person);
   it->second.head = p.head();
   it->second.specimen_card = p.specimen_card();
   touch(*it, dirty_.representatives);
@@ -332,6 +365,7 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
   const NameId user_id = state_.names.intern(sv(p.user()));
   auto git = state_.grants.try_emplace(pair_key(user_id, account)).first;
   Grant& g = git->second;
+  (void)person(user_id);
   // R7: the newer application replaces the user's mode on this account.
   if (previous == AccessMode::signature_3) --a.signature3_users;
   if (previous == AccessMode::signature_4) --a.signature4_users;
@@ -527,6 +561,8 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   o.beneficiary.assign(sv(beneficiary));
   count_in_day_total(o, user, amount, t.date, day_total);
   touch(*it, dirty_.orders);
+  // R28.4: an import is a data request too; a block it trips applies from the next request.
+  if (import) (void)count_online_request(user, t, req.intake_us());
   v.rule = import ? "R8.10" : rule_of(mode);
   return v;
 }
@@ -636,6 +672,170 @@ Verdict Engine::on_calendar_override(const fb::CalendarOverride& p) {
   business_day_number_ = INT64_MIN;
   dirty_.settings = true;
   return Verdict::ok("R32");
+}
+
+// ---- Identification means and blocking (R25–R29) ---------------------------------
+
+namespace {
+
+struct BlockName {
+  const char* reason;
+  const char* rule;
+};
+BlockName block_name(fb::BlockCause c) {
+  switch (c) {
+    case fb::BlockCause::wrong_credentials: return {r::kBlockedWrongCredentials, "R28.1"};
+    case fb::BlockCause::suspicion: return {r::kBlockedSuspicion, "R28.2"};
+    case fb::BlockCause::reported_by_user: return {r::kBlockedReported, "R28.3"};
+    case fb::BlockCause::request_rate: return {r::kBlockedRequestRate, "R28.4"};
+    default: return {r::kValueInvalid, "R28"};
+  }
+}
+
+}  // namespace
+
+Engine::PersonEntry& Engine::person(NameId id) {
+  auto [e, fresh] = state_.persons.try_emplace(id);
+  if (fresh) touch(*e, dirty_.persons);
+  return *e;
+}
+
+Verdict Engine::check_not_blocked(const fb::Request& req) const {
+  const Person* p = nullptr;
+  if (const auto* e = state_.persons.find(state_.names.find(sv(req.actor())))) p = &e->second;
+  if (p == nullptr || p->block == fb::BlockCause::none) return Verdict::ok("R28");
+  const BlockName b = block_name(p->block);
+  return Verdict::reject(b.reason, b.rule);
+}
+
+void Engine::block(PersonEntry& p, fb::BlockCause cause, fb::Means means) {
+  if (p.second.block == fb::BlockCause::none) ++state_.blocked_persons;
+  p.second.block = cause;
+  p.second.blocked_means = means;
+  touch(p, dirty_.persons);
+}
+
+Verdict Engine::on_login(const fb::Request& req, const fb::LoginAttempt& p) {
+  // R25: the Treasury identifies users by their means; a person it never
+  // registered (no rights, not a representative) is not identified.
+  auto* e = state_.persons.find(state_.names.find(sv(req.actor())));
+  if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
+  Person& person = e->second;
+  if (p.success()) {
+    if (person.failures != 0) {
+      person.failures = 0;  // R28.1: a success resets the count
+      touch(*e, dirty_.persons);
+    }
+    return Verdict::ok("R25");
+  }
+  // A failed login is refused and counted (the count is state, decided here).
+  ++person.failures;
+  touch(*e, dirty_.persons);
+  Verdict v = Verdict::reject(r::kLoginFailed, "R28.1");
+  v.amount = person.failures;
+  v.limit = state_.identity_policy.failures_to_block;
+  if (person.failures >= state_.identity_policy.failures_to_block) {
+    block(*e, fb::BlockCause::wrong_credentials, p.means());
+    v.reason = r::kBlockedWrongCredentials;
+  }
+  return v;
+}
+
+Verdict Engine::on_breach_reported(const fb::Request& req) {
+  // R27, R28.3: the user's own report blocks the means at once.
+  auto* e = state_.persons.find(state_.names.find(sv(req.actor())));
+  if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
+  block(*e, fb::BlockCause::reported_by_user, req.payload_as_BreachReported()->means());
+  return Verdict::ok("R28.3");
+}
+
+Verdict Engine::on_means_blocked(const fb::MeansBlocked& p) {
+  auto* e = state_.persons.find(state_.names.find(sv(p.person())));
+  if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
+  // Wrong entries (R28.1) and request rates (R28.4) are decided by the engine
+  // from the events themselves; the Treasury blocks on suspicion or report.
+  if (p.cause() != fb::BlockCause::suspicion && p.cause() != fb::BlockCause::reported_by_user)
+    return Verdict::reject(r::kValueInvalid, "R28.2");
+  block(*e, p.cause(), fb::Means::unknown);
+  return Verdict::ok(block_name(p.cause()).rule);
+}
+
+Verdict Engine::on_means_restored(const fb::MeansRestored& p) {
+  auto* e = state_.persons.find(state_.names.find(sv(p.person())));
+  if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
+  Person& person = e->second;
+  if (person.block == fb::BlockCause::none) return Verdict::reject(r::kNotBlocked, "R29");
+  const fb::Means m = person.blocked_means;
+  bool allowed = false;
+  const char* rule = p.by_application() ? "R29.2" : "R29.1";
+  if (!p.by_application()) {
+    // R29.1, by phone to the support service: wrong user name, password or code-card code.
+    allowed = person.block == fb::BlockCause::wrong_credentials &&
+              (m == fb::Means::unified_login || m == fb::Means::code_card || m == fb::Means::unknown);
+  } else {
+    // R29.2, by application (annex 6): wrong user name or calculator code, and
+    // blocks under R27 or R28.2; a R28.4 block too (the rule names no other way).
+    allowed = (person.block == fb::BlockCause::wrong_credentials &&
+               (m == fb::Means::unified_login || m == fb::Means::code_calculator || m == fb::Means::unknown)) ||
+              person.block == fb::BlockCause::suspicion || person.block == fb::BlockCause::reported_by_user ||
+              person.block == fb::BlockCause::request_rate;
+  }
+  if (!allowed) return Verdict::reject(r::kRestorationNotAllowed, rule);
+  person.block = fb::BlockCause::none;
+  person.blocked_means = fb::Means::unknown;
+  person.failures = 0;
+  person.short_intervals = 0;
+  --state_.blocked_persons;
+  touch(*e, dirty_.persons);
+  return Verdict::ok(rule);
+}
+
+bool Engine::count_online_request(NameId user, const RigaTime& t, int64_t intake_us) {
+  PersonEntry& e = person(user);
+  Person& p = e.second;
+  bool short_interval = p.last_online_us != 0 && intake_us - p.last_online_us < state_.identity_policy.request_interval_us;
+  p.last_online_us = intake_us;
+  touch(e, dirty_.persons);
+  if (!short_interval) return false;
+  // R28.4, "repeatedly": the policy's number of short intervals in one business day.
+  if (p.short_day != t.date) {
+    p.short_day = t.date;
+    p.short_intervals = 0;
+  }
+  ++p.short_intervals;
+  if (p.short_intervals < state_.identity_policy.short_intervals_to_block) return false;
+  block(e, fb::BlockCause::request_rate, fb::Means::x509_certificate);
+  return true;
+}
+
+Verdict Engine::on_online_request(const fb::Request& req, const RigaTime& t, const fb::OnlineDataRequest& p) {
+  if (req.channel() != fb::Channel::online) return Verdict::reject(r::kWrongChannel, "R8.9");
+  const NameId user = state_.names.find(sv(req.actor()));
+  ActingRights rights;
+  if (Verdict v = acting_rights(state_.names.find(sv(req.client_id())), user,
+                                state_.names.find(sv(p.account())), t, &rights);
+      !v.accepted)
+    return v;
+  const AccessMode mode = rights.grant->mode;
+  if (mode != AccessMode::online_view && mode != AccessMode::online_manage)
+    return Verdict::reject(r::kNotOnlineMode, rule_of(mode));
+  if (count_online_request(user, t, req.intake_us())) {
+    Verdict v = Verdict::reject(r::kBlockedRequestRate, "R28.4");
+    v.amount = state_.identity_policy.short_intervals_to_block;
+    return v;
+  }
+  return Verdict::ok(rule_of(mode));
+}
+
+Verdict Engine::on_identity_policy(const fb::IdentityPolicy& p) {
+  if (p.failures_to_block() < 1 || p.failures_to_block() > 20 || p.request_interval_seconds() < 1 ||
+      p.request_interval_seconds() > 24 * 3600 || p.short_intervals_to_block() < 1)
+    return Verdict::reject(r::kValueInvalid, "R28.4");
+  state_.identity_policy.failures_to_block = p.failures_to_block();
+  state_.identity_policy.request_interval_us = static_cast<int64_t>(p.request_interval_seconds()) * 1000 * 1000;
+  state_.identity_policy.short_intervals_to_block = p.short_intervals_to_block();
+  dirty_.settings = true;
+  return Verdict::ok("R28.4");
 }
 
 }  // namespace kase::engine

@@ -119,4 +119,31 @@ std::string calendar_override(const Envelope& e, int32_t date, bool working) {
                 [&](FlatBufferBuilder& b) { return fb::CreateCalendarOverride(b, date, working); });
 }
 
+std::string login_attempt(const Envelope& e, fb::Means means, bool success) {
+  return finish(e, fb::Payload::LoginAttempt,
+                [&](FlatBufferBuilder& b) { return fb::CreateLoginAttempt(b, means, success); });
+}
+std::string breach_reported(const Envelope& e, fb::Means means) {
+  return finish(e, fb::Payload::BreachReported,
+                [&](FlatBufferBuilder& b) { return fb::CreateBreachReported(b, means); });
+}
+std::string means_blocked(const Envelope& e, std::string_view person, fb::BlockCause cause) {
+  return finish(e, fb::Payload::MeansBlocked,
+                [&](FlatBufferBuilder& b) { return fb::CreateMeansBlocked(b, str(b, person), cause); });
+}
+std::string means_restored(const Envelope& e, std::string_view person, bool by_application) {
+  return finish(e, fb::Payload::MeansRestored,
+                [&](FlatBufferBuilder& b) { return fb::CreateMeansRestored(b, str(b, person), by_application); });
+}
+std::string online_data_request(const Envelope& e, std::string_view account) {
+  return finish(e, fb::Payload::OnlineDataRequest,
+                [&](FlatBufferBuilder& b) { return fb::CreateOnlineDataRequest(b, str(b, account)); });
+}
+std::string identity_policy(const Envelope& e, uint8_t failures_to_block, int32_t request_interval_seconds,
+                            uint8_t short_intervals_to_block) {
+  return finish(e, fb::Payload::IdentityPolicy, [&](FlatBufferBuilder& b) {
+    return fb::CreateIdentityPolicy(b, failures_to_block, request_interval_seconds, short_intervals_to_block);
+  });
+}
+
 }  // namespace kase::events

@@ -34,6 +34,7 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   table(Family::limit_overrides, b.dirty.limit_overrides);
   table(Family::day_totals, b.dirty.day_totals);
   table(Family::orders, b.dirty.orders);
+  table(Family::persons, b.dirty.persons);
   if (b.dirty.settings) {
     scratch->clear();
     encode_settings(*b.state, scratch);

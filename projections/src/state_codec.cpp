@@ -45,6 +45,7 @@ const char* family_name(Family f) noexcept {
     case Family::limit_overrides: return "limit_overrides";
     case Family::day_totals: return "day_totals";
     case Family::orders: return "orders";
+    case Family::persons: return "persons";
     case Family::count_: break;
   }
   return "?";
@@ -209,8 +210,21 @@ void encode_value(const Order& v, const Names& n, std::string* o) {
   }
 }
 
-void encode_settings(const State& s, std::string* o) {
+void encode_value(const Person& v, const Names&, std::string* o) {
   put_u8(o, kValueVersion);
+  put_u8(o, v.failures);
+  put_u8(o, static_cast<uint8_t>(v.block));
+  put_u8(o, static_cast<uint8_t>(v.blocked_means));
+  put_i64(o, v.last_online_us);
+  put_i32(o, v.short_day);
+  put_u8(o, v.short_intervals);
+}
+
+// Settings version 2 appends the identity policy (R28.1, R28.4) to version 1.
+constexpr uint8_t kSettingsVersion = 2;
+
+void encode_settings(const State& s, std::string* o) {
+  put_u8(o, kSettingsVersion);
   put(o, s.services.size(), 4);
   for (const auto& sv : s.services) {
     put_i32(o, sv.open_minute);
@@ -222,11 +236,15 @@ void encode_settings(const State& s, std::string* o) {
     put_i32(o, date);
     put_u8(o, working);
   }
+  put_i32(o, s.identity_policy.failures_to_block);
+  put_i64(o, s.identity_policy.request_interval_us);
+  put_i32(o, s.identity_policy.short_intervals_to_block);
 }
 
 Status decode_settings(std::string_view value, State* s) {
   Reader r(value);
-  if (r.u8() != kValueVersion) return corrupt(Family::meta, "settings");
+  const uint8_t version = r.u8();
+  if (version != 1 && version != kSettingsVersion) return corrupt(Family::meta, "settings");
   const auto n = r.get(4);
   if (n != s->services.size()) return corrupt(Family::meta, "settings");
   for (auto& sv : s->services) {
@@ -239,6 +257,11 @@ Status decode_settings(std::string_view value, State* s) {
     const int32_t date = r.i32();
     const bool working = r.boolean();
     s->calendar.set_override(date, working);
+  }
+  if (version >= 2) {
+    s->identity_policy.failures_to_block = r.i32();
+    s->identity_policy.request_interval_us = r.i64();
+    s->identity_policy.short_intervals_to_block = r.i32();
   }
   return r.done() ? Status::Ok() : corrupt(Family::meta, "settings");
 }
@@ -353,6 +376,21 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       }
       break;
     }
+    case Family::persons: {
+      Person& p = s->persons[names.intern(key)];
+      p.failures = r.u8();
+      const uint8_t block = r.u8();
+      const uint8_t means = r.u8();
+      if (block > static_cast<uint8_t>(fb::BlockCause::MAX) || means > static_cast<uint8_t>(fb::Means::MAX))
+        return corrupt(f, key);
+      p.block = static_cast<fb::BlockCause>(block);
+      p.blocked_means = static_cast<fb::Means>(means);
+      p.last_online_us = r.i64();
+      p.short_day = r.i32();
+      p.short_intervals = r.u8();
+      if (p.block != fb::BlockCause::none) ++s->blocked_persons;  // derived
+      break;
+    }
     default: return {Errc::invalid_argument, "not a state family"};
   }
   return r.done() ? Status::Ok() : corrupt(f, key);
@@ -394,6 +432,7 @@ events::Hash state_hash(const State& s) {
   hash_table(&c, Family::limit_overrides, s.limit_overrides, s.names);
   hash_table(&c, Family::day_totals, s.day_totals, s.names);
   hash_table(&c, Family::orders, s.orders, s.names);
+  hash_table(&c, Family::persons, s.persons, s.names);
   std::string settings;
   encode_settings(s, &settings);
   SHA256_Update(&c, settings.data(), settings.size());
@@ -410,6 +449,8 @@ StateCounts state_counts(const State& s) {
   c.orders = s.orders.size();
   c.day_totals = s.day_totals.size();
   c.limit_overrides = s.limit_overrides.size();
+  c.persons = s.persons.size();
+  c.blocked_persons = static_cast<size_t>(s.blocked_persons);
   return c;
 }
 

@@ -224,6 +224,24 @@ class OrderTable {
   std::deque<Entry> entries_;
 };
 
+/// R25–R29: a person's identification state, shared by every client the
+/// person works for (DESIGN.md: identity facts span clients).
+struct Person : Dirty {
+  uint8_t failures = 0;                           // consecutive wrong entries (R28.1)
+  fb::BlockCause block = fb::BlockCause::none;
+  fb::Means blocked_means = fb::Means::unknown;   // decides R29.1 or R29.2
+  int64_t last_online_us = 0;                     // R28.4
+  DateYmd short_day = 0;
+  uint8_t short_intervals = 0;
+};
+
+/// R28.1, R28.4 thresholds (IdentityPolicy events).
+struct IdentityPolicy {
+  int32_t failures_to_block = 3;
+  int64_t request_interval_us = 180LL * 1000 * 1000;
+  int32_t short_intervals_to_block = 3;
+};
+
 /// R32, R34: hours and suspension of one e-service.
 struct ServiceState {
   int32_t open_minute = 8 * 60;
@@ -243,8 +261,11 @@ struct State {
   Table<OverrideKey, LimitOverride, OverrideKeyHash> limit_overrides;
   Table<PairKey, DayTotal> day_totals;             // (user, account)
   OrderTable orders;                               // (client, order)
+  Table<NameId, Person> persons;                   // person (users and representatives)
   BusinessCalendar calendar;
   std::array<ServiceState, 5> services{};
+  IdentityPolicy identity_policy;
+  int32_t blocked_persons = 0;                     // derived: persons with a block
 };
 
 /// Entries touched since the last take_dirty(), by table. Pointers stay valid
@@ -259,10 +280,11 @@ struct DirtySet {
   List<OverrideKey, LimitOverride> limit_overrides;
   List<PairKey, DayTotal> day_totals;
   List<std::string, Order> orders;
-  bool settings = false;  // calendar overrides or service states changed
+  List<NameId, Person> persons;
+  bool settings = false;  // calendar overrides, service states or identity policy changed
   [[nodiscard]] size_t size() const {
     return accounts.size() + representatives.size() + grants.size() + permissions.size() +
-           limit_overrides.size() + day_totals.size() + orders.size() + (settings ? 1 : 0);
+           limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + (settings ? 1 : 0);
   }
 };
 
@@ -313,6 +335,22 @@ class Engine {
   Verdict on_service_hours(const fb::ServiceHoursNotice& p);
   Verdict on_suspension(const fb::ServiceSuspension& p);
   Verdict on_calendar_override(const fb::CalendarOverride& p);
+  Verdict on_login(const fb::Request& req, const fb::LoginAttempt& p);
+  Verdict on_breach_reported(const fb::Request& req);
+  Verdict on_means_blocked(const fb::MeansBlocked& p);
+  Verdict on_means_restored(const fb::MeansRestored& p);
+  Verdict on_online_request(const fb::Request& req, const RigaTime& t, const fb::OnlineDataRequest& p);
+  Verdict on_identity_policy(const fb::IdentityPolicy& p);
+
+  using PersonEntry = std::pair<const NameId, Person>;
+  /// The person's entry, created when absent (people get one with their
+  /// first grant or registration).
+  PersonEntry& person(NameId id);
+  /// R28: a blocked person's requests are refused, naming the block.
+  Verdict check_not_blocked(const fb::Request& req) const;
+  void block(PersonEntry& p, fb::BlockCause cause, fb::Means means);
+  /// R28.4: counts an online data request; blocks after too many short intervals.
+  bool count_online_request(NameId user, const RigaTime& t, int64_t intake_us);
 
   using AccountEntry = std::pair<const NameId, Account>;
   using GrantEntry = std::pair<const PairKey, Grant>;

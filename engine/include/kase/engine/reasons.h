@@ -65,6 +65,17 @@ inline constexpr const char* kChangeDatePast = "limit_change.date_past";
 inline constexpr const char* kChangeEmpty = "limit_change.empty";
 inline constexpr const char* kChangeNoLimits = "limit_change.mode_without_limits";
 
+// Identification and blocking (R25–R29).
+inline constexpr const char* kUnknownPerson = "identity.unknown_person";
+inline constexpr const char* kLoginFailed = "identity.login_failed";
+inline constexpr const char* kBlockedWrongCredentials = "identity.blocked_wrong_credentials";
+inline constexpr const char* kBlockedSuspicion = "identity.blocked_suspicion";
+inline constexpr const char* kBlockedReported = "identity.blocked_reported_by_user";
+inline constexpr const char* kBlockedRequestRate = "identity.blocked_request_rate";
+inline constexpr const char* kNotBlocked = "identity.not_blocked";
+inline constexpr const char* kRestorationNotAllowed = "identity.restoration_not_allowed";
+inline constexpr const char* kNotOnlineMode = "mode.not_online";
+
 // Calendar.
 inline constexpr const char* kDateInvalid = "calendar.date_invalid";
 

@@ -46,5 +46,12 @@ std::string po_cancel(const Envelope& e, std::string_view order);
 std::string service_hours(const Envelope& e, fb::Service service, int16_t open_minute, int16_t close_minute);
 std::string service_suspension(const Envelope& e, fb::Service service, bool suspended);
 std::string calendar_override(const Envelope& e, int32_t date, bool working);
+std::string login_attempt(const Envelope& e, fb::Means means, bool success);
+std::string breach_reported(const Envelope& e, fb::Means means);
+std::string means_blocked(const Envelope& e, std::string_view person, fb::BlockCause cause);
+std::string means_restored(const Envelope& e, std::string_view person, bool by_application);
+std::string online_data_request(const Envelope& e, std::string_view account);
+std::string identity_policy(const Envelope& e, uint8_t failures_to_block, int32_t request_interval_seconds,
+                            uint8_t short_intervals_to_block);
 
 }  // namespace kase::events

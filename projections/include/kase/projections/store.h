@@ -34,6 +34,7 @@ enum class Family : uint8_t {
   limit_overrides,
   day_totals,
   orders,
+  persons,          // R25–R29 identification state per person
   count_,
 };
 inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::count_);
@@ -185,6 +186,7 @@ void encode_value(const engine::Dirty& v, const engine::Names& n, std::string* o
 void encode_value(const engine::LimitOverride& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::DayTotal& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Order& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Person& v, const engine::Names& n, std::string* out);
 void encode_settings(const engine::State& s, std::string* out);
 
 /// Decodes one persisted entry into the state; corruption on bad bytes.
@@ -198,7 +200,7 @@ events::Hash state_hash(const engine::State& s);
 /// Entry counts by family, for summaries.
 struct StateCounts {
   size_t accounts = 0, representatives = 0, grants = 0, orders = 0, day_totals = 0,
-         limit_overrides = 0;
+         limit_overrides = 0, persons = 0, blocked_persons = 0;
 };
 StateCounts state_counts(const engine::State& s);
 
