@@ -143,6 +143,16 @@ std::vector<std::string> demo_requests(uint64_t seed) {
       grant(c.sig2, c.foreign_account, AccessMode::signature_2);           // R11: refused
     }
     push(e, [&](const auto& x) { return events::account_blocked(x, c.blocked_account); });
+    // R3, R4, R7: the manager's rights now stand on a signed, registered application.
+    const std::string app = "APP-" + c.id + "-manage-1";
+    push(events::Envelope{"", c.id, c.head, Channel::portal, setup}, [&](const auto& x) {
+      return events::application_submitted(x, app, fb::ApplicationKind::ekase, c.manage, c.head, setup - 3'600'000'000LL,
+                                            "sha256:annex2-" + c.id);
+    });
+    push(e, [&](const auto& x) { return events::application_registered(x, app); });
+    push(e, [&](const auto& x) {
+      return events::rights_granted_under(x, c.manage, c.account, AccessMode::manage_po, po, daily, app);
+    });
   }
 
   // A month of payment orders.
@@ -154,6 +164,37 @@ std::vector<std::string> demo_requests(uint64_t seed) {
     calendar.set_override(20261107, true);
     calendar.set_override(20261120, false);
     const bool business = calendar.is_business_day(20261100 + day);
+    if (day == 16) {
+      // R7: a newer application supersedes the manager's; the Treasury attaches
+      // the rights again at 09:30 (R22.2), so early orders that day are refused.
+      for (const Client& c : clients) {
+        const std::string app = "APP-" + c.id + "-manage-2";
+        const int64_t t = riga_nov(day, 7, 0);
+        push(events::Envelope{"", c.id, c.head, Channel::portal, t}, [&](const auto& x) {
+          return events::application_submitted(x, app, fb::ApplicationKind::ekase, c.manage, c.head, t - 60'000'000,
+                                                "sha256:annex2-" + c.id + "-2");
+        });
+        push(events::Envelope{"", c.id, op, Channel::treasury, t}, [&](const auto& x) {
+          return events::application_registered(x, app);
+        });
+        push(events::Envelope{"", c.id, op, Channel::treasury, riga_nov(day, 9, 30)}, [&](const auto& x) {
+          return events::rights_granted_under(x, c.manage, c.account, AccessMode::manage_po, 5'000 * kEur,
+                                              20'000 * kEur, app);
+        });
+      }
+    }
+    if (day == 26) {
+      // R30: a viewer of the third institution stops using the e-services.
+      const Client& c = clients[2];
+      const int64_t t = riga_nov(day, 7, 0);
+      push(events::Envelope{"", c.id, c.head, Channel::portal, t}, [&](const auto& x) {
+        return events::application_submitted(x, "APP-" + c.id + "-termination", fb::ApplicationKind::termination,
+                                              c.view_out, c.head, t - 60'000'000, "sha256:annex6-" + c.id);
+      });
+      push(events::Envelope{"", c.id, op, Channel::treasury, t}, [&](const auto& x) {
+        return events::application_registered(x, "APP-" + c.id + "-termination");
+      });
+    }
     if (day == 16) {
       // R14/R15: a one-day raise of sig2's limits on the ministry's account.
       push(tenv(clients[0].id), [&](const auto& x) {

@@ -186,7 +186,11 @@ Verdict Engine::apply(const fb::Request& req) {
   const Payload type = req.payload_type();
   const bool user_payload = is_user_payload(type);
   const bool from_treasury = req.channel() == fb::Channel::treasury;
-  if (!user_payload && !from_treasury) return Verdict::reject(r::kTreasuryOnly, "R41");
+  // R3: an application is an electronic document (portal) or paper the Treasury enters.
+  const bool application = type == Payload::ApplicationSubmitted;
+  if (application && req.channel() != fb::Channel::portal && !from_treasury)
+    return Verdict::reject(r::kWrongChannel, "R3");
+  if (!application && !user_payload && !from_treasury) return Verdict::reject(r::kTreasuryOnly, "R41");
   if (user_payload && from_treasury) return Verdict::reject(r::kWrongChannel, "R41");
   if (user_payload && state_.blocked_persons > 0) {
     if (Verdict v = check_not_blocked(req); !v.accepted) return v;
@@ -229,6 +233,11 @@ Verdict Engine::apply(const fb::Request& req) {
     case Payload::MeansRestored: return on_means_restored(*req.payload_as_MeansRestored());
     case Payload::OnlineDataRequest: return on_online_request(req, t, *req.payload_as_OnlineDataRequest());
     case Payload::IdentityPolicy: return on_identity_policy(*req.payload_as_IdentityPolicy());
+    case Payload::ApplicationSubmitted:
+      return on_application_submitted(req, *req.payload_as_ApplicationSubmitted());
+    case Payload::ApplicationRegistered:
+      return on_application_registered(req, t, *req.payload_as_ApplicationRegistered());
+    case Payload::ApplicationsAnnulled: return on_applications_annulled(req);
     case Payload::NONE: break;
   }
   return Verdict::reject(r::kNoPayload, "R47");
@@ -361,6 +370,17 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
       a.signature4_users - (previous == AccessMode::signature_4 ? 1 : 0) > 0)
     return Verdict::reject(r::kSignature4WithSignature3, "R8.8");
 
+  // R7: rights granted under an application need it registered, in force,
+  // an eKase one, for this user and client.
+  NameId application = kNoName;
+  if (!sv(p.application()).empty()) {
+    const auto* app = state_.applications.find(state_.names.find(sv(p.application())));
+    if (app == nullptr || app->second.status != ApplicationStatus::in_force ||
+        app->second.kind != fb::ApplicationKind::ekase || app->second.user != user || app->second.client != client)
+      return Verdict::reject(r::kApplicationNotInForce, "R7");
+    application = app->first;
+  }
+
   const NameId client_id = state_.names.intern(sv(req.client_id()));
   const NameId user_id = state_.names.intern(sv(p.user()));
   auto git = state_.grants.try_emplace(pair_key(user_id, account)).first;
@@ -372,6 +392,7 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
   if (mode == AccessMode::signature_3) ++a.signature3_users;
   if (mode == AccessMode::signature_4) ++a.signature4_users;
   g.client = client_id;
+  g.application = application;
   g.mode = mode;
   g.per_order_limit = has_limits(mode) ? p.per_order_limit_cents() : 0;
   g.daily_limit = has_limits(mode) ? p.daily_limit_cents() : 0;
@@ -443,6 +464,10 @@ Verdict Engine::acting_rights(NameId client, NameId user, NameId account, const 
   if (user == kNoName || account == kNoName || git == nullptr ||
       git->second.mode == AccessMode::none || git->second.client != client)
     return Verdict::reject(r::kNoRights, "R8");
+  // R7, R30, R31: rights granted under an application last as long as it does.
+  if (git->second.application != kNoName) {
+    if (Verdict v = check_application(git->second, t); !v.accepted) return v;
+  }
   auto acc = state_.accounts.find(account);
   if (acc == nullptr) return Verdict::reject(r::kAccountUnknown, "R8");
   const Account& a = acc->second;
@@ -836,6 +861,138 @@ Verdict Engine::on_identity_policy(const fb::IdentityPolicy& p) {
   state_.identity_policy.short_intervals_to_block = p.short_intervals_to_block();
   dirty_.settings = true;
   return Verdict::ok("R28.4");
+}
+
+// ---- Applications (R3–R5, R7, R18, R20, R30, R31) -----------------------------------
+
+namespace {
+
+/// The rule that makes a kind "one application per user".
+const char* one_per_user_rule(fb::ApplicationKind k) {
+  switch (k) {
+    case fb::ApplicationKind::eplans_eestimates: return "R5";
+    case fb::ApplicationKind::ekase: return "R7";
+    case fb::ApplicationKind::ereports_users: return "R18";
+    case fb::ApplicationKind::eloans: return "R20";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+Verdict Engine::on_application_submitted(const fb::Request& req, const fb::ApplicationSubmitted& p) {
+  if (!valid_name(sv(p.application())) || !valid_name(sv(p.user())) || p.kind() > fb::ApplicationKind::MAX)
+    return Verdict::reject(r::kValueInvalid, "R3");
+  // R3: each document signed separately, with a signature time stamp and its digest.
+  if (sv(p.signer()).empty() || p.signed_us() <= 0) return Verdict::reject(r::kApplicationUnsigned, "R3");
+  if (sv(p.digest()).empty()) return Verdict::reject(r::kApplicationNoDigest, "R3");
+  if (p.signed_us() > req.intake_us()) return Verdict::reject(r::kApplicationSignedInFuture, "R3");
+  // R4: signed by a person entitled to represent the client or authorised by it.
+  const NameId client = state_.names.find(sv(req.client_id()));
+  const NameId signer = state_.names.find(sv(p.signer()));
+  if (client == kNoName || signer == kNoName || state_.representatives.find(pair_key(client, signer)) == nullptr)
+    return Verdict::reject(r::kApplicationSignerNotRepresentative, "R4");
+  if (state_.applications.count(state_.names.find(sv(p.application()))) != 0)
+    return Verdict::reject(r::kApplicationExists, "R3");
+  auto [e, fresh] = state_.applications.try_emplace(state_.names.intern(sv(p.application())));
+  (void)fresh;
+  Application& a = e->second;
+  a.client = client;
+  a.user = state_.names.intern(sv(p.user()));
+  a.kind = p.kind();
+  a.signed_us = p.signed_us();
+  touch(*e, dirty_.applications);
+  return Verdict::ok("R3");
+}
+
+Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime& t,
+                                          const fb::ApplicationRegistered& p) {
+  auto* e = state_.applications.find(state_.names.find(sv(p.application())));
+  if (e == nullptr || e->second.client != state_.names.find(sv(req.client_id())))
+    return Verdict::reject(r::kApplicationUnknown, "R22");
+  Application& a = e->second;
+  if (a.status != ApplicationStatus::submitted) return Verdict::reject(r::kApplicationNotPending, "R22");
+  a.status = ApplicationStatus::in_force;
+  a.registered_us = req.intake_us();
+  touch(*e, dirty_.applications);
+  InForce& current = state_.in_force[pair_key(a.user, a.client)];
+
+  if (const char* rule = one_per_user_rule(a.kind)) {
+    // R31: valid three years from registration (same Riga calendar day).
+    a.lapses_on = ymd_from_days(days_from_civil(t.date / 10000 + 3, static_cast<uint32_t>(t.date / 100 % 100),
+                                                static_cast<uint32_t>(t.date % 100)));
+    // R5, R7, R18, R20: one application per user; the newer supersedes the older.
+    NameId& slot = current.by_kind[static_cast<size_t>(a.kind)];
+    if (slot != kNoName) {
+      if (auto* old = state_.applications.find(slot)) {
+        old->second.status = ApplicationStatus::superseded;
+        touch(*old, dirty_.applications);
+      }
+    }
+    slot = e->first;
+    return Verdict::ok(rule);
+  }
+  if (a.kind == fb::ApplicationKind::termination) {
+    // R30: the user stops; every application in force for this client ends and
+    // no right of the user for this client is left.
+    for (NameId& slot : current.by_kind) {
+      if (slot == kNoName) continue;
+      if (auto* old = state_.applications.find(slot)) {
+        old->second.status = ApplicationStatus::terminated;
+        touch(*old, dirty_.applications);
+      }
+      slot = kNoName;
+    }
+    for (const auto& entry : state_.grants) {
+      if (first_of(entry.first) != a.user || entry.second.client != a.client ||
+          entry.second.mode == AccessMode::none)
+        continue;
+      auto* g = state_.grants.find(entry.first);
+      auto* acc = state_.accounts.find(second_of(entry.first));
+      if (acc != nullptr) {
+        if (g->second.mode == AccessMode::signature_3) --acc->second.signature3_users;
+        if (g->second.mode == AccessMode::signature_4) --acc->second.signature4_users;
+        touch(*acc, dirty_.accounts);
+      }
+      g->second.mode = AccessMode::none;
+      g->second.per_order_limit = 0;
+      g->second.daily_limit = 0;
+      touch(*g, dirty_.grants);
+    }
+    return Verdict::ok("R30");
+  }
+  return Verdict::ok(a.kind == fb::ApplicationKind::ekase_limit_change ? "R14" : "R29.2");
+}
+
+Verdict Engine::on_applications_annulled(const fb::Request& req) {
+  // R31: a reorganised or liquidated client: every application of it ends.
+  const NameId client = state_.names.find(sv(req.client_id()));
+  if (client == kNoName) return Verdict::reject(r::kApplicationUnknown, "R31");
+  for (const auto& entry : state_.applications) {
+    if (entry.second.client != client) continue;
+    if (entry.second.status != ApplicationStatus::submitted && entry.second.status != ApplicationStatus::in_force)
+      continue;
+    auto* a = state_.applications.find(entry.first);
+    a->second.status = ApplicationStatus::annulled;
+    touch(*a, dirty_.applications);
+    if (auto* cur = state_.in_force.find(pair_key(a->second.user, client)))
+      cur->second.by_kind[static_cast<size_t>(a->second.kind)] = kNoName;
+  }
+  return Verdict::ok("R31");
+}
+
+Verdict Engine::check_application(const Grant& g, const RigaTime& t) const {
+  const auto* e = state_.applications.find(g.application);
+  if (e == nullptr) return Verdict::reject(r::kApplicationUnknown, "R7");
+  switch (e->second.status) {
+    case ApplicationStatus::superseded: return Verdict::reject(r::kApplicationSuperseded, "R7");
+    case ApplicationStatus::terminated: return Verdict::reject(r::kApplicationTerminated, "R30");
+    case ApplicationStatus::annulled: return Verdict::reject(r::kApplicationAnnulled, "R31");
+    case ApplicationStatus::submitted: return Verdict::reject(r::kApplicationNotInForce, "R7");
+    case ApplicationStatus::in_force: break;
+  }
+  if (e->second.lapses_on != 0 && t.date >= e->second.lapses_on) return Verdict::reject(r::kApplicationLapsed, "R31");
+  return Verdict::ok("R31");
 }
 
 }  // namespace kase::engine

@@ -146,4 +146,30 @@ std::string identity_policy(const Envelope& e, uint8_t failures_to_block, int32_
   });
 }
 
+std::string application_submitted(const Envelope& e, std::string_view application, fb::ApplicationKind kind,
+                                  std::string_view user, std::string_view signer, int64_t signed_us,
+                                  std::string_view digest) {
+  return finish(e, fb::Payload::ApplicationSubmitted, [&](FlatBufferBuilder& b) {
+    const auto sig = signer.empty() ? Offset<flatbuffers::String>() : str(b, signer);
+    const auto dig = digest.empty() ? Offset<flatbuffers::String>() : str(b, digest);
+    return fb::CreateApplicationSubmitted(b, str(b, application), kind, str(b, user), sig, signed_us, dig);
+  });
+}
+std::string application_registered(const Envelope& e, std::string_view application) {
+  return finish(e, fb::Payload::ApplicationRegistered,
+                [&](FlatBufferBuilder& b) { return fb::CreateApplicationRegistered(b, str(b, application)); });
+}
+std::string applications_annulled(const Envelope& e, std::string_view reason) {
+  return finish(e, fb::Payload::ApplicationsAnnulled,
+                [&](FlatBufferBuilder& b) { return fb::CreateApplicationsAnnulled(b, str(b, reason)); });
+}
+std::string rights_granted_under(const Envelope& e, std::string_view user, std::string_view account,
+                                 fb::AccessMode mode, int64_t per_order_cents, int64_t daily_cents,
+                                 std::string_view application) {
+  return finish(e, fb::Payload::RightsGranted, [&](FlatBufferBuilder& b) {
+    return fb::CreateRightsGranted(b, str(b, user), str(b, account), mode, per_order_cents, daily_cents,
+                                   Offset<flatbuffers::String>(), str(b, application));
+  });
+}
+
 }  // namespace kase::events

@@ -35,6 +35,7 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   table(Family::day_totals, b.dirty.day_totals);
   table(Family::orders, b.dirty.orders);
   table(Family::persons, b.dirty.persons);
+  table(Family::applications, b.dirty.applications);
   if (b.dirty.settings) {
     scratch->clear();
     encode_settings(*b.state, scratch);

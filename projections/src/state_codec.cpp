@@ -46,6 +46,7 @@ const char* family_name(Family f) noexcept {
     case Family::day_totals: return "day_totals";
     case Family::orders: return "orders";
     case Family::persons: return "persons";
+    case Family::applications: return "applications";
     case Family::count_: break;
   }
   return "?";
@@ -178,6 +179,17 @@ void encode_value(const Grant& v, const Names& n, std::string* o) {
   put_u8(o, static_cast<uint8_t>(v.mode));
   put_i64(o, v.per_order_limit);
   put_i64(o, v.daily_limit);
+  put_name(o, n, v.application);  // appended field: absent in older values
+}
+void encode_value(const Application& v, const Names& n, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_name(o, n, v.client);
+  put_name(o, n, v.user);
+  put_u8(o, static_cast<uint8_t>(v.kind));
+  put_u8(o, static_cast<uint8_t>(v.status));
+  put_i64(o, v.signed_us);
+  put_i64(o, v.registered_us);
+  put_i32(o, v.lapses_on);
 }
 void encode_value(const Dirty&, const Names&, std::string* o) { put_u8(o, kValueVersion); }
 void encode_value(const LimitOverride& v, const Names&, std::string* o) {
@@ -321,6 +333,7 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       g.mode = r.mode();
       g.per_order_limit = r.i64();
       g.daily_limit = r.i64();
+      if (!r.done()) g.application = intern_or_none(names, r.str());
       break;
     }
     case Family::permissions: {
@@ -391,6 +404,25 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       if (p.block != fb::BlockCause::none) ++s->blocked_persons;  // derived
       break;
     }
+    case Family::applications: {
+      const NameId id = names.intern(key);
+      Application& a = s->applications[id];
+      a.client = intern_or_none(names, r.str());
+      a.user = intern_or_none(names, r.str());
+      const uint8_t kind = r.u8();
+      const uint8_t status = r.u8();
+      if (kind >= kApplicationKinds || status > static_cast<uint8_t>(ApplicationStatus::annulled))
+        return corrupt(f, key);
+      a.kind = static_cast<fb::ApplicationKind>(kind);
+      a.status = static_cast<ApplicationStatus>(status);
+      a.signed_us = r.i64();
+      a.registered_us = r.i64();
+      a.lapses_on = r.i32();
+      // Derived: the application in force per kind (terminations and one-off kinds have lapses_on 0).
+      if (a.status == ApplicationStatus::in_force && a.lapses_on != 0)
+        s->in_force[pair_key(a.user, a.client)].by_kind[kind] = id;
+      break;
+    }
     default: return {Errc::invalid_argument, "not a state family"};
   }
   return r.done() ? Status::Ok() : corrupt(f, key);
@@ -433,6 +465,7 @@ events::Hash state_hash(const State& s) {
   hash_table(&c, Family::day_totals, s.day_totals, s.names);
   hash_table(&c, Family::orders, s.orders, s.names);
   hash_table(&c, Family::persons, s.persons, s.names);
+  hash_table(&c, Family::applications, s.applications, s.names);
   std::string settings;
   encode_settings(s, &settings);
   SHA256_Update(&c, settings.data(), settings.size());

@@ -111,6 +111,27 @@ struct Grant : Dirty {
   AccessMode mode = AccessMode::none;
   Cents per_order_limit = 0;
   Cents daily_limit = 0;
+  NameId application = kNoName;  // R7, R31: the application it was granted under, if any
+};
+
+enum class ApplicationStatus : uint8_t { submitted = 0, in_force = 1, superseded = 2, terminated = 3, annulled = 4 };
+inline constexpr size_t kApplicationKinds = static_cast<size_t>(fb::ApplicationKind::MAX) + 1;
+
+/// R3–R5, R7, R18, R20, R30, R31: one application document.
+struct Application : Dirty {
+  NameId client = kNoName;
+  NameId user = kNoName;
+  fb::ApplicationKind kind = fb::ApplicationKind::ekase;
+  ApplicationStatus status = ApplicationStatus::submitted;
+  int64_t signed_us = 0;
+  int64_t registered_us = 0;
+  DateYmd lapses_on = 0;  // R31: 3 years after registration (Riga date); 0 = never
+};
+
+/// Derived (rebuilt on load): the application in force per kind for (user, client).
+struct InForce {
+  std::array<NameId, kApplicationKinds> by_kind;
+  InForce() { by_kind.fill(kNoName); }
 };
 
 /// R14, R15: one-day limits; -1 keeps the R7 limit.
@@ -262,6 +283,8 @@ struct State {
   Table<PairKey, DayTotal> day_totals;             // (user, account)
   OrderTable orders;                               // (client, order)
   Table<NameId, Person> persons;                   // person (users and representatives)
+  Table<NameId, Application> applications;         // application document id
+  Table<PairKey, InForce> in_force;                // derived: (user, client)
   BusinessCalendar calendar;
   std::array<ServiceState, 5> services{};
   IdentityPolicy identity_policy;
@@ -281,10 +304,12 @@ struct DirtySet {
   List<PairKey, DayTotal> day_totals;
   List<std::string, Order> orders;
   List<NameId, Person> persons;
+  List<NameId, Application> applications;
   bool settings = false;  // calendar overrides, service states or identity policy changed
   [[nodiscard]] size_t size() const {
     return accounts.size() + representatives.size() + grants.size() + permissions.size() +
-           limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + (settings ? 1 : 0);
+           limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + applications.size() +
+           (settings ? 1 : 0);
   }
 };
 
@@ -341,6 +366,11 @@ class Engine {
   Verdict on_means_restored(const fb::MeansRestored& p);
   Verdict on_online_request(const fb::Request& req, const RigaTime& t, const fb::OnlineDataRequest& p);
   Verdict on_identity_policy(const fb::IdentityPolicy& p);
+  Verdict on_application_submitted(const fb::Request& req, const fb::ApplicationSubmitted& p);
+  Verdict on_application_registered(const fb::Request& req, const RigaTime& t, const fb::ApplicationRegistered& p);
+  Verdict on_applications_annulled(const fb::Request& req);
+  /// R7, R30, R31: whether the application a grant stands on is in force at t.
+  Verdict check_application(const Grant& g, const RigaTime& t) const;
 
   using PersonEntry = std::pair<const NameId, Person>;
   /// The person's entry, created when absent (people get one with their

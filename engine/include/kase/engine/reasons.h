@@ -76,6 +76,20 @@ inline constexpr const char* kNotBlocked = "identity.not_blocked";
 inline constexpr const char* kRestorationNotAllowed = "identity.restoration_not_allowed";
 inline constexpr const char* kNotOnlineMode = "mode.not_online";
 
+// Applications (R3–R5, R7, R18, R20, R30, R31).
+inline constexpr const char* kApplicationUnsigned = "application.unsigned";
+inline constexpr const char* kApplicationNoDigest = "application.no_digest";
+inline constexpr const char* kApplicationSignedInFuture = "application.signed_in_future";
+inline constexpr const char* kApplicationSignerNotRepresentative = "application.signer_not_representative";
+inline constexpr const char* kApplicationExists = "application.exists";
+inline constexpr const char* kApplicationUnknown = "application.unknown";
+inline constexpr const char* kApplicationNotPending = "application.not_pending";
+inline constexpr const char* kApplicationNotInForce = "application.not_in_force";
+inline constexpr const char* kApplicationLapsed = "application.lapsed";
+inline constexpr const char* kApplicationSuperseded = "application.superseded";
+inline constexpr const char* kApplicationTerminated = "application.terminated";
+inline constexpr const char* kApplicationAnnulled = "application.annulled";
+
 // Calendar.
 inline constexpr const char* kDateInvalid = "calendar.date_invalid";
 

@@ -46,6 +46,14 @@ std::string po_cancel(const Envelope& e, std::string_view order);
 std::string service_hours(const Envelope& e, fb::Service service, int16_t open_minute, int16_t close_minute);
 std::string service_suspension(const Envelope& e, fb::Service service, bool suspended);
 std::string calendar_override(const Envelope& e, int32_t date, bool working);
+std::string application_submitted(const Envelope& e, std::string_view application, fb::ApplicationKind kind,
+                                  std::string_view user, std::string_view signer, int64_t signed_us,
+                                  std::string_view digest);
+std::string application_registered(const Envelope& e, std::string_view application);
+std::string applications_annulled(const Envelope& e, std::string_view reason);
+std::string rights_granted_under(const Envelope& e, std::string_view user, std::string_view account,
+                                 fb::AccessMode mode, int64_t per_order_cents, int64_t daily_cents,
+                                 std::string_view application);
 std::string login_attempt(const Envelope& e, fb::Means means, bool success);
 std::string breach_reported(const Envelope& e, fb::Means means);
 std::string means_blocked(const Envelope& e, std::string_view person, fb::BlockCause cause);

@@ -35,6 +35,7 @@ enum class Family : uint8_t {
   day_totals,
   orders,
   persons,          // R25–R29 identification state per person
+  applications,     // R3–R31 application documents
   count_,
 };
 inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::count_);
@@ -187,6 +188,7 @@ void encode_value(const engine::LimitOverride& v, const engine::Names& n, std::s
 void encode_value(const engine::DayTotal& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Order& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Person& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Application& v, const engine::Names& n, std::string* out);
 void encode_settings(const engine::State& s, std::string* out);
 
 /// Decodes one persisted entry into the state; corruption on bad bytes.

@@ -1,0 +1,142 @@
+// Applications (R3–R5, R7, R18, R20, R30, R31), one test per rule ID.
+#include "harness.h"
+
+namespace kase::testing {
+namespace {
+
+using fb::ApplicationKind;
+
+class Applications : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(h.open_account("A1").accepted);
+    ASSERT_TRUE(h.head("head").accepted);  // the client's representative (R4)
+  }
+  engine::Verdict submit(const std::string& id, ApplicationKind kind, const std::string& user,
+                         const std::string& signer = "head", int64_t signed_us = -1,
+                         const std::string& digest = "sha256:doc") {
+    return h.apply(events::application_submitted(h.as("head"), id, kind, user, signer,
+                                                 signed_us == -1 ? h.now - kUsPerMinute : signed_us, digest));
+  }
+  engine::Verdict register_app(const std::string& id) {
+    return h.apply(events::application_registered(h.treasury(), id));
+  }
+  engine::Verdict grant_under(const std::string& user, const std::string& app, AccessMode mode = AccessMode::signature_2) {
+    return h.apply(events::rights_granted_under(h.treasury(), user, "A1", mode, 5'000 * kEur, 20'000 * kEur, app));
+  }
+  Harness h;
+};
+
+TEST_F(Applications, R3_EachDocumentSignedWithTimeStampAndDigest) {
+  EXPECT_REJECTED(submit("a1", ApplicationKind::ekase, "u1", ""), reason::kApplicationUnsigned, "R3");
+  EXPECT_REJECTED(submit("a1", ApplicationKind::ekase, "u1", "head", 0), reason::kApplicationUnsigned, "R3");
+  EXPECT_REJECTED(submit("a1", ApplicationKind::ekase, "u1", "head", -1, ""), reason::kApplicationNoDigest, "R3");
+  EXPECT_REJECTED(submit("a1", ApplicationKind::ekase, "u1", "head", h.now + 1), reason::kApplicationSignedInFuture,
+                  "R3");
+  EXPECT_ACCEPTED(submit("a1", ApplicationKind::ekase, "u1", "head", h.now));
+  EXPECT_REJECTED(submit("a1", ApplicationKind::ekase, "u2"), reason::kApplicationExists, "R3");
+  // Paper applications are entered by the Treasury; online modules do not submit them.
+  EXPECT_ACCEPTED(h.apply(events::application_submitted(h.treasury(), "a2", ApplicationKind::ekase, "u2", "head",
+                                                        h.now, "sha256:paper")));
+  EXPECT_REJECTED(h.apply(events::application_submitted(h.as("head", Channel::online), "a3", ApplicationKind::ekase,
+                                                        "u3", "head", h.now, "sha256:x")),
+                  reason::kWrongChannel, "R3");
+}
+
+TEST_F(Applications, R4_SignerMustRepresentTheClient) {
+  EXPECT_REJECTED(submit("a1", ApplicationKind::ekase, "u1", "somebody"), reason::kApplicationSignerNotRepresentative,
+                  "R4");
+  ASSERT_TRUE(h.apply(events::representative(h.treasury(), "somebody", false, false)).accepted);  // authorised
+  EXPECT_ACCEPTED(submit("a1", ApplicationKind::ekase, "u1", "somebody"));
+  // A representative of another client does not count.
+  h.client = "C2";
+  EXPECT_REJECTED(submit("a2", ApplicationKind::ekase, "u1", "head"), reason::kApplicationSignerNotRepresentative,
+                  "R4");
+}
+
+TEST_F(Applications, R7_RightsUnderAnApplicationAndTheNewerSupersedes) {
+  ASSERT_TRUE(submit("a1", ApplicationKind::ekase, "u1").accepted);
+  EXPECT_REJECTED(grant_under("u1", "a1"), reason::kApplicationNotInForce, "R7");  // not registered yet
+  ASSERT_TRUE(register_app("a1").accepted);
+  EXPECT_REJECTED(grant_under("u2", "a1"), reason::kApplicationNotInForce, "R7");  // another user's
+  ASSERT_TRUE(grant_under("u1", "a1").accepted);
+  EXPECT_ACCEPTED(h.prepare("u1", "po1", "A1", 100));
+  // A newer eKase application for the same user supersedes the older: rights
+  // standing on the older one stop until granted under the newer.
+  ASSERT_TRUE(submit("a2", ApplicationKind::ekase, "u1").accepted);
+  EXPECT_REJECTED(register_app("a9"), reason::kApplicationUnknown, "R22");
+  ASSERT_TRUE(register_app("a2").accepted);
+  EXPECT_REJECTED(register_app("a2"), reason::kApplicationNotPending, "R22");
+  EXPECT_REJECTED(h.prepare("u1", "po2", "A1", 100), reason::kApplicationSuperseded, "R7");
+  ASSERT_TRUE(grant_under("u1", "a2").accepted);
+  EXPECT_ACCEPTED(h.prepare("u1", "po2", "A1", 100));
+}
+
+void one_per_user_within_kind(Harness& h, ApplicationKind kind, const char* rule) {
+  auto submit = [&](const std::string& id, ApplicationKind k) {
+    return h.apply(events::application_submitted(h.as("head"), id, k, "u1", "head", h.now - 1, "sha256:d"));
+  };
+  ASSERT_TRUE(submit("k1", kind).accepted);
+  ASSERT_TRUE(submit("e1", ApplicationKind::ekase).accepted);
+  const engine::Verdict first = h.apply(events::application_registered(h.treasury(), "k1"));
+  EXPECT_ACCEPTED(first);
+  EXPECT_STREQ(first.rule, rule);
+  ASSERT_TRUE(h.apply(events::application_registered(h.treasury(), "e1")).accepted);
+  ASSERT_TRUE(submit("k2", kind).accepted);
+  ASSERT_TRUE(h.apply(events::application_registered(h.treasury(), "k2")).accepted);
+  const auto& apps = h.engine.state().applications;
+  const auto& names = h.engine.state().names;
+  EXPECT_EQ(apps.at(names.find("k1")).status, engine::ApplicationStatus::superseded);
+  EXPECT_EQ(apps.at(names.find("k2")).status, engine::ApplicationStatus::in_force);
+  EXPECT_EQ(apps.at(names.find("e1")).status, engine::ApplicationStatus::in_force);  // other service untouched
+}
+
+TEST_F(Applications, R5_OneEPlansEEstimatesApplicationPerUser) {
+  one_per_user_within_kind(h, ApplicationKind::eplans_eestimates, "R5");
+}
+TEST_F(Applications, R18_OneEReportsUsersApplicationPerUser) {
+  one_per_user_within_kind(h, ApplicationKind::ereports_users, "R18");
+}
+TEST_F(Applications, R20_OneELoansApplicationPerUser) {
+  one_per_user_within_kind(h, ApplicationKind::eloans, "R20");
+}
+
+TEST_F(Applications, R30_TerminationLeavesNoRightsForTheClient) {
+  ASSERT_TRUE(submit("a1", ApplicationKind::ekase, "u1").accepted);
+  ASSERT_TRUE(register_app("a1").accepted);
+  ASSERT_TRUE(grant_under("u1", "a1").accepted);
+  ASSERT_TRUE(h.open_account("A2").accepted);
+  ASSERT_TRUE(h.grant("u1", "A2", AccessMode::view_all).accepted);  // a direct grant too
+  ASSERT_TRUE(submit("t1", ApplicationKind::termination, "u1").accepted);
+  EXPECT_ACCEPTED(register_app("t1"));
+  EXPECT_REJECTED(h.prepare("u1", "po1", "A1", 100), reason::kNoRights, "R8");
+  EXPECT_EQ(h.engine.state().applications.at(h.engine.state().names.find("a1")).status,
+            engine::ApplicationStatus::terminated);
+  for (const auto& [k, g] : h.engine.state().grants) EXPECT_EQ(g.mode, AccessMode::none);
+}
+
+TEST_F(Applications, R31_ValidThreeYearsFromRegistration) {
+  ASSERT_TRUE(submit("a1", ApplicationKind::ekase, "u1").accepted);
+  ASSERT_TRUE(register_app("a1").accepted);  // Monday 2026-11-30
+  ASSERT_TRUE(grant_under("u1", "a1").accepted);
+  ASSERT_TRUE(h.apply(events::opened_for_year(h.treasury(), "A1", 2029)).accepted);  // R13 aside
+  h.now = riga(20291129, 10, 0);  // Thursday, the day before three years
+  EXPECT_ACCEPTED(h.prepare("u1", "po1", "A1", 100));
+  h.now = riga(20291130, 10, 0);  // Friday: three years on
+  EXPECT_REJECTED(h.prepare("u1", "po2", "A1", 100), reason::kApplicationLapsed, "R31");
+}
+
+TEST_F(Applications, R31_TreasuryAnnulsApplicationsOfAReorganisedClient) {
+  ASSERT_TRUE(submit("a1", ApplicationKind::ekase, "u1").accepted);
+  ASSERT_TRUE(register_app("a1").accepted);
+  ASSERT_TRUE(grant_under("u1", "a1").accepted);
+  ASSERT_TRUE(submit("a2", ApplicationKind::eloans, "u2").accepted);
+  EXPECT_ACCEPTED(h.apply(events::applications_annulled(h.treasury(), "reorganised")));
+  EXPECT_REJECTED(h.prepare("u1", "po1", "A1", 100), reason::kApplicationAnnulled, "R31");
+  EXPECT_EQ(h.engine.state().applications.at(h.engine.state().names.find("a2")).status,
+            engine::ApplicationStatus::annulled);
+  EXPECT_REJECTED(register_app("a2"), reason::kApplicationNotPending, "R22");
+}
+
+}  // namespace
+}  // namespace kase::testing
