@@ -8,6 +8,7 @@ class EKase : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(h.open_account("A1").accepted);
+    ASSERT_TRUE(h.apply(events::data_exchange_established(h.treasury())).accepted);  // R24
     ASSERT_TRUE(h.head("head").accepted);
   }
   Harness h;

@@ -11,6 +11,7 @@ class Identity : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(h.open_account("A1").accepted);
+    ASSERT_TRUE(h.apply(events::data_exchange_established(h.treasury())).accepted);  // R24
     ASSERT_TRUE(h.grant("s2", "A1", AccessMode::signature_2).accepted);
     ASSERT_TRUE(h.grant("is", "A1", AccessMode::online_view).accepted);
   }

@@ -106,6 +106,7 @@ std::vector<std::string> demo_requests(uint64_t seed) {
     push(e, [&](const auto& x) { return events::account_opened(x, c.old_account, c.id, false, 2025); });
     push(e, [&](const auto& x) { return events::account_closed(x, c.closed_account); });
     push(e, [&](const auto& x) { return events::representative(x, c.head, true, true); });
+    push(e, [&](const auto& x) { return events::data_exchange_established(x); });  // R24
     push(e, [&](const auto& x) { return events::representative(x, c.specimen, false, true); });
 
     const int64_t po = 5'000 * kEur, daily = 20'000 * kEur;

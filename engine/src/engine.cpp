@@ -238,6 +238,10 @@ Verdict Engine::apply(const fb::Request& req) {
     case Payload::ApplicationRegistered:
       return on_application_registered(req, t, *req.payload_as_ApplicationRegistered());
     case Payload::ApplicationsAnnulled: return on_applications_annulled(req);
+    case Payload::MeansRegistered: return on_means_registered(*req.payload_as_MeansRegistered());
+    case Payload::MeansActivated: return on_means_activated(*req.payload_as_MeansActivated());
+    case Payload::DataExchangeEstablished:
+      return on_data_exchange(req, *req.payload_as_DataExchangeEstablished());
     case Payload::NONE: break;
   }
   return Verdict::reject(r::kNoPayload, "R47");
@@ -458,7 +462,7 @@ Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
 
 // ---- Payment orders -------------------------------------------------------------
 
-Verdict Engine::acting_rights(NameId client, NameId user, NameId account, const RigaTime& t,
+Verdict Engine::acting_rights(NameId client, NameId user, NameId account, const RigaTime& t, fb::Means means,
                               ActingRights* out) {
   auto git = state_.grants.find(pair_key(user, account));
   if (user == kNoName || account == kNoName || git == nullptr ||
@@ -468,6 +472,7 @@ Verdict Engine::acting_rights(NameId client, NameId user, NameId account, const 
   if (git->second.application != kNoName) {
     if (Verdict v = check_application(git->second, t); !v.accepted) return v;
   }
+  if (Verdict v = check_means(client, user, git->second.mode, means); !v.accepted) return v;
   auto acc = state_.accounts.find(account);
   if (acc == nullptr) return Verdict::reject(r::kAccountUnknown, "R8");
   const Account& a = acc->second;
@@ -561,7 +566,7 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   const NameId user = state_.names.find(sv(req.actor()));
   const NameId acc = state_.names.find(sv(account));
   ActingRights rights;
-  if (Verdict v = acting_rights(client, user, acc, t, &rights); !v.accepted) return v;
+  if (Verdict v = acting_rights(client, user, acc, t, req.means(), &rights); !v.accepted) return v;
   const AccessMode mode = rights.grant->mode;
   if (import) {
     if (mode != AccessMode::online_manage) return Verdict::reject(r::kModeCannotImport, rule_of(mode));
@@ -601,7 +606,7 @@ Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::Pay
 
   const NameId user = state_.names.find(sv(req.actor()));
   ActingRights rights;
-  if (Verdict v = acting_rights(o.client, user, o.account, t, &rights); !v.accepted) return v;
+  if (Verdict v = acting_rights(o.client, user, o.account, t, req.means(), &rights); !v.accepted) return v;
   const AccessMode mode = rights.grant->mode;
   if (is_view_mode(mode)) return Verdict::reject(r::kModeViewOnly, rule_of(mode));
   if (mode == AccessMode::manage_po || mode == AccessMode::online_manage)
@@ -838,7 +843,7 @@ Verdict Engine::on_online_request(const fb::Request& req, const RigaTime& t, con
   const NameId user = state_.names.find(sv(req.actor()));
   ActingRights rights;
   if (Verdict v = acting_rights(state_.names.find(sv(req.client_id())), user,
-                                state_.names.find(sv(p.account())), t, &rights);
+                                state_.names.find(sv(p.account())), t, req.means(), &rights);
       !v.accepted)
     return v;
   const AccessMode mode = rights.grant->mode;
@@ -993,6 +998,83 @@ Verdict Engine::check_application(const Grant& g, const RigaTime& t) const {
   }
   if (e->second.lapses_on != 0 && t.date >= e->second.lapses_on) return Verdict::reject(r::kApplicationLapsed, "R31");
   return Verdict::ok("R31");
+}
+
+// ---- Means per mode (R22–R24) ------------------------------------------------------
+
+namespace {
+constexpr uint8_t bit(fb::Means m) { return static_cast<uint8_t>(1u << static_cast<unsigned>(m)); }
+bool is_code_means(fb::Means m) { return m == fb::Means::code_card || m == fb::Means::code_calculator; }
+}  // namespace
+
+Verdict Engine::check_means(NameId client, NameId user, AccessMode mode, fb::Means means) const {
+  const bool online = mode == AccessMode::online_view || mode == AccessMode::online_manage;
+  // R24: online modes work only once the client's data exchange is established.
+  if (online && state_.data_exchange.find(client) == nullptr)
+    return Verdict::reject(r::kDataExchangeNotEstablished, "R24");
+  if (state_.persons_with_means == 0) return Verdict::ok("R22");
+  const auto* e = state_.persons.find(user);
+  // People whose means the Treasury has not recorded (before R22 registration
+  // was kept in the log) are identified by the channel alone.
+  if (e == nullptr || e->second.means_registered == 0) return Verdict::ok("R22");
+  const Person& p = e->second;
+  if (means == fb::Means::unknown) return Verdict::reject(r::kMeansNotStated, "R25");
+  if ((p.means_registered & bit(means)) == 0) return Verdict::reject(r::kMeansNotRegistered, "R25");
+  if (online) {
+    // R22.1.3: an X.509 authentication certificate.
+    if (means != fb::Means::x509_certificate) return Verdict::reject(r::kMeansTooWeak, "R22.1.3");
+    return Verdict::ok("R22.1.3");
+  }
+  if (mode >= AccessMode::signature_1 && mode <= AccessMode::signature_4) {
+    // R22.1.2: qualified high-assurance means; code card or calculator only as
+    // a recorded Treasury exception, and after activation (R24).
+    if (means == fb::Means::esignature_card || means == fb::Means::eid_card) return Verdict::ok("R22.1.2");
+    if (!is_code_means(means)) return Verdict::reject(r::kMeansTooWeak, "R22.1.2");
+    if ((p.means_exception & bit(means)) == 0) return Verdict::reject(r::kMeansExceptionOnly, "R22.1.2");
+    if ((p.means_activated & bit(means)) == 0) return Verdict::reject(r::kMeansNotActivated, "R24");
+    return Verdict::ok("R22.1.2");
+  }
+  // R22.1.1: means supported by the Unified Login Module (R8.1–R8.4).
+  if (means == fb::Means::unified_login || means == fb::Means::esignature_card || means == fb::Means::eid_card)
+    return Verdict::ok("R22.1.1");
+  if (is_code_means(means) && (p.means_activated & bit(means)) == 0)
+    return Verdict::reject(r::kMeansNotActivated, "R24");
+  if (is_code_means(means)) return Verdict::ok("R22.1.1");
+  return Verdict::reject(r::kMeansTooWeak, "R22.1.1");
+}
+
+Verdict Engine::on_means_registered(const fb::MeansRegistered& p) {
+  auto* e = state_.persons.find(state_.names.find(sv(p.person())));
+  if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
+  if (p.means() == fb::Means::unknown || p.means() > fb::Means::MAX) return Verdict::reject(r::kValueInvalid, "R22");
+  Person& person = e->second;
+  const uint8_t b = bit(p.means());
+  // R23: a person who already holds the means keeps using them.
+  if ((person.means_registered & b) != 0 && (!p.exception() || (person.means_exception & b) != 0))
+    return Verdict::ok("R23");
+  if (person.means_registered == 0) ++state_.persons_with_means;
+  person.means_registered |= b;
+  if (p.exception()) person.means_exception |= b;
+  touch(*e, dirty_.persons);
+  return Verdict::ok("R22.1");
+}
+
+Verdict Engine::on_means_activated(const fb::MeansActivated& p) {
+  auto* e = state_.persons.find(state_.names.find(sv(p.person())));
+  if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
+  const uint8_t b = bit(p.means());
+  if (!is_code_means(p.means()) || (e->second.means_registered & b) == 0)
+    return Verdict::reject(r::kMeansNotRegistered, "R24");
+  e->second.means_activated |= b;
+  touch(*e, dirty_.persons);
+  return Verdict::ok("R24");
+}
+
+Verdict Engine::on_data_exchange(const fb::Request& req, const fb::DataExchangeEstablished&) {
+  const NameId client = state_.names.intern(sv(req.client_id()));
+  auto [e, fresh] = state_.data_exchange.try_emplace(client);
+  if (fresh) touch(*e, dirty_.data_exchange);
+  return Verdict::ok("R24");
 }
 
 }  // namespace kase::engine

@@ -1,5 +1,7 @@
 #include "kase/events/build.h"
 
+#include <memory>
+
 namespace kase::events {
 namespace {
 
@@ -170,6 +172,26 @@ std::string rights_granted_under(const Envelope& e, std::string_view user, std::
     return fb::CreateRightsGranted(b, str(b, user), str(b, account), mode, per_order_cents, daily_cents,
                                    Offset<flatbuffers::String>(), str(b, application));
   });
+}
+
+std::string means_registered(const Envelope& e, std::string_view person, fb::Means means, bool exception) {
+  return finish(e, fb::Payload::MeansRegistered,
+                [&](FlatBufferBuilder& b) { return fb::CreateMeansRegistered(b, str(b, person), means, exception); });
+}
+std::string means_activated(const Envelope& e, std::string_view person, fb::Means means) {
+  return finish(e, fb::Payload::MeansActivated,
+                [&](FlatBufferBuilder& b) { return fb::CreateMeansActivated(b, str(b, person), means); });
+}
+std::string data_exchange_established(const Envelope& e) {
+  return finish(e, fb::Payload::DataExchangeEstablished,
+                [&](FlatBufferBuilder& b) { return fb::CreateDataExchangeEstablished(b); });
+}
+std::string with_means(const std::string& request, fb::Means means) {
+  std::unique_ptr<fb::RequestT> obj(fb::GetRequest(request.data())->UnPack());
+  obj->means = means;
+  FlatBufferBuilder b(256);
+  fb::FinishRequestBuffer(b, fb::Request::Pack(b, obj.get()));
+  return {reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()};
 }
 
 }  // namespace kase::events

@@ -36,6 +36,7 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   table(Family::orders, b.dirty.orders);
   table(Family::persons, b.dirty.persons);
   table(Family::applications, b.dirty.applications);
+  table(Family::data_exchange, b.dirty.data_exchange);
   if (b.dirty.settings) {
     scratch->clear();
     encode_settings(*b.state, scratch);

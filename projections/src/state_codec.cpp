@@ -47,6 +47,7 @@ const char* family_name(Family f) noexcept {
     case Family::orders: return "orders";
     case Family::persons: return "persons";
     case Family::applications: return "applications";
+    case Family::data_exchange: return "data_exchange";
     case Family::count_: break;
   }
   return "?";
@@ -230,6 +231,9 @@ void encode_value(const Person& v, const Names&, std::string* o) {
   put_i64(o, v.last_online_us);
   put_i32(o, v.short_day);
   put_u8(o, v.short_intervals);
+  put_u8(o, v.means_registered);  // appended fields: absent in older values
+  put_u8(o, v.means_exception);
+  put_u8(o, v.means_activated);
 }
 
 // Settings version 2 appends the identity policy (R28.1, R28.4) to version 1.
@@ -342,6 +346,7 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       s->permissions[*k];
       break;
     }
+    case Family::data_exchange: s->data_exchange[names.intern(key)]; break;
     case Family::limit_overrides: {
       if (!split_key(key, 3, part) || part[2].size() != 8) return corrupt(f, key);
       DateYmd date = 0;
@@ -401,7 +406,13 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       p.last_online_us = r.i64();
       p.short_day = r.i32();
       p.short_intervals = r.u8();
+      if (!r.done()) {
+        p.means_registered = r.u8();
+        p.means_exception = r.u8();
+        p.means_activated = r.u8();
+      }
       if (p.block != fb::BlockCause::none) ++s->blocked_persons;  // derived
+      if (p.means_registered != 0) ++s->persons_with_means;      // derived
       break;
     }
     case Family::applications: {
@@ -466,6 +477,7 @@ events::Hash state_hash(const State& s) {
   hash_table(&c, Family::orders, s.orders, s.names);
   hash_table(&c, Family::persons, s.persons, s.names);
   hash_table(&c, Family::applications, s.applications, s.names);
+  hash_table(&c, Family::data_exchange, s.data_exchange, s.names);
   std::string settings;
   encode_settings(s, &settings);
   SHA256_Update(&c, settings.data(), settings.size());

@@ -254,6 +254,9 @@ struct Person : Dirty {
   int64_t last_online_us = 0;                     // R28.4
   DateYmd short_day = 0;
   uint8_t short_intervals = 0;
+  uint8_t means_registered = 0;  // R22: bit per fb::Means
+  uint8_t means_exception = 0;   // R22.1.2: code card / calculator as a Treasury exception
+  uint8_t means_activated = 0;   // R24: code card / calculator activated
 };
 
 /// R28.1, R28.4 thresholds (IdentityPolicy events).
@@ -285,6 +288,8 @@ struct State {
   Table<NameId, Person> persons;                   // person (users and representatives)
   Table<NameId, Application> applications;         // application document id
   Table<PairKey, InForce> in_force;                // derived: (user, client)
+  Table<NameId, Dirty> data_exchange;              // clients whose online exchange is established (R24)
+  int32_t persons_with_means = 0;                  // derived: persons with registered means
   BusinessCalendar calendar;
   std::array<ServiceState, 5> services{};
   IdentityPolicy identity_policy;
@@ -305,10 +310,11 @@ struct DirtySet {
   List<std::string, Order> orders;
   List<NameId, Person> persons;
   List<NameId, Application> applications;
+  List<NameId, Dirty> data_exchange;
   bool settings = false;  // calendar overrides, service states or identity policy changed
   [[nodiscard]] size_t size() const {
     return accounts.size() + representatives.size() + grants.size() + permissions.size() +
-           limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + applications.size() +
+           limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + applications.size() + data_exchange.size() +
            (settings ? 1 : 0);
   }
 };
@@ -369,6 +375,9 @@ class Engine {
   Verdict on_application_submitted(const fb::Request& req, const fb::ApplicationSubmitted& p);
   Verdict on_application_registered(const fb::Request& req, const RigaTime& t, const fb::ApplicationRegistered& p);
   Verdict on_applications_annulled(const fb::Request& req);
+  Verdict on_means_registered(const fb::MeansRegistered& p);
+  Verdict on_means_activated(const fb::MeansActivated& p);
+  Verdict on_data_exchange(const fb::Request& req, const fb::DataExchangeEstablished& p);
   /// R7, R30, R31: whether the application a grant stands on is in force at t.
   Verdict check_application(const Grant& g, const RigaTime& t) const;
 
@@ -397,7 +406,11 @@ class Engine {
     Grant* grant = nullptr;
     Account* account = nullptr;
   };
-  Verdict acting_rights(NameId client, NameId user, NameId account, const RigaTime& t, ActingRights* out);
+  Verdict acting_rights(NameId client, NameId user, NameId account, const RigaTime& t, fb::Means means,
+                        ActingRights* out);
+  /// R22.1, R24: the means of the request are registered, activated and strong
+  /// enough for the mode; online modes need the client's data exchange.
+  Verdict check_means(NameId client, NameId user, AccessMode mode, fb::Means means) const;
   /// R9, R14, R15: the limits in force for the user on the account that day.
   void limits_for(PairKey grant_key, const Grant& g, DateYmd date, Cents* per_order, Cents* daily) const;
   using DayTotalEntry = std::pair<const PairKey, DayTotal>;

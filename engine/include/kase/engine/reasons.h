@@ -90,6 +90,14 @@ inline constexpr const char* kApplicationSuperseded = "application.superseded";
 inline constexpr const char* kApplicationTerminated = "application.terminated";
 inline constexpr const char* kApplicationAnnulled = "application.annulled";
 
+// Means per mode (R22–R24).
+inline constexpr const char* kMeansNotStated = "means.not_stated";
+inline constexpr const char* kMeansNotRegistered = "means.not_registered";
+inline constexpr const char* kMeansTooWeak = "means.too_weak_for_mode";
+inline constexpr const char* kMeansNotActivated = "means.not_activated";
+inline constexpr const char* kMeansExceptionOnly = "means.code_only_as_exception";
+inline constexpr const char* kDataExchangeNotEstablished = "means.data_exchange_not_established";
+
 // Calendar.
 inline constexpr const char* kDateInvalid = "calendar.date_invalid";
 

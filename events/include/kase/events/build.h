@@ -54,6 +54,11 @@ std::string applications_annulled(const Envelope& e, std::string_view reason);
 std::string rights_granted_under(const Envelope& e, std::string_view user, std::string_view account,
                                  fb::AccessMode mode, int64_t per_order_cents, int64_t daily_cents,
                                  std::string_view application);
+std::string means_registered(const Envelope& e, std::string_view person, fb::Means means, bool exception);
+std::string means_activated(const Envelope& e, std::string_view person, fb::Means means);
+std::string data_exchange_established(const Envelope& e);
+/// `request` with the envelope's `means` set (the channel's session means).
+std::string with_means(const std::string& request, fb::Means means);
 std::string login_attempt(const Envelope& e, fb::Means means, bool success);
 std::string breach_reported(const Envelope& e, fb::Means means);
 std::string means_blocked(const Envelope& e, std::string_view person, fb::BlockCause cause);

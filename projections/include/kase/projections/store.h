@@ -36,6 +36,7 @@ enum class Family : uint8_t {
   orders,
   persons,          // R25–R29 identification state per person
   applications,     // R3–R31 application documents
+  data_exchange,    // R24: clients whose online data exchange is established
   count_,
 };
 inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::count_);
