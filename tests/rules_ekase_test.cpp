@@ -329,7 +329,8 @@ TEST_F(EKase, NamesWithTheKeySeparatorAreRefused) {
   EXPECT_REJECTED(h.open_account(std::string("A") + engine::kKeySep), reason::kValueInvalid, "R13");
   EXPECT_REJECTED(h.grant(std::string("u") + engine::kKeySep, "A1", AccessMode::view_all), reason::kValueInvalid, "R8");
   h.client = std::string("C") + engine::kKeySep;
-  EXPECT_REJECTED(h.prepare("s2", "po2", "A1", 100), reason::kValueInvalid, "R47");
+  EXPECT_REJECTED(h.prepare("s2", "po2", "A1", 100), reason::kValueInvalid, "R8");
+  EXPECT_REJECTED(h.grant("u9", "A1", AccessMode::view_all), reason::kValueInvalid, "R8");
 }
 
 TEST_F(EKase, RightsBelongToTheRequestsClient) {
