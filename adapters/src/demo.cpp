@@ -184,6 +184,19 @@ std::vector<std::string> demo_requests(uint64_t seed) {
         });
       }
     }
+    if (day == 3) {
+      // R36: a notice to every client; the users read it over the next days,
+      // except a few who never do (see `kase query messages`).
+      for (const Client& c : clients) {
+        push(events::Envelope{"", c.id, op, Channel::treasury, riga_nov(day, 7, 30)},
+             [&](const auto& x) { return events::message_posted(x, "MSG-" + c.id + "-limits", "Limits from December"); });
+        for (const std::string* who : {&c.sig1, &c.sig2, &c.manage, &c.head, &c.view_all}) {
+          if (rng.below(6) == 0) continue;
+          push(events::Envelope{"", c.id, *who, Channel::portal, riga_nov(day + 1 + static_cast<int>(rng.below(5)), 9, 5)},
+               [&](const auto& x) { return events::message_read(x, "MSG-" + c.id + "-limits"); });
+        }
+      }
+    }
     if (day == 26) {
       // R30: a viewer of the third institution stops using the e-services.
       const Client& c = clients[2];

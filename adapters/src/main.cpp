@@ -11,6 +11,8 @@
 
 #include "kase/adapters/demo.h"
 #include "kase/adapters/ledger.h"
+#include "kase/adapters/query.h"
+#include "kase/engine/calendar.h"
 #include "kase/engine/reasons.h"
 #include "kase/events/build.h"
 #include "kase/events/codec.h"
@@ -33,11 +35,18 @@ commands:
                             hash and counts; --verify also checks the hash chain, every stored
                             decision and the persisted projections (exit 1 if not intact)
   get --data DIR REQUEST_ID print the decision recorded for a request id
+  query person PERSON --data DIR [--at TIME]
+                            a person's rights per account (mode, limits, today's total, the
+                            application they stand on), means and block, as JSON
+  query messages --data DIR [--at TIME]
+                            users with messages unread for more than 7 days (R36), JSON lines
   help                      this text
 
 options:
   --data DIR                the embedded data directory (RocksDB); created when missing
   --no-sync                 do not fsync each batch (faster, loses the last batches on a crash)
+  --at TIME                 the state as of TIME: UTC microseconds or YYYY-MM-DDTHH:MM[:SS]Z
+                            (default: now); queries replay the log up to that time
 
 Request JSON is the FlatBuffers JSON form of events/schema/kase.fbs (see events/README.md);
 intake_us is stamped with the current time when absent or 0.
@@ -49,6 +58,7 @@ struct Args {
   std::string data;
   bool verify = false;
   bool sync = true;
+  std::string at;
   std::vector<std::string> positional;
 };
 
@@ -78,6 +88,12 @@ bool parse(int argc, char** argv, Args* a, std::string* err) {
       a->data = argv[++i];
     } else if (arg.rfind("--data=", 0) == 0) {
       a->data = arg.substr(7);
+    } else if (arg == "--at") {
+      if (i + 1 >= argc) {
+        *err = "--at needs a time";
+        return false;
+      }
+      a->at = argv[++i];
     } else if (arg == "--verify") {
       a->verify = true;
     } else if (arg == "--no-sync") {
@@ -221,6 +237,51 @@ int cmd_get(const Args& a) {
   return 0;
 }
 
+/// UTC micros from "1796025600000000" or "2026-11-30T08:00[:00]Z".
+bool parse_time(const std::string& s, int64_t* out) {
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
+    *out = std::stoll(s);
+    return true;
+  }
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  char z = 0;
+  const int n = std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &z);
+  if (n == 7 && z == 'Z') {
+  } else if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d%c", &y, &mo, &d, &h, &mi, &z) == 6 && z == 'Z') {
+    sec = 0;
+  } else {
+    return false;
+  }
+  const int32_t ymd = y * 10000 + mo * 100 + d;
+  if (!engine::ymd_valid(ymd) || h > 23 || mi > 59 || sec > 59) return false;
+  *out = ((engine::days_from_ymd(ymd) * 86400) + h * 3600 + mi * 60 + sec) * 1'000'000LL;
+  return true;
+}
+
+int cmd_query(const Args& a) {
+  if (a.positional.empty()) return usage_error("query needs a subject: person PERSON | messages");
+  if (a.data.empty()) return usage_error("query needs --data DIR");
+  if (!std::filesystem::exists(a.data)) return usage_error("no data directory " + a.data);
+  int64_t at = now_us();
+  if (!a.at.empty() && !parse_time(a.at, &at)) return usage_error("--at: not a time: " + a.at);
+  const std::string& what = a.positional[0];
+  if (what == "person" && a.positional.size() != 2) return usage_error("query person needs one PERSON");
+  if (what != "person" && what != "messages") return usage_error("unknown query '" + what + "'");
+  std::unique_ptr<projections::Store> store;
+  projections::RocksOptions o;
+  o.create_if_missing = false;
+  if (Status s = projections::open_rocks_store(a.data, o, &store); !s.ok()) return storage_error(s);
+  engine::Engine engine;
+  if (Status s = adapters::state_at(store.get(), at, &engine); !s.ok()) return storage_error(s);
+  if (what == "person") {
+    std::printf("%s\n", adapters::person_json(engine.state(), a.positional[1], at).c_str());
+  } else {
+    const std::string lines = adapters::overdue_messages_jsonl(engine.state(), at);
+    std::fwrite(lines.data(), 1, lines.size(), stdout);
+  }
+  return 0;
+}
+
 std::string money(uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
@@ -284,6 +345,7 @@ int main(int argc, char** argv) {
     if (a.command == "replay") return cmd_replay(a);
     if (a.command == "demo") return cmd_demo(a);
     if (a.command == "get") return cmd_get(a);
+    if (a.command == "query") return cmd_query(a);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kase: internal error: %s\n", e.what());
     return 3;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <tuple>
 
 #include "kase/engine/reasons.h"
 
@@ -168,6 +169,7 @@ bool is_user_payload(Payload t) {
     case Payload::OnlineDataRequest:
     case Payload::LoginAttempt:
     case Payload::BreachReported:
+    case Payload::MessageRead:
       return true;
     default:
       return false;
@@ -176,7 +178,8 @@ bool is_user_payload(Payload t) {
 
 /// R32: logins and breach reports are taken at any hour; the services are not.
 bool bound_by_hours(Payload t) {
-  return is_user_payload(t) && t != Payload::LoginAttempt && t != Payload::BreachReported;
+  return is_user_payload(t) && t != Payload::LoginAttempt && t != Payload::BreachReported &&
+         t != Payload::MessageRead;
 }
 
 }  // namespace
@@ -242,6 +245,8 @@ Verdict Engine::apply(const fb::Request& req) {
     case Payload::MeansActivated: return on_means_activated(*req.payload_as_MeansActivated());
     case Payload::DataExchangeEstablished:
       return on_data_exchange(req, *req.payload_as_DataExchangeEstablished());
+    case Payload::MessagePosted: return on_message_posted(req, *req.payload_as_MessagePosted());
+    case Payload::MessageRead: return on_message_read(req, *req.payload_as_MessageRead());
     case Payload::NONE: break;
   }
   return Verdict::reject(r::kNoPayload, "R47");
@@ -1077,6 +1082,52 @@ Verdict Engine::on_data_exchange(const fb::Request& req, const fb::DataExchangeE
   auto [e, fresh] = state_.data_exchange.try_emplace(client);
   if (fresh) touch(*e, dirty_.data_exchange);
   return Verdict::ok("R24");
+}
+
+// ---- Messages (R36) -----------------------------------------------------------------
+
+Verdict Engine::on_message_posted(const fb::Request& req, const fb::MessagePosted& p) {
+  if (!valid_name(sv(p.message())) || !valid_name(sv(req.client_id()))) return Verdict::reject(r::kValueInvalid, "R36");
+  if (state_.messages.count(state_.names.find(sv(p.message()))) != 0) return Verdict::reject(r::kMessageExists, "R36");
+  auto [e, fresh] = state_.messages.try_emplace(state_.names.intern(sv(p.message())));
+  (void)fresh;
+  e->second.client = state_.names.intern(sv(req.client_id()));
+  e->second.posted_us = req.intake_us();
+  touch(*e, dirty_.messages);
+  return Verdict::ok("R36");
+}
+
+Verdict Engine::on_message_read(const fb::Request& req, const fb::MessageRead& p) {
+  const auto* m = state_.messages.find(state_.names.find(sv(p.message())));
+  if (m == nullptr || m->second.client != state_.names.find(sv(req.client_id())))
+    return Verdict::reject(r::kMessageUnknown, "R36");
+  const NameId user = state_.names.find(sv(req.actor()));
+  if (user == kNoName || state_.persons.find(user) == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
+  auto [e, fresh] = state_.message_reads.try_emplace(pair_key(m->first, user));
+  if (fresh) touch(*e, dirty_.message_reads);
+  return Verdict::ok("R36");
+}
+
+std::vector<OverdueMessage> overdue_messages(const State& s, int64_t now_us) {
+  std::vector<OverdueMessage> out;
+  for (const auto& [id, m] : s.messages) {
+    if (now_us - m.posted_us <= kMessageReadPeriodUs) continue;
+    // The client's users: people holding a live grant for it (each once).
+    std::vector<NameId> users;
+    for (const auto& [k, g] : s.grants)
+      if (g.client == m.client && g.mode != AccessMode::none) users.push_back(first_of(k));
+    std::sort(users.begin(), users.end());
+    users.erase(std::unique(users.begin(), users.end()), users.end());
+    for (const NameId u : users) {
+      if (s.message_reads.find(pair_key(id, u)) != nullptr) continue;
+      out.push_back({std::string(s.names.name(m.client)), std::string(s.names.name(u)), std::string(s.names.name(id)),
+                     m.posted_us});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const OverdueMessage& a, const OverdueMessage& b) {
+    return std::tie(a.client, a.user, a.message) < std::tie(b.client, b.user, b.message);
+  });
+  return out;
 }
 
 }  // namespace kase::engine

@@ -194,4 +194,14 @@ std::string with_means(const std::string& request, fb::Means means) {
   return {reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()};
 }
 
+std::string message_posted(const Envelope& e, std::string_view message, std::string_view subject) {
+  return finish(e, fb::Payload::MessagePosted, [&](FlatBufferBuilder& b) {
+    return fb::CreateMessagePosted(b, str(b, message), str(b, subject));
+  });
+}
+std::string message_read(const Envelope& e, std::string_view message) {
+  return finish(e, fb::Payload::MessageRead,
+                [&](FlatBufferBuilder& b) { return fb::CreateMessageRead(b, str(b, message)); });
+}
+
 }  // namespace kase::events

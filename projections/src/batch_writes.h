@@ -37,6 +37,8 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   table(Family::persons, b.dirty.persons);
   table(Family::applications, b.dirty.applications);
   table(Family::data_exchange, b.dirty.data_exchange);
+  table(Family::messages, b.dirty.messages);
+  table(Family::message_reads, b.dirty.message_reads);
   if (b.dirty.settings) {
     scratch->clear();
     encode_settings(*b.state, scratch);

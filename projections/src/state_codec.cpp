@@ -48,6 +48,8 @@ const char* family_name(Family f) noexcept {
     case Family::persons: return "persons";
     case Family::applications: return "applications";
     case Family::data_exchange: return "data_exchange";
+    case Family::messages: return "messages";
+    case Family::message_reads: return "message_reads";
     case Family::count_: break;
   }
   return "?";
@@ -181,6 +183,11 @@ void encode_value(const Grant& v, const Names& n, std::string* o) {
   put_i64(o, v.per_order_limit);
   put_i64(o, v.daily_limit);
   put_name(o, n, v.application);  // appended field: absent in older values
+}
+void encode_value(const Message& v, const Names& n, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_name(o, n, v.client);
+  put_i64(o, v.posted_us);
 }
 void encode_value(const Application& v, const Names& n, std::string* o) {
   put_u8(o, kValueVersion);
@@ -347,6 +354,18 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       break;
     }
     case Family::data_exchange: s->data_exchange[names.intern(key)]; break;
+    case Family::messages: {
+      Message& m = s->messages[names.intern(key)];
+      m.client = intern_or_none(names, r.str());
+      m.posted_us = r.i64();
+      break;
+    }
+    case Family::message_reads: {
+      const auto k = pair();
+      if (!k) return corrupt(f, key);
+      s->message_reads[*k];
+      break;
+    }
     case Family::limit_overrides: {
       if (!split_key(key, 3, part) || part[2].size() != 8) return corrupt(f, key);
       DateYmd date = 0;
@@ -478,6 +497,8 @@ events::Hash state_hash(const State& s) {
   hash_table(&c, Family::persons, s.persons, s.names);
   hash_table(&c, Family::applications, s.applications, s.names);
   hash_table(&c, Family::data_exchange, s.data_exchange, s.names);
+  hash_table(&c, Family::messages, s.messages, s.names);
+  hash_table(&c, Family::message_reads, s.message_reads, s.names);
   std::string settings;
   encode_settings(s, &settings);
   SHA256_Update(&c, settings.data(), settings.size());

@@ -266,6 +266,19 @@ struct IdentityPolicy {
   int32_t short_intervals_to_block = 3;
 };
 
+/// R36: a message to a client's users.
+struct Message : Dirty {
+  NameId client = kNoName;
+  int64_t posted_us = 0;
+};
+
+/// R36: a user with a message older than the read period still unread.
+struct OverdueMessage {
+  std::string client, user, message;
+  int64_t posted_us = 0;
+};
+inline constexpr int64_t kMessageReadPeriodUs = 7LL * 24 * 3600 * 1000 * 1000;
+
 /// R32, R34: hours and suspension of one e-service.
 struct ServiceState {
   int32_t open_minute = 8 * 60;
@@ -289,6 +302,8 @@ struct State {
   Table<NameId, Application> applications;         // application document id
   Table<PairKey, InForce> in_force;                // derived: (user, client)
   Table<NameId, Dirty> data_exchange;              // clients whose online exchange is established (R24)
+  Table<NameId, Message> messages;                 // message id (R36)
+  Table<PairKey, Dirty> message_reads;             // (message, user) (R36)
   int32_t persons_with_means = 0;                  // derived: persons with registered means
   BusinessCalendar calendar;
   std::array<ServiceState, 5> services{};
@@ -311,10 +326,13 @@ struct DirtySet {
   List<NameId, Person> persons;
   List<NameId, Application> applications;
   List<NameId, Dirty> data_exchange;
+  List<NameId, Message> messages;
+  List<PairKey, Dirty> message_reads;
   bool settings = false;  // calendar overrides, service states or identity policy changed
   [[nodiscard]] size_t size() const {
     return accounts.size() + representatives.size() + grants.size() + permissions.size() +
-           limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + applications.size() + data_exchange.size() +
+           limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + applications.size() + data_exchange.size() + messages.size() +
+           message_reads.size() +
            (settings ? 1 : 0);
   }
 };
@@ -378,6 +396,8 @@ class Engine {
   Verdict on_means_registered(const fb::MeansRegistered& p);
   Verdict on_means_activated(const fb::MeansActivated& p);
   Verdict on_data_exchange(const fb::Request& req, const fb::DataExchangeEstablished& p);
+  Verdict on_message_posted(const fb::Request& req, const fb::MessagePosted& p);
+  Verdict on_message_read(const fb::Request& req, const fb::MessageRead& p);
   /// R7, R30, R31: whether the application a grant stands on is in force at t.
   Verdict check_application(const Grant& g, const RigaTime& t) const;
 
@@ -440,6 +460,11 @@ class Engine {
   mutable bool business_day_ = false;
   uint64_t batch_ = 1;
 };
+
+/// R36: the users (holding rights for the message's client) who have not read
+/// a message posted more than 7 days before `now_us`, sorted by client, user,
+/// message. Pure: a read model over the state.
+std::vector<OverdueMessage> overdue_messages(const State& s, int64_t now_us);
 
 /// "R8.5" etc. for a mode; "R8" for none.
 const char* rule_of(AccessMode mode) noexcept;

@@ -98,6 +98,10 @@ inline constexpr const char* kMeansNotActivated = "means.not_activated";
 inline constexpr const char* kMeansExceptionOnly = "means.code_only_as_exception";
 inline constexpr const char* kDataExchangeNotEstablished = "means.data_exchange_not_established";
 
+// Messages (R36).
+inline constexpr const char* kMessageExists = "message.exists";
+inline constexpr const char* kMessageUnknown = "message.unknown";
+
 // Calendar.
 inline constexpr const char* kDateInvalid = "calendar.date_invalid";
 

@@ -59,6 +59,8 @@ std::string means_activated(const Envelope& e, std::string_view person, fb::Mean
 std::string data_exchange_established(const Envelope& e);
 /// `request` with the envelope's `means` set (the channel's session means).
 std::string with_means(const std::string& request, fb::Means means);
+std::string message_posted(const Envelope& e, std::string_view message, std::string_view subject);
+std::string message_read(const Envelope& e, std::string_view message);
 std::string login_attempt(const Envelope& e, fb::Means means, bool success);
 std::string breach_reported(const Envelope& e, fb::Means means);
 std::string means_blocked(const Envelope& e, std::string_view person, fb::BlockCause cause);

@@ -37,6 +37,8 @@ enum class Family : uint8_t {
   persons,          // R25–R29 identification state per person
   applications,     // R3–R31 application documents
   data_exchange,    // R24: clients whose online data exchange is established
+  messages,         // R36: messages to clients
+  message_reads,    // R36: (message, user) reads
   count_,
 };
 inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::count_);
@@ -190,6 +192,7 @@ void encode_value(const engine::DayTotal& v, const engine::Names& n, std::string
 void encode_value(const engine::Order& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Person& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Application& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Message& v, const engine::Names& n, std::string* out);
 void encode_settings(const engine::State& s, std::string* out);
 
 /// Decodes one persisted entry into the state; corruption on bad bytes.

@@ -1,0 +1,25 @@
+// Read models over the state, as JSON (Boost.JSON): what a person holds, and
+// which users have overdue unread messages (R36). Used by `kase query`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "kase/engine/engine.h"
+#include "kase/projections/store.h"
+
+namespace kase::adapters {
+
+/// Rebuilds the state as of `at_us` (requests with intake_us <= at_us) from a
+/// store's log into `engine`.
+Status state_at(projections::Store* store, int64_t at_us, engine::Engine* engine);
+
+/// A person's rights per account (mode, limits, today's total, the
+/// application they stand on), means and block, as one JSON object.
+std::string person_json(const engine::State& s, std::string_view person, int64_t at_us);
+
+/// R36: one JSON object per line for each user with a message unread for more
+/// than 7 days at `at_us`.
+std::string overdue_messages_jsonl(const engine::State& s, int64_t at_us);
+
+}  // namespace kase::adapters

@@ -1,0 +1,111 @@
+#include "kase/adapters/query.h"
+
+#include <boost/json.hpp>
+
+#include "kase/events/codec.h"
+
+namespace kase::adapters {
+namespace json = boost::json;
+
+Status state_at(projections::Store* store, int64_t at_us, engine::Engine* engine) {
+  Status bad;
+  Status scan = store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
+    const fb::LogRecord* rec = events::verify_log_record(bytes);
+    const fb::Request* req =
+        rec != nullptr && rec->request() != nullptr
+            ? events::verify_request({rec->request()->data(), rec->request()->size()})
+            : nullptr;
+    if (req == nullptr) {
+      bad = {Errc::corruption, "log record at offset " + std::to_string(offset) + " does not verify"};
+      return false;
+    }
+    if (req->intake_us() > at_us) return false;  // the log is in intake order
+    (void)engine->apply(*req);
+    (void)engine->take_dirty();
+    return true;
+  });
+  return scan.ok() ? bad : scan;
+}
+
+namespace {
+
+json::array means_list(uint8_t bits) {
+  json::array out;
+  for (int m = 1; m <= static_cast<int>(fb::Means::MAX); ++m)
+    if ((bits & (1u << m)) != 0) out.emplace_back(fb::EnumNameMeans(static_cast<fb::Means>(m)));
+  return out;
+}
+
+}  // namespace
+
+std::string person_json(const engine::State& s, std::string_view person, int64_t at_us) {
+  const engine::NameId id = s.names.find(person);
+  json::object o;
+  o["person"] = person;
+  o["at_us"] = at_us;
+  const auto* p = id == engine::kNoName ? nullptr : s.persons.find(id);
+  o["known"] = p != nullptr;
+  if (p != nullptr) {
+    o["block"] = fb::EnumNameBlockCause(p->second.block);
+    o["consecutive_failures"] = p->second.failures;
+    json::object means;
+    means["registered"] = means_list(p->second.means_registered);
+    means["exception"] = means_list(p->second.means_exception);
+    means["activated"] = means_list(p->second.means_activated);
+    o["means"] = std::move(means);
+  }
+  const engine::DateYmd today = engine::riga_time(at_us).date;
+  json::array rights;
+  for (const auto& [k, g] : s.grants) {
+    if (engine::first_of(k) != id || g.mode == fb::AccessMode::none) continue;
+    json::object r;
+    r["client"] = s.names.name(g.client);
+    r["account"] = s.names.name(engine::second_of(k));
+    r["mode"] = fb::EnumNameAccessMode(g.mode);
+    r["rule"] = engine::rule_of(g.mode);
+    if (engine::has_limits(g.mode)) {
+      r["per_order_limit_cents"] = g.per_order_limit;
+      r["daily_limit_cents"] = g.daily_limit;
+      const auto* dt = s.day_totals.find(k);
+      r["day_total_cents"] = dt != nullptr && dt->second.date == today ? dt->second.total : 0;
+      const auto* ov = s.limit_overrides.find(engine::OverrideKey{k, today});
+      if (ov != nullptr) {
+        json::object change;
+        if (ov->second.per_order_limit != -1) change["per_order_limit_cents"] = ov->second.per_order_limit;
+        if (ov->second.daily_limit != -1) change["daily_limit_cents"] = ov->second.daily_limit;
+        r["one_day_change"] = std::move(change);  // R14, R15
+      }
+    }
+    if (g.application != engine::kNoName) {
+      r["application"] = s.names.name(g.application);
+      if (const auto* a = s.applications.find(g.application)) {
+        static constexpr const char* kStatus[] = {"submitted", "in_force", "superseded", "terminated", "annulled"};
+        r["application_status"] = kStatus[static_cast<size_t>(a->second.status)];
+        r["application_lapses_on"] = a->second.lapses_on;
+      }
+    }
+    rights.push_back(std::move(r));
+  }
+  std::sort(rights.begin(), rights.end(), [](const json::value& a, const json::value& b) {
+    return json::serialize(a) < json::serialize(b);
+  });
+  o["rights"] = std::move(rights);
+  return json::serialize(o);
+}
+
+std::string overdue_messages_jsonl(const engine::State& s, int64_t at_us) {
+  std::string out;
+  for (const auto& m : engine::overdue_messages(s, at_us)) {
+    json::object o;
+    o["client"] = m.client;
+    o["user"] = m.user;
+    o["message"] = m.message;
+    o["posted_us"] = m.posted_us;
+    o["rule"] = "R36";
+    out += json::serialize(o);
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace kase::adapters

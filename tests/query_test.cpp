@@ -1,0 +1,37 @@
+// Read models: a person's rights and means, overdue messages (R36), as JSON.
+#include "harness.h"
+#include "kase/adapters/query.h"
+
+namespace kase::testing {
+namespace {
+
+TEST(Query, PersonShowsRightsLimitsTodayAndMeans) {
+  Harness h;
+  ASSERT_TRUE(h.open_account("A1").accepted);
+  ASSERT_TRUE(h.grant("u1", "A1", AccessMode::signature_2, 1'000 * kEur, 3'000 * kEur).accepted);
+  ASSERT_TRUE(h.apply(events::means_registered(h.treasury(), "u1", fb::Means::eid_card, false)).accepted);
+  ASSERT_TRUE(h.apply(events::with_means(events::po_prepare(h.as("u1"), "po1", "A1", 700 * kEur), fb::Means::eid_card))
+                  .accepted);
+  const std::string j = adapters::person_json(h.engine.state(), "u1", h.now);
+  EXPECT_NE(j.find(R"("mode":"signature_2")"), std::string::npos) << j;
+  EXPECT_NE(j.find(R"("day_total_cents":70000)"), std::string::npos) << j;
+  EXPECT_NE(j.find(R"("registered":["eid_card"])"), std::string::npos) << j;
+  EXPECT_NE(j.find(R"("block":"none")"), std::string::npos) << j;
+  // Tomorrow the day total is zero again.
+  const std::string next = adapters::person_json(h.engine.state(), "u1", riga(20261201, 9, 0));
+  EXPECT_NE(next.find(R"("day_total_cents":0)"), std::string::npos) << next;
+  EXPECT_NE(adapters::person_json(h.engine.state(), "nobody", h.now).find(R"("known":false)"), std::string::npos);
+}
+
+TEST(Query, R36_OverdueMessagesAsJsonLines) {
+  Harness h;
+  ASSERT_TRUE(h.open_account("A1").accepted);
+  ASSERT_TRUE(h.grant("u1", "A1", AccessMode::view_all).accepted);
+  ASSERT_TRUE(h.apply(events::message_posted(h.treasury(), "m1", "s")).accepted);
+  const std::string lines = adapters::overdue_messages_jsonl(h.engine.state(), h.now + 8LL * 86'400'000'000LL);
+  EXPECT_EQ(lines, "{\"client\":\"C1\",\"user\":\"u1\",\"message\":\"m1\",\"posted_us\":" + std::to_string(h.now) +
+                       ",\"rule\":\"R36\"}\n");
+}
+
+}  // namespace
+}  // namespace kase::testing
