@@ -140,3 +140,55 @@ TEST_F(Applications, R31_TreasuryAnnulsApplicationsOfAReorganisedClient) {
 
 }  // namespace
 }  // namespace kase::testing
+
+namespace kase::testing {
+namespace {
+
+class Deadlines : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(h.open_account("A1").accepted);
+    ASSERT_TRUE(h.head("head").accepted);
+    h.now = riga(20261127, 16, 0);  // Friday
+    ASSERT_TRUE(h.apply(events::application_submitted(h.as("head"), "a1", fb::ApplicationKind::ekase, "u1", "head",
+                                                      h.now - 1, "sha256:d"))
+                    .accepted);
+  }
+  std::vector<engine::LateApplication> late(int32_t ymd, int hour = 12) {
+    return engine::late_applications(h.engine.state(), riga(ymd, hour, 0));
+  }
+  Harness h;
+};
+
+TEST_F(Deadlines, R22_1_RegistrationWithinOneBusinessDay) {
+  EXPECT_EQ(engine::add_business_days(h.engine.state().calendar, 20261127, 1), 20261130);  // over the weekend
+  EXPECT_TRUE(late(20261130, 23).empty());  // Monday: still in time
+  const auto l = late(20261201);            // Tuesday: late
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_STREQ(l[0].rule, "R22.1");
+  EXPECT_EQ(l[0].deadline, 20261130);
+  EXPECT_EQ(l[0].done_us, 0);
+  // Registered late: still listed, with when it happened.
+  h.now = riga(20261201, 9, 0);
+  ASSERT_TRUE(h.apply(events::application_registered(h.treasury(), "a1")).accepted);
+  const auto after = late(20261201);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].done_us, h.now);
+}
+
+TEST_F(Deadlines, R22_2_AttachmentWithinThreeBusinessDays) {
+  h.now = riga(20261130, 9, 0);
+  ASSERT_TRUE(h.apply(events::application_registered(h.treasury(), "a1")).accepted);  // in time
+  EXPECT_EQ(engine::add_business_days(h.engine.state().calendar, 20261127, 3), 20261202);
+  EXPECT_TRUE(late(20261202, 23).empty());
+  auto l = late(20261203);
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_STREQ(l[0].rule, "R22.2");
+  EXPECT_STREQ(l[0].step, "attachment");
+  h.now = riga(20261202, 15, 0);
+  ASSERT_TRUE(h.apply(events::rights_granted_under(h.treasury(), "u1", "A1", AccessMode::view_all, 0, 0, "a1")).accepted);
+  EXPECT_TRUE(late(20261210).empty());  // attached in time
+}
+
+}  // namespace
+}  // namespace kase::testing

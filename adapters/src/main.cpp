@@ -40,6 +40,9 @@ commands:
                             application they stand on), means and block, as JSON
   query messages --data DIR [--at TIME]
                             users with messages unread for more than 7 days (R36), JSON lines
+  query deadlines --data DIR [--at TIME]
+                            applications registered (R22.1, 1 business day) or attached (R22.2,
+                            3 business days) late, or still waiting past the deadline, JSON lines
   help                      this text
 
 options:
@@ -259,14 +262,15 @@ bool parse_time(const std::string& s, int64_t* out) {
 }
 
 int cmd_query(const Args& a) {
-  if (a.positional.empty()) return usage_error("query needs a subject: person PERSON | messages");
+  if (a.positional.empty()) return usage_error("query needs a subject: person PERSON | messages | deadlines");
   if (a.data.empty()) return usage_error("query needs --data DIR");
   if (!std::filesystem::exists(a.data)) return usage_error("no data directory " + a.data);
   int64_t at = now_us();
   if (!a.at.empty() && !parse_time(a.at, &at)) return usage_error("--at: not a time: " + a.at);
   const std::string& what = a.positional[0];
   if (what == "person" && a.positional.size() != 2) return usage_error("query person needs one PERSON");
-  if (what != "person" && what != "messages") return usage_error("unknown query '" + what + "'");
+  if (what != "person" && what != "messages" && what != "deadlines")
+    return usage_error("unknown query '" + what + "' (person, messages, deadlines)");
   std::unique_ptr<projections::Store> store;
   projections::RocksOptions o;
   o.create_if_missing = false;
@@ -276,7 +280,8 @@ int cmd_query(const Args& a) {
   if (what == "person") {
     std::printf("%s\n", adapters::person_json(engine.state(), a.positional[1], at).c_str());
   } else {
-    const std::string lines = adapters::overdue_messages_jsonl(engine.state(), at);
+    const std::string lines = what == "messages" ? adapters::overdue_messages_jsonl(engine.state(), at)
+                                                 : adapters::late_applications_jsonl(engine.state(), at);
     std::fwrite(lines.data(), 1, lines.size(), stdout);
   }
   return 0;

@@ -108,4 +108,26 @@ std::string overdue_messages_jsonl(const engine::State& s, int64_t at_us) {
   return out;
 }
 
+std::string late_applications_jsonl(const engine::State& s, int64_t at_us) {
+  std::string out;
+  for (const auto& l : engine::late_applications(s, at_us)) {
+    json::object o;
+    o["client"] = l.client;
+    o["application"] = l.application;
+    o["user"] = l.user;
+    o["kind"] = fb::EnumNameApplicationKind(l.kind);
+    o["step"] = l.step;
+    o["rule"] = l.rule;
+    o["deadline"] = l.deadline;
+    if (l.done_us != 0) {
+      o["done_us"] = l.done_us;
+    } else {
+      o["done_us"] = nullptr;
+    }
+    out += json::serialize(o);
+    out += '\n';
+  }
+  return out;
+}
+
 }  // namespace kase::adapters

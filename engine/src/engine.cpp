@@ -388,6 +388,12 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
         app->second.kind != fb::ApplicationKind::ekase || app->second.user != user || app->second.client != client)
       return Verdict::reject(r::kApplicationNotInForce, "R7");
     application = app->first;
+    if (app->second.attached_us == 0) {
+      // R22.2: the first attachment of services and modes under the application.
+      auto* mut = state_.applications.find(app->first);
+      mut->second.attached_us = req.intake_us();
+      touch(*mut, dirty_.applications);
+    }
   }
 
   const NameId client_id = state_.names.intern(sv(req.client_id()));
@@ -912,6 +918,7 @@ Verdict Engine::on_application_submitted(const fb::Request& req, const fb::Appli
   a.user = state_.names.intern(sv(p.user()));
   a.kind = p.kind();
   a.signed_us = p.signed_us();
+  a.submitted_us = req.intake_us();
   touch(*e, dirty_.applications);
   return Verdict::ok("R3");
 }
@@ -1126,6 +1133,56 @@ std::vector<OverdueMessage> overdue_messages(const State& s, int64_t now_us) {
   }
   std::sort(out.begin(), out.end(), [](const OverdueMessage& a, const OverdueMessage& b) {
     return std::tie(a.client, a.user, a.message) < std::tie(b.client, b.user, b.message);
+  });
+  return out;
+}
+
+// ---- Registration and attachment deadlines (R22) ----------------------------------
+
+DateYmd add_business_days(const BusinessCalendar& c, DateYmd from, int n) {
+  int64_t day = days_from_ymd(from);
+  for (int found = 0; found < n;) {
+    ++day;
+    if (c.is_business_day(ymd_from_days(day))) ++found;
+  }
+  return ymd_from_days(day);
+}
+
+std::vector<LateApplication> late_applications(const State& s, int64_t now_us) {
+  std::vector<LateApplication> out;
+  const DateYmd today = riga_time(now_us).date;
+  for (const auto& [id, a] : s.applications) {
+    if (a.status == ApplicationStatus::annulled || a.submitted_us == 0) continue;
+    const DateYmd submitted = riga_time(a.submitted_us).date;
+    auto add = [&](const char* step, const char* rule, DateYmd deadline, int64_t done_us) {
+      LateApplication l;
+      l.client = s.names.name(a.client);
+      l.application = s.names.name(id);
+      l.user = s.names.name(a.user);
+      l.kind = a.kind;
+      l.step = step;
+      l.rule = rule;
+      l.deadline = deadline;
+      l.done_us = done_us;
+      out.push_back(std::move(l));
+    };
+    // R22.1: registered within 1 business day.
+    const DateYmd reg_deadline = add_business_days(s.calendar, submitted, 1);
+    if (a.registered_us != 0 ? riga_time(a.registered_us).date > reg_deadline
+                             : (a.status == ApplicationStatus::submitted && today > reg_deadline))
+      add("registration", "R22.1", reg_deadline, a.registered_us);
+    // R22.2: services and modes attached within 3 business days (applications that grant rights).
+    const bool grants_rights = a.kind == fb::ApplicationKind::eplans_eestimates || a.kind == fb::ApplicationKind::ekase ||
+                               a.kind == fb::ApplicationKind::ereports_users || a.kind == fb::ApplicationKind::eloans;
+    if (!grants_rights) continue;
+    const DateYmd attach_deadline = add_business_days(s.calendar, submitted, 3);
+    const bool waiting = a.attached_us == 0 &&
+                         (a.status == ApplicationStatus::submitted || a.status == ApplicationStatus::in_force);
+    if (a.attached_us != 0 ? riga_time(a.attached_us).date > attach_deadline : (waiting && today > attach_deadline))
+      add("attachment", "R22.2", attach_deadline, a.attached_us);
+  }
+  std::sort(out.begin(), out.end(), [](const LateApplication& x, const LateApplication& y) {
+    return std::tie(x.client, x.application, x.rule) < std::tie(y.client, y.application, y.rule);
   });
   return out;
 }

@@ -198,6 +198,8 @@ void encode_value(const Application& v, const Names& n, std::string* o) {
   put_i64(o, v.signed_us);
   put_i64(o, v.registered_us);
   put_i32(o, v.lapses_on);
+  put_i64(o, v.submitted_us);  // appended fields: absent in older values
+  put_i64(o, v.attached_us);
 }
 void encode_value(const Dirty&, const Names&, std::string* o) { put_u8(o, kValueVersion); }
 void encode_value(const LimitOverride& v, const Names&, std::string* o) {
@@ -448,6 +450,10 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       a.signed_us = r.i64();
       a.registered_us = r.i64();
       a.lapses_on = r.i32();
+      if (!r.done()) {
+        a.submitted_us = r.i64();
+        a.attached_us = r.i64();
+      }
       // Derived: the application in force per kind (terminations and one-off kinds have lapses_on 0).
       if (a.status == ApplicationStatus::in_force && a.lapses_on != 0)
         s->in_force[pair_key(a.user, a.client)].by_kind[kind] = id;

@@ -22,4 +22,8 @@ std::string person_json(const engine::State& s, std::string_view person, int64_t
 /// than 7 days at `at_us`.
 std::string overdue_messages_jsonl(const engine::State& s, int64_t at_us);
 
+/// R22: one JSON object per line for each application registered or attached
+/// late, or still waiting past its deadline, at `at_us`.
+std::string late_applications_jsonl(const engine::State& s, int64_t at_us);
+
 }  // namespace kase::adapters

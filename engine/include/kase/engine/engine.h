@@ -126,6 +126,19 @@ struct Application : Dirty {
   int64_t signed_us = 0;
   int64_t registered_us = 0;
   DateYmd lapses_on = 0;  // R31: 3 years after registration (Riga date); 0 = never
+  int64_t submitted_us = 0;  // intake of the application (R22 deadlines run from here)
+  int64_t attached_us = 0;   // R22.2: first rights granted under it
+};
+
+/// R22.1, R22.2: an application registered or attached after its deadline,
+/// or still waiting past it.
+struct LateApplication {
+  std::string client, application, user;
+  fb::ApplicationKind kind = fb::ApplicationKind::ekase;
+  const char* step = "";     // "registration" (R22.1) or "attachment" (R22.2)
+  const char* rule = "";
+  DateYmd deadline = 0;      // the last Riga business day allowed
+  int64_t done_us = 0;       // when it happened; 0 = still waiting
 };
 
 /// Derived (rebuilt on load): the application in force per kind for (user, client).
@@ -465,6 +478,14 @@ class Engine {
 /// a message posted more than 7 days before `now_us`, sorted by client, user,
 /// message. Pure: a read model over the state.
 std::vector<OverdueMessage> overdue_messages(const State& s, int64_t now_us);
+
+/// R22: the applications past their deadlines at `now_us` — registration within
+/// 1 business day, attachment of services and modes within 3 business days
+/// after the application — sorted by client and application. Pure.
+std::vector<LateApplication> late_applications(const State& s, int64_t now_us);
+
+/// The `n`th business day after `from` (n >= 1), by the calendar with its overrides.
+DateYmd add_business_days(const BusinessCalendar& c, DateYmd from, int n);
 
 /// "R8.5" etc. for a mode; "R8" for none.
 const char* rule_of(AccessMode mode) noexcept;
