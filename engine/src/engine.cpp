@@ -247,6 +247,12 @@ Verdict Engine::apply(const fb::Request& req) {
       return on_data_exchange(req, *req.payload_as_DataExchangeEstablished());
     case Payload::MessagePosted: return on_message_posted(req, *req.payload_as_MessagePosted());
     case Payload::MessageRead: return on_message_read(req, *req.payload_as_MessageRead());
+    case Payload::ClientRegistered: return on_client_registered(req, *req.payload_as_ClientRegistered());
+    case Payload::PersonRolesSet: return on_roles(req, *req.payload_as_PersonRolesSet());
+    case Payload::PlanRightsGranted: return on_plan_rights(req, *req.payload_as_PlanRightsGranted());
+    case Payload::InstitutionStructure: return on_structure(req, *req.payload_as_InstitutionStructure());
+    case Payload::ReportRightsGranted: return on_report_rights(req, *req.payload_as_ReportRightsGranted());
+    case Payload::LoanRightsGranted: return on_loan_rights(req, *req.payload_as_LoanRightsGranted());
     case Payload::NONE: break;
   }
   return Verdict::reject(r::kNoPayload, "R47");
@@ -1185,6 +1191,172 @@ std::vector<LateApplication> late_applications(const State& s, int64_t now_us) {
     return std::tie(x.client, x.application, x.rule) < std::tie(y.client, y.application, y.rule);
   });
   return out;
+}
+
+// ---- Rights in ePlans, eEstimates, eReports and eLoans (R6, R16, R19, R21) --------------
+
+fb::ClientKind Engine::client_kind(NameId client) const {
+  const auto* c = state_.clients.find(client);
+  return c == nullptr ? fb::ClientKind::other : c->second.kind;
+}
+
+uint16_t Engine::roles_of(NameId client, NameId person) const {
+  const auto* r = state_.roles.find(pair_key(client, person));
+  return r == nullptr ? 0 : r->second.bits;
+}
+
+void Engine::set_service_right(const RightKey& k, uint8_t mode, uint8_t groups) {
+  auto [e, fresh] = state_.service_rights.try_emplace(k);
+  (void)fresh;
+  e->second.mode = mode;
+  e->second.groups = groups;
+  touch(*e, dirty_.service_rights);
+}
+
+Verdict Engine::on_client_registered(const fb::Request& req, const fb::ClientRegistered& p) {
+  if (!valid_name(sv(req.client_id())) || p.kind() > fb::ClientKind::MAX) return Verdict::reject(r::kValueInvalid, "R16");
+  auto [e, fresh] = state_.clients.try_emplace(state_.names.intern(sv(req.client_id())));
+  (void)fresh;
+  e->second.kind = p.kind();
+  touch(*e, dirty_.clients);
+  return Verdict::ok("R16");
+}
+
+Verdict Engine::on_roles(const fb::Request& req, const fb::PersonRolesSet& p) {
+  if (!valid_name(sv(p.person())) || !valid_name(sv(req.client_id()))) return Verdict::reject(r::kValueInvalid, "R19");
+  const NameId client = state_.names.intern(sv(req.client_id()));
+  const NameId person = state_.names.intern(sv(p.person()));
+  auto [e, fresh] = state_.roles.try_emplace(pair_key(client, person));
+  (void)fresh;
+  e->second.bits = static_cast<uint16_t>(p.roles());
+  touch(*e, dirty_.roles);
+  return Verdict::ok("R19");
+}
+
+Verdict Engine::on_plan_rights(const fb::Request& req, const fb::PlanRightsGranted& p) {
+  const fb::Service service = p.service();
+  if (service != fb::Service::eplans && service != fb::Service::eestimates) return Verdict::reject(r::kValueInvalid, "R6");
+  if (!valid_name(sv(p.user())) || !valid_name(sv(req.client_id()))) return Verdict::reject(r::kValueInvalid, "R6");
+  const bool ministry = client_kind(state_.names.find(sv(req.client_id()))) == fb::ClientKind::ministry;
+  const bool estimates = service == fb::Service::eestimates;
+  const char* rule = "R6";
+  switch (p.mode()) {
+    case fb::PlanMode::view: rule = "R6.1"; break;
+    case fb::PlanMode::institution_manage:
+      rule = "R6.2";  // institution users only
+      if (ministry) return Verdict::reject(r::kPlanModeInstitutionsOnly, rule);
+      break;
+    case fb::PlanMode::approve:
+      rule = "R6.3";  // in eEstimates institution users only
+      if (estimates && ministry) return Verdict::reject(r::kPlanModeInstitutionsOnly, rule);
+      break;
+    case fb::PlanMode::sign_head:
+      rule = "R6.4";  // signs estimates: eEstimates, institution users only
+      if (!estimates) return Verdict::reject(r::kModeNotInService, rule);
+      if (ministry) return Verdict::reject(r::kPlanModeInstitutionsOnly, rule);
+      break;
+    case fb::PlanMode::ministry_manage:
+      rule = "R6.5";  // financing plans: ePlans, ministry users only
+      if (estimates) return Verdict::reject(r::kModeNotInService, rule);
+      if (!ministry) return Verdict::reject(r::kPlanModeMinistriesOnly, rule);
+      break;
+    default: return Verdict::reject(r::kModeInvalid, "R6");
+  }
+  set_service_right(RightKey{state_.names.intern(sv(p.user())), state_.names.intern(sv(req.client_id())),
+                             static_cast<uint32_t>(service), RightKind::plan},
+                    static_cast<uint8_t>(p.mode()), 0);
+  return Verdict::ok(rule);
+}
+
+Verdict Engine::on_structure(const fb::Request& req, const fb::InstitutionStructure& p) {
+  const char* rule = p.report_type() == fb::ReportType::annual    ? "R16.1"
+                     : p.report_type() == fb::ReportType::periodic ? "R16.2"
+                                                                   : "R16.3";
+  if (p.report_type() > fb::ReportType::MAX || p.year() < 1900 || p.year() > 9999 || !valid_name(sv(req.client_id())))
+    return Verdict::reject(r::kValueInvalid, rule);
+  // R16: ministries, central institutions, municipalities, ports, free ports
+  // and institutions that aggregate accounting data submit structures.
+  switch (client_kind(state_.names.find(sv(req.client_id())))) {
+    case fb::ClientKind::ministry:
+    case fb::ClientKind::central_institution:
+    case fb::ClientKind::municipality:
+    case fb::ClientKind::port:
+    case fb::ClientKind::free_port:
+    case fb::ClientKind::aggregator:
+      break;
+    default: return Verdict::reject(r::kStructureNotForClientKind, rule);
+  }
+  std::vector<NameId> institutions;
+  if (p.institutions() != nullptr) {
+    for (const auto* i : *p.institutions()) {
+      if (!valid_name(sv(i))) return Verdict::reject(r::kValueInvalid, rule);
+      institutions.push_back(state_.names.intern(sv(i)));
+    }
+  }
+  std::sort(institutions.begin(), institutions.end());
+  institutions.erase(std::unique(institutions.begin(), institutions.end()), institutions.end());
+  const NameId client = state_.names.intern(sv(req.client_id()));
+  // R31: a structure lasts until a newer one for the same type and year.
+  auto [e, fresh] =
+      state_.structures.try_emplace(StructureKey{client, static_cast<uint8_t>(p.report_type()), p.year()});
+  (void)fresh;
+  e->second.institutions = std::move(institutions);
+  touch(*e, dirty_.structures);
+  return Verdict::ok(rule);
+}
+
+Verdict Engine::on_report_rights(const fb::Request& req, const fb::ReportRightsGranted& p) {
+  if (!valid_name(sv(p.user())) || !valid_name(sv(p.institution())) || !valid_name(sv(req.client_id())))
+    return Verdict::reject(r::kValueInvalid, "R19");
+  const auto groups = static_cast<uint8_t>(p.groups());
+  const auto modes = static_cast<uint8_t>(p.modes());
+  if (groups == 0 || modes == 0) return Verdict::reject(r::kModeInvalid, "R19");
+  const NameId client = state_.names.find(sv(req.client_id()));
+  const NameId institution = state_.names.find(sv(p.institution()));
+  // Rights are per attached institution: the client itself or one in its structures (R16).
+  bool attached = sv(p.institution()) == sv(req.client_id());
+  for (const auto& [k, st] : state_.structures) {
+    if (attached) break;
+    if (k.client != client) continue;
+    attached = std::binary_search(st.institutions.begin(), st.institutions.end(), institution);
+  }
+  if (!attached) return Verdict::reject(r::kNotInStructure, "R16");
+  const uint16_t roles = roles_of(client, state_.names.find(sv(p.user())));
+  const auto has = [&](fb::PersonRole r) { return (roles & static_cast<uint16_t>(r)) != 0; };
+  const bool auditor = has(fb::PersonRole::sworn_auditor) || has(fb::PersonRole::audit_firm) ||
+                       client_kind(client) == fb::ClientKind::state_audit_office;
+  const auto mode_on = [&](fb::ReportMode m) { return (modes & static_cast<uint8_t>(m)) != 0; };
+  if ((groups & static_cast<uint8_t>(fb::ReportGroup::auditor)) != 0 && !auditor)
+    return Verdict::reject(r::kRoleRequired, "R19.1.3");
+  if (mode_on(fb::ReportMode::approve) && !auditor) return Verdict::reject(r::kRoleRequired, "R19.2.8");
+  if (mode_on(fb::ReportMode::manage_sign) && !has(fb::PersonRole::finance_employee))
+    return Verdict::reject(r::kRoleRequired, "R19.2.3");
+  if (mode_on(fb::ReportMode::consolidate_sign) && !has(fb::PersonRole::finance_employee))
+    return Verdict::reject(r::kRoleRequired, "R19.2.4");
+  if (mode_on(fb::ReportMode::sign_head) && !has(fb::PersonRole::head) && !has(fb::PersonRole::authorised_signatory))
+    return Verdict::reject(r::kRoleRequired, "R19.2.5");
+  if (mode_on(fb::ReportMode::exchange_test) && !has(fb::PersonRole::is_developer))
+    return Verdict::reject(r::kRoleRequired, "R19.2.6");
+  set_service_right(RightKey{state_.names.intern(sv(p.user())), state_.names.intern(sv(req.client_id())),
+                             state_.names.intern(sv(p.institution())), RightKind::report},
+                    modes, groups);
+  return Verdict::ok("R19");
+}
+
+Verdict Engine::on_loan_rights(const fb::Request& req, const fb::LoanRightsGranted& p) {
+  if (!valid_name(sv(p.user())) || !valid_name(sv(req.client_id()))) return Verdict::reject(r::kValueInvalid, "R21");
+  const auto groups = static_cast<uint8_t>(p.groups());
+  if (groups == 0 || p.mode() == fb::LoanMode::none || p.mode() > fb::LoanMode::MAX)
+    return Verdict::reject(r::kModeInvalid, "R21");
+  // R21.1.1: loan requests are for municipalities only.
+  if ((groups & static_cast<uint8_t>(fb::LoanGroup::loan_requests)) != 0 &&
+      client_kind(state_.names.find(sv(req.client_id()))) != fb::ClientKind::municipality)
+    return Verdict::reject(r::kMunicipalitiesOnly, "R21.1.1");
+  set_service_right(RightKey{state_.names.intern(sv(p.user())), state_.names.intern(sv(req.client_id())), 0,
+                             RightKind::loan},
+                    static_cast<uint8_t>(p.mode()), groups);
+  static constexpr const char* kModeRule[] = {"R21", "R21.2.1", "R21.2.2", "R21.2.3"};
+  return Verdict::ok(kModeRule[static_cast<size_t>(p.mode())]);
 }
 
 }  // namespace kase::engine

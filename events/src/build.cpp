@@ -204,4 +204,33 @@ std::string message_read(const Envelope& e, std::string_view message) {
                 [&](FlatBufferBuilder& b) { return fb::CreateMessageRead(b, str(b, message)); });
 }
 
+std::string client_registered(const Envelope& e, fb::ClientKind kind) {
+  return finish(e, fb::Payload::ClientRegistered,
+                [&](FlatBufferBuilder& b) { return fb::CreateClientRegistered(b, kind); });
+}
+std::string person_roles(const Envelope& e, std::string_view person, fb::PersonRole roles) {
+  return finish(e, fb::Payload::PersonRolesSet,
+                [&](FlatBufferBuilder& b) { return fb::CreatePersonRolesSet(b, str(b, person), roles); });
+}
+std::string plan_rights(const Envelope& e, std::string_view user, fb::Service service, fb::PlanMode mode) {
+  return finish(e, fb::Payload::PlanRightsGranted,
+                [&](FlatBufferBuilder& b) { return fb::CreatePlanRightsGranted(b, str(b, user), service, mode); });
+}
+std::string institution_structure(const Envelope& e, fb::ReportType type, int32_t year,
+                                  const std::vector<std::string>& institutions) {
+  return finish(e, fb::Payload::InstitutionStructure, [&](FlatBufferBuilder& b) {
+    return fb::CreateInstitutionStructure(b, type, year, b.CreateVectorOfStrings(institutions));
+  });
+}
+std::string report_rights(const Envelope& e, std::string_view user, std::string_view institution,
+                          fb::ReportGroup groups, fb::ReportMode modes) {
+  return finish(e, fb::Payload::ReportRightsGranted, [&](FlatBufferBuilder& b) {
+    return fb::CreateReportRightsGranted(b, str(b, user), str(b, institution), groups, modes);
+  });
+}
+std::string loan_rights(const Envelope& e, std::string_view user, fb::LoanGroup groups, fb::LoanMode mode) {
+  return finish(e, fb::Payload::LoanRightsGranted,
+                [&](FlatBufferBuilder& b) { return fb::CreateLoanRightsGranted(b, str(b, user), groups, mode); });
+}
+
 }  // namespace kase::events

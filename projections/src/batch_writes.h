@@ -39,6 +39,10 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   table(Family::data_exchange, b.dirty.data_exchange);
   table(Family::messages, b.dirty.messages);
   table(Family::message_reads, b.dirty.message_reads);
+  table(Family::clients, b.dirty.clients);
+  table(Family::roles, b.dirty.roles);
+  table(Family::service_rights, b.dirty.service_rights);
+  table(Family::structures, b.dirty.structures);
   if (b.dirty.settings) {
     scratch->clear();
     encode_settings(*b.state, scratch);

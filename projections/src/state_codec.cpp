@@ -50,6 +50,10 @@ const char* family_name(Family f) noexcept {
     case Family::data_exchange: return "data_exchange";
     case Family::messages: return "messages";
     case Family::message_reads: return "message_reads";
+    case Family::clients: return "clients";
+    case Family::roles: return "roles";
+    case Family::service_rights: return "service_rights";
+    case Family::structures: return "structures";
     case Family::count_: break;
   }
   return "?";
@@ -159,6 +163,50 @@ std::string key_of(const Names& n, const OverrideKey& k) {
   out.push_back(kKeySep);
   append_date(&out, k.date);
   return out;
+}
+
+std::string key_of(const Names& n, const RightKey& k) {
+  // kind ␟ user ␟ client ␟ scope (a service number, an institution, or 0).
+  std::string out(1, static_cast<char>('0' + static_cast<int>(k.kind)));
+  out.push_back(kKeySep);
+  out.append(n.name(k.user));
+  out.push_back(kKeySep);
+  out.append(n.name(k.client));
+  out.push_back(kKeySep);
+  if (k.kind == RightKind::report) out.append(n.name(static_cast<NameId>(k.scope)));
+  else out.append(std::to_string(k.scope));
+  return out;
+}
+std::string key_of(const Names& n, const StructureKey& k) {
+  std::string out(n.name(k.client));
+  out.push_back(kKeySep);
+  out.push_back(static_cast<char>('0' + k.type));
+  out.push_back(kKeySep);
+  append_date(&out, k.year);  // 8 digits, zero-padded
+  return out;
+}
+
+void encode_value(const ClientInfo& v, const Names&, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_u8(o, static_cast<uint8_t>(v.kind));
+}
+void encode_value(const Roles& v, const Names&, std::string* o) {
+  put_u8(o, kValueVersion);
+  put(o, v.bits, 2);
+}
+void encode_value(const ServiceRight& v, const Names&, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_u8(o, v.mode);
+  put_u8(o, v.groups);
+}
+void encode_value(const Structure& v, const Names& n, std::string* o) {
+  // By name, not by id: ids depend on interning order, the persisted form must not.
+  std::vector<std::string_view> names;
+  for (const NameId i : v.institutions) names.push_back(n.name(i));
+  std::sort(names.begin(), names.end());
+  put_u8(o, kValueVersion);
+  put(o, names.size(), 4);
+  for (const auto name : names) put_str(o, name);
 }
 
 void encode_value(const Account& v, const Names& n, std::string* o) {
@@ -356,6 +404,55 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       break;
     }
     case Family::data_exchange: s->data_exchange[names.intern(key)]; break;
+    case Family::clients: {
+      const uint8_t kind = r.u8();
+      if (kind > static_cast<uint8_t>(fb::ClientKind::MAX)) return corrupt(f, key);
+      s->clients[names.intern(key)].kind = static_cast<fb::ClientKind>(kind);
+      break;
+    }
+    case Family::roles: {
+      const auto k = pair();
+      if (!k) return corrupt(f, key);
+      s->roles[*k].bits = static_cast<uint16_t>(r.get(2));
+      break;
+    }
+    case Family::service_rights: {
+      std::string_view parts[4];
+      if (key.size() < 2 || key[1] != kKeySep) return corrupt(f, key);
+      const int kind = key[0] - '0';
+      if (kind < 0 || kind > 2 || !split_key(key.substr(2), 3, parts)) return corrupt(f, key);
+      RightKey k;
+      k.kind = static_cast<RightKind>(kind);
+      k.user = names.intern(parts[0]);
+      k.client = names.intern(parts[1]);
+      if (k.kind == RightKind::report) {
+        k.scope = names.intern(parts[2]);
+      } else {
+        uint32_t v = 0;
+        for (char c : parts[2]) {
+          if (c < '0' || c > '9') return corrupt(f, key);
+          v = v * 10 + static_cast<uint32_t>(c - '0');
+        }
+        k.scope = v;
+      }
+      ServiceRight& sr = s->service_rights[k];
+      sr.mode = r.u8();
+      sr.groups = r.u8();
+      break;
+    }
+    case Family::structures: {
+      if (!split_key(key, 3, part) || part[1].size() != 1 || part[2].size() != 8) return corrupt(f, key);
+      int32_t year = 0;
+      for (char c : part[2]) {
+        if (c < '0' || c > '9') return corrupt(f, key);
+        year = year * 10 + (c - '0');
+      }
+      Structure& st = s->structures[StructureKey{names.intern(part[0]), static_cast<uint8_t>(part[1][0] - '0'), year}];
+      const auto n = r.get(4);
+      for (uint64_t i = 0; i < n && r.ok(); ++i) st.institutions.push_back(names.intern(r.str()));
+      std::sort(st.institutions.begin(), st.institutions.end());  // the engine searches by id
+      break;
+    }
     case Family::messages: {
       Message& m = s->messages[names.intern(key)];
       m.client = intern_or_none(names, r.str());
@@ -505,6 +602,10 @@ events::Hash state_hash(const State& s) {
   hash_table(&c, Family::data_exchange, s.data_exchange, s.names);
   hash_table(&c, Family::messages, s.messages, s.names);
   hash_table(&c, Family::message_reads, s.message_reads, s.names);
+  hash_table(&c, Family::clients, s.clients, s.names);
+  hash_table(&c, Family::roles, s.roles, s.names);
+  hash_table(&c, Family::service_rights, s.service_rights, s.names);
+  hash_table(&c, Family::structures, s.structures, s.names);
   std::string settings;
   encode_settings(s, &settings);
   SHA256_Update(&c, settings.data(), settings.size());

@@ -279,6 +279,51 @@ struct IdentityPolicy {
   int32_t short_intervals_to_block = 3;
 };
 
+/// R16, R21.1.1: what kind of client it is.
+struct ClientInfo : Dirty {
+  fb::ClientKind kind = fb::ClientKind::other;
+};
+/// R19: a person's roles for a client (fb::PersonRole bits).
+struct Roles : Dirty {
+  uint16_t bits = 0;
+};
+
+/// Rights in ePlans/eEstimates (R6), eReports (R19) and eLoans (R21).
+enum class RightKind : uint8_t { plan = 0, report = 1, loan = 2 };
+struct RightKey {
+  NameId user = kNoName;
+  NameId client = kNoName;
+  uint32_t scope = 0;  // plan: fb::Service; report: the attached institution's NameId; loan: 0
+  RightKind kind = RightKind::plan;
+  bool operator==(const RightKey&) const = default;
+};
+struct RightKeyHash {
+  size_t operator()(const RightKey& k) const noexcept {
+    return IdHash{}(pair_key(k.user, k.client) ^ (static_cast<uint64_t>(k.scope) << 8 | static_cast<uint8_t>(k.kind)) *
+                                                     0x9e3779b97f4a7c15ULL);
+  }
+};
+struct ServiceRight : Dirty {
+  uint8_t mode = 0;    // plan: fb::PlanMode; report: fb::ReportMode bits; loan: fb::LoanMode
+  uint8_t groups = 0;  // report: fb::ReportGroup bits; loan: fb::LoanGroup bits
+};
+/// R16: an institution structure, per client, report type and year.
+struct StructureKey {
+  NameId client = kNoName;
+  uint8_t type = 0;  // fb::ReportType
+  int32_t year = 0;
+  bool operator==(const StructureKey&) const = default;
+};
+struct StructureKeyHash {
+  size_t operator()(const StructureKey& k) const noexcept {
+    return IdHash{}((static_cast<uint64_t>(k.client) << 32) ^ (static_cast<uint64_t>(k.type) << 24) ^
+                    static_cast<uint32_t>(k.year));
+  }
+};
+struct Structure : Dirty {
+  std::vector<NameId> institutions;
+};
+
 /// R36: a message to a client's users.
 struct Message : Dirty {
   NameId client = kNoName;
@@ -316,6 +361,10 @@ struct State {
   Table<PairKey, InForce> in_force;                // derived: (user, client)
   Table<NameId, Dirty> data_exchange;              // clients whose online exchange is established (R24)
   Table<NameId, Message> messages;                 // message id (R36)
+  Table<NameId, ClientInfo> clients;               // client kind (R16, R21)
+  Table<PairKey, Roles> roles;                     // (client, person) roles (R19)
+  Table<RightKey, ServiceRight, RightKeyHash> service_rights;  // R6, R19, R21
+  Table<StructureKey, Structure, StructureKeyHash> structures;  // (client, type, year) (R16)
   Table<PairKey, Dirty> message_reads;             // (message, user) (R36)
   int32_t persons_with_means = 0;                  // derived: persons with registered means
   BusinessCalendar calendar;
@@ -341,11 +390,15 @@ struct DirtySet {
   List<NameId, Dirty> data_exchange;
   List<NameId, Message> messages;
   List<PairKey, Dirty> message_reads;
+  List<NameId, ClientInfo> clients;
+  List<PairKey, Roles> roles;
+  List<RightKey, ServiceRight> service_rights;
+  List<StructureKey, Structure> structures;
   bool settings = false;  // calendar overrides, service states or identity policy changed
   [[nodiscard]] size_t size() const {
     return accounts.size() + representatives.size() + grants.size() + permissions.size() +
            limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + applications.size() + data_exchange.size() + messages.size() +
-           message_reads.size() +
+           message_reads.size() + clients.size() + roles.size() + service_rights.size() + structures.size() +
            (settings ? 1 : 0);
   }
 };
@@ -411,6 +464,15 @@ class Engine {
   Verdict on_data_exchange(const fb::Request& req, const fb::DataExchangeEstablished& p);
   Verdict on_message_posted(const fb::Request& req, const fb::MessagePosted& p);
   Verdict on_message_read(const fb::Request& req, const fb::MessageRead& p);
+  Verdict on_client_registered(const fb::Request& req, const fb::ClientRegistered& p);
+  Verdict on_roles(const fb::Request& req, const fb::PersonRolesSet& p);
+  Verdict on_plan_rights(const fb::Request& req, const fb::PlanRightsGranted& p);
+  Verdict on_structure(const fb::Request& req, const fb::InstitutionStructure& p);
+  Verdict on_report_rights(const fb::Request& req, const fb::ReportRightsGranted& p);
+  Verdict on_loan_rights(const fb::Request& req, const fb::LoanRightsGranted& p);
+  fb::ClientKind client_kind(NameId client) const;
+  uint16_t roles_of(NameId client, NameId person) const;
+  void set_service_right(const RightKey& k, uint8_t mode, uint8_t groups);
   /// R7, R30, R31: whether the application a grant stands on is in force at t.
   Verdict check_application(const Grant& g, const RigaTime& t) const;
 

@@ -102,6 +102,15 @@ inline constexpr const char* kDataExchangeNotEstablished = "means.data_exchange_
 inline constexpr const char* kMessageExists = "message.exists";
 inline constexpr const char* kMessageUnknown = "message.unknown";
 
+// Rights in ePlans, eEstimates, eReports, eLoans (R6, R16, R19, R21).
+inline constexpr const char* kPlanModeInstitutionsOnly = "grant.institution_users_only";
+inline constexpr const char* kPlanModeMinistriesOnly = "grant.ministry_users_only";
+inline constexpr const char* kModeNotInService = "grant.mode_not_in_service";
+inline constexpr const char* kStructureNotForClientKind = "structure.client_kind_not_allowed";
+inline constexpr const char* kNotInStructure = "grant.institution_not_in_structure";
+inline constexpr const char* kRoleRequired = "grant.role_required";
+inline constexpr const char* kMunicipalitiesOnly = "grant.municipalities_only";
+
 // Calendar.
 inline constexpr const char* kDateInvalid = "calendar.date_invalid";
 

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kase/events/kase_generated.h"
 
@@ -61,6 +62,14 @@ std::string data_exchange_established(const Envelope& e);
 std::string with_means(const std::string& request, fb::Means means);
 std::string message_posted(const Envelope& e, std::string_view message, std::string_view subject);
 std::string message_read(const Envelope& e, std::string_view message);
+std::string client_registered(const Envelope& e, fb::ClientKind kind);
+std::string person_roles(const Envelope& e, std::string_view person, fb::PersonRole roles);
+std::string plan_rights(const Envelope& e, std::string_view user, fb::Service service, fb::PlanMode mode);
+std::string institution_structure(const Envelope& e, fb::ReportType type, int32_t year,
+                                  const std::vector<std::string>& institutions);
+std::string report_rights(const Envelope& e, std::string_view user, std::string_view institution,
+                          fb::ReportGroup groups, fb::ReportMode modes);
+std::string loan_rights(const Envelope& e, std::string_view user, fb::LoanGroup groups, fb::LoanMode mode);
 std::string login_attempt(const Envelope& e, fb::Means means, bool success);
 std::string breach_reported(const Envelope& e, fb::Means means);
 std::string means_blocked(const Envelope& e, std::string_view person, fb::BlockCause cause);

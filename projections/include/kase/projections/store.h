@@ -39,6 +39,10 @@ enum class Family : uint8_t {
   data_exchange,    // R24: clients whose online data exchange is established
   messages,         // R36: messages to clients
   message_reads,    // R36: (message, user) reads
+  clients,          // R16, R21: client kinds
+  roles,            // R19: (client, person) roles
+  service_rights,   // R6, R19, R21: rights in the other e-services
+  structures,       // R16: institution structures
   count_,
 };
 inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::count_);
@@ -180,6 +184,8 @@ class FaultyStore : public Store {
 std::string key_of(const engine::Names& names, engine::NameId id);
 std::string key_of(const engine::Names& names, engine::PairKey k);
 std::string key_of(const engine::Names& names, const engine::OverrideKey& k);
+std::string key_of(const engine::Names& names, const engine::RightKey& k);
+std::string key_of(const engine::Names& names, const engine::StructureKey& k);
 inline const std::string& key_of(const engine::Names&, const std::string& order_key) { return order_key; }
 
 /// Encodes one state entry's value (the format persisted in the families).
@@ -193,6 +199,10 @@ void encode_value(const engine::Order& v, const engine::Names& n, std::string* o
 void encode_value(const engine::Person& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Application& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Message& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::ClientInfo& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Roles& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::ServiceRight& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Structure& v, const engine::Names& n, std::string* out);
 void encode_settings(const engine::State& s, std::string* out);
 
 /// Decodes one persisted entry into the state; corruption on bad bytes.
