@@ -1,5 +1,5 @@
-// Seeded random streams against a small reference model of limits and the
-// signature chain (STYLE.md: TigerBeetle VOPR / RocksDB db_stress expected state).
+// Seeded random streams against a small reference model of limits, the
+// signature chain, logins, blocks and restorations (STYLE.md: TigerBeetle VOPR / RocksDB db_stress expected state).
 // On failure the seed is printed; rerun one with KASE_SEED=<seed>.
 #include <cstdlib>
 #include <map>
@@ -32,6 +32,46 @@ struct Model {
   std::set<std::string> accounts_with_sig3;
   std::map<std::string, Order> orders;
   std::map<std::tuple<std::string, std::string, int32_t>, int64_t> totals;
+  // R28, R29: consecutive failures and the block of each person.
+  struct Identity {
+    int failures = 0;
+    std::string block;  // "" or the reason code naming the block
+  };
+  std::map<std::string, Identity> ids;
+
+  bool known(const std::string& who) const { return users.count(who) != 0; }
+  /// R28: every request of a blocked person is refused, naming the block.
+  std::string blocked(const std::string& who) { return known(who) ? ids[who].block : ""; }
+
+  std::string login(const std::string& who, bool ok) {
+    if (auto b = blocked(who); !b.empty()) return b;
+    if (!known(who)) return reason::kUnknownPerson;
+    Identity& id = ids[who];
+    if (ok) {
+      id.failures = 0;
+      return "";
+    }
+    if (++id.failures >= 3) {
+      id.block = reason::kBlockedWrongCredentials;
+      return reason::kBlockedWrongCredentials;
+    }
+    return reason::kLoginFailed;
+  }
+  std::string block_on_suspicion(const std::string& who) {
+    if (!known(who)) return reason::kUnknownPerson;
+    ids[who].block = reason::kBlockedSuspicion;
+    return "";
+  }
+  std::string restore(const std::string& who, bool by_application) {
+    if (!known(who)) return reason::kUnknownPerson;
+    Identity& id = ids[who];
+    if (id.block.empty()) return reason::kNotBlocked;
+    // R29.1: wrong password by phone; R29.2: by application, also R28.2 blocks.
+    const bool allowed = id.block == reason::kBlockedWrongCredentials || by_application;
+    if (!allowed) return reason::kRestorationNotAllowed;
+    id = Identity{};
+    return "";
+  }
 
   static bool view(AccessMode m) {
     return m == AccessMode::view_all || m == AccessMode::view_incoming || m == AccessMode::view_outgoing ||
@@ -46,6 +86,7 @@ struct Model {
 
   std::string prepare(const std::string& user, const std::string& id, const std::string& account, int64_t amount,
                       int32_t day, bool open) {
+    if (auto b = blocked(user); !b.empty()) return b;
     if (!open) return reason::kOutsideHours;
     if (amount <= 0) return reason::kAmountInvalid;
     if (orders.count(id)) return reason::kOrderExists;
@@ -63,6 +104,7 @@ struct Model {
   }
 
   std::string sign(const std::string& user, const std::string& id, int32_t day, bool open) {
+    if (auto b = blocked(user); !b.empty()) return b;
     if (!open) return reason::kOutsideHours;
     auto it = orders.find(id);
     if (it == orders.end()) return reason::kOrderUnknown;
@@ -106,6 +148,7 @@ struct Model {
   }
 
   std::string cancel(const std::string& user, const std::string& id, bool open) {
+    if (auto b = blocked(user); !b.empty()) return b;
     if (!open) return reason::kOutsideHours;
     auto it = orders.find(id);
     if (it == orders.end()) return reason::kOrderUnknown;
@@ -161,7 +204,7 @@ void run_seed(uint64_t seed, int ops) {
     h.now = riga(day, minute / 60, minute % 60);
     const bool open = minute >= 8 * 60 && minute < 18 * 60;
     const std::string user = pick(user_names);
-    const uint64_t op = rng() % 10;
+    const uint64_t op = rng() % 13;
     std::string expected;
     engine::Verdict got;
     std::string what;
@@ -179,11 +222,26 @@ void run_seed(uint64_t seed, int ops) {
       what = "sign " + user + " " + id;
       expected = model.sign(user, id, day, open);
       got = h.sign(user, id);
-    } else {
+    } else if (op < 10) {
       const std::string id = pick(order_ids);
       what = "cancel " + user + " " + id;
       expected = model.cancel(user, id, open);
       got = h.cancel(user, id);
+    } else if (op < 12) {
+      // R28.1: logins, mostly right, sometimes wrong three times in a row.
+      const bool ok = rng() % 3 != 0;
+      what = std::string("login ") + (ok ? "ok " : "wrong ") + user;
+      expected = model.login(user, ok);
+      got = h.apply(events::login_attempt(h.as(user), fb::Means::unified_login, ok));
+    } else if (rng() % 4 == 0) {
+      what = "block on suspicion " + user;
+      expected = model.block_on_suspicion(user);
+      got = h.apply(events::means_blocked(h.treasury(), user, fb::BlockCause::suspicion));
+    } else {
+      const bool by_application = rng() % 2 == 0;
+      what = std::string("restore ") + (by_application ? "by application " : "by phone ") + user;
+      expected = model.restore(user, by_application);
+      got = h.apply(events::means_restored(h.treasury(), user, by_application));
     }
     const std::string got_reason = got.accepted ? "" : got.reason;
     ASSERT_EQ(got_reason, expected) << "op " << i << ": " << what << " at day " << day << " minute " << minute;
@@ -201,7 +259,7 @@ void run_seed(uint64_t seed, int ops) {
   }
 }
 
-TEST(RandomStreams, R9_R8_EngineMatchesReferenceModel) {
+TEST(RandomStreams, R9_R8_R28_R29_EngineMatchesReferenceModel) {
   if (const char* s = std::getenv("KASE_SEED")) {
     run_seed(std::strtoull(s, nullptr, 10), 3000);
     return;

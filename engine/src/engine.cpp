@@ -1157,7 +1157,10 @@ DateYmd add_business_days(const BusinessCalendar& c, DateYmd from, int n) {
 std::vector<LateApplication> late_applications(const State& s, int64_t now_us) {
   std::vector<LateApplication> out;
   const DateYmd today = riga_time(now_us).date;
-  for (const auto& [id, a] : s.applications) {
+  for (const auto& entry : s.applications) {
+    // Named, not a structured binding: clang 14 cannot capture those in the lambda below.
+    const NameId id = entry.first;
+    const Application& a = entry.second;
     if (a.status == ApplicationStatus::annulled || a.submitted_us == 0) continue;
     const DateYmd submitted = riga_time(a.submitted_us).date;
     auto add = [&](const char* step, const char* rule, DateYmd deadline, int64_t done_us) {
