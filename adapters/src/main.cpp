@@ -125,6 +125,27 @@ int64_t now_us() {
       .count();
 }
 
+/// Reads one line of at most `max` bytes; the rest of a longer line is read
+/// and dropped (so that one huge line cannot exhaust memory), and `too_long`
+/// says so. False at the end of input.
+bool read_line(std::istream& in, std::string* line, size_t max, bool* too_long) {
+  line->clear();
+  *too_long = false;
+  std::streambuf* sb = in.rdbuf();
+  bool any = false;
+  for (;;) {
+    const int c = sb->sbumpc();
+    if (c == std::char_traits<char>::eof()) return any;
+    any = true;
+    if (c == '\n') return true;
+    if (line->size() < max) {
+      line->push_back(static_cast<char>(c));
+    } else {
+      *too_long = true;
+    }
+  }
+}
+
 int cmd_submit(const Args& a) {
   if (a.data.empty()) return usage_error("submit needs --data DIR");
   std::unique_ptr<projections::Store> store;
@@ -132,6 +153,7 @@ int cmd_submit(const Args& a) {
   std::unique_ptr<adapters::Ledger> ledger;
   if (Status s = adapters::Ledger::open(store.get(), &ledger); !s.ok()) return storage_error(s);
   events::JsonCodec codec;
+  std::ios::sync_with_stdio(false);  // input through cin's own buffer; output stays on stdio
 
   // Interactive input is answered line by line; piped input in batches.
   const size_t batch_max = isatty(STDIN_FILENO) ? 1 : 1024;
@@ -168,12 +190,16 @@ int cmd_submit(const Args& a) {
   };
 
   std::string line;
-  while (std::getline(std::cin, line)) {
+  bool too_long = false;
+  const size_t line_bytes_max = events::kRequestBytesMax;
+  while (read_line(std::cin, &line, line_bytes_max, &too_long)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (!too_long && line.find_first_not_of(" \t") == std::string::npos) continue;
     std::span<const uint8_t> bin;
     std::string error;
-    if (codec.request_from_json(line, now_us(), &bin, &error)) {
+    if (too_long) {
+      slots.push_back({false, "line longer than " + std::to_string(line_bytes_max) + " bytes"});
+    } else if (codec.request_from_json(line, now_us(), &bin, &error)) {
       owned.emplace_back(reinterpret_cast<const char*>(bin.data()), bin.size());
       slots.push_back({true, {}});
     } else {

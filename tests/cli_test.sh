@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The kase CLI end to end: submit (good, malformed, oversize and duplicate
+# lines), get, replay --verify, query, and usage errors with their exit codes.
+set -euo pipefail
+kase="$1"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "cli_test: $*" >&2; exit 1; }
+
+big=$(head -c 70000 /dev/zero | tr '\0' 'x')
+{
+  echo '{"request_id":"r1","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"AccountOpened","payload":{"account":"A1","owner_client":"C1","fiscal_year":2026}}'
+  echo 'not json at all'
+  echo "{\"request_id\":\"$big\"}"
+  echo '{"request_id":"r2","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"RightsGranted","payload":{"user":"u1","account":"A1","mode":"signature_2","per_order_limit_cents":100000,"daily_limit_cents":150000}}'
+  echo '{"request_id":"r3","client_id":"C1","actor":"u1","intake_us":1796032800000000,"payload_type":"PaymentOrderPrepare","payload":{"order":"po1","account":"A1","amount_cents":200000}}'
+  echo '{"request_id":"r1","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"AccountOpened","payload":{"account":"A1","owner_client":"C1","fiscal_year":2026}}'
+} > "$dir/in.jsonl"
+
+"$kase" submit --data "$dir/data" < "$dir/in.jsonl" > "$dir/out.jsonl" || fail "submit exited $?"
+[ "$(wc -l < "$dir/out.jsonl")" -eq 6 ] || fail "expected 6 decisions, got $(wc -l < "$dir/out.jsonl")"
+sed -n 1p "$dir/out.jsonl" | grep -q '"outcome": "accepted"' || fail "line 1 not accepted"
+sed -n 2p "$dir/out.jsonl" | grep -q '"reason": "request.malformed_json"' || fail "line 2 not malformed_json"
+sed -n 3p "$dir/out.jsonl" | grep -q 'line longer than' || fail "line 3 not refused as too long"
+sed -n 5p "$dir/out.jsonl" | grep -q '"reason": "limit.per_order_exceeded"' || fail "line 5 not over the limit"
+sed -n 5p "$dir/out.jsonl" | grep -q '"limit_cents": 100000' || fail "line 5 lacks the limit"
+[ "$(sed -n 6p "$dir/out.jsonl")" = "$(sed -n 1p "$dir/out.jsonl")" ] || fail "duplicate request id did not return the original decision"
+
+"$kase" get --data "$dir/data" r3 | grep -q 'limit.per_order_exceeded' || fail "get r3"
+set +e
+"$kase" get --data "$dir/data" nope > /dev/null 2>&1; [ $? -eq 1 ] || fail "get of an unknown id should exit 1"
+"$kase" frobnicate > /dev/null 2>&1; [ $? -eq 2 ] || fail "unknown command should exit 2"
+"$kase" submit > /dev/null 2>&1; [ $? -eq 2 ] || fail "submit without --data should exit 2"
+"$kase" query person u1 --data "$dir/data" --at yesterday > /dev/null 2>&1; [ $? -eq 2 ] || fail "bad --at should exit 2"
+set -e
+"$kase" replay --data "$dir/data" --verify | grep -q 'verify          ok' || fail "replay --verify"
+"$kase" query person u1 --data "$dir/data" --at 2026-11-30T10:00Z | grep -q '"mode":"signature_2"' || fail "query person"
+"$kase" help | grep -q 'usage: kase' || fail "help"
+echo "cli_test: ok"
