@@ -21,6 +21,11 @@ TEST(Query, PersonShowsRightsLimitsTodayAndMeans) {
   const std::string next = adapters::person_json(h.engine.state(), "u1", riga(20261201, 9, 0));
   EXPECT_NE(next.find(R"("day_total_cents":0)"), std::string::npos) << next;
   EXPECT_NE(adapters::person_json(h.engine.state(), "nobody", h.now).find(R"("known":false)"), std::string::npos);
+  ASSERT_TRUE(h.apply(events::report_rights(h.treasury(), "u1", "C1", fb::ReportGroup::view_prepare,
+                                            fb::ReportMode::view | fb::ReportMode::manage))
+                  .accepted);
+  const std::string with_reports = adapters::person_json(h.engine.state(), "u1", h.now);
+  EXPECT_NE(with_reports.find(R"("modes":["view","manage"])"), std::string::npos) << with_reports;
 }
 
 TEST(Query, R36_OverdueMessagesAsJsonLines) {

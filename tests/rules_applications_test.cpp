@@ -107,8 +107,15 @@ TEST_F(Applications, R30_TerminationLeavesNoRightsForTheClient) {
   ASSERT_TRUE(grant_under("u1", "a1").accepted);
   ASSERT_TRUE(h.open_account("A2").accepted);
   ASSERT_TRUE(h.grant("u1", "A2", AccessMode::view_all).accepted);  // a direct grant too
+  ASSERT_TRUE(h.apply(events::plan_rights(h.treasury(), "u1", fb::Service::eplans, fb::PlanMode::view)).accepted);
+  ASSERT_TRUE(h.apply(events::loan_rights(h.treasury(), "u1", fb::LoanGroup::loan_agreements, fb::LoanMode::view))
+                  .accepted);
   ASSERT_TRUE(submit("t1", ApplicationKind::termination, "u1").accepted);
   EXPECT_ACCEPTED(register_app("t1"));
+  for (const auto& [k, r] : h.engine.state().service_rights) {
+    EXPECT_EQ(r.mode, 0) << "service right left after termination";
+    EXPECT_EQ(r.groups, 0);
+  }
   EXPECT_REJECTED(h.prepare("u1", "po1", "A1", 100), reason::kNoRights, "R8");
   EXPECT_EQ(h.engine.state().applications.at(h.engine.state().names.find("a1")).status,
             engine::ApplicationStatus::terminated);

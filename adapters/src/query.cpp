@@ -90,6 +90,46 @@ std::string person_json(const engine::State& s, std::string_view person, int64_t
     return json::serialize(a) < json::serialize(b);
   });
   o["rights"] = std::move(rights);
+
+  // R6, R19, R21: rights in the other e-services.
+  json::array others;
+  for (const auto& [k, r] : s.service_rights) {
+    if (k.user != id || r.mode == 0) continue;
+    json::object x;
+    x["client"] = s.names.name(k.client);
+    switch (k.kind) {
+      case engine::RightKind::plan:
+        x["service"] = fb::EnumNameService(static_cast<fb::Service>(k.scope));
+        x["mode"] = fb::EnumNamePlanMode(static_cast<fb::PlanMode>(r.mode));
+        break;
+      case engine::RightKind::report: {
+        x["service"] = "ereports";
+        x["institution"] = s.names.name(static_cast<engine::NameId>(k.scope));
+        json::array groups, modes;
+        for (int b = 0; b < 8; ++b) {
+          if ((r.groups & (1u << b)) != 0) groups.emplace_back(fb::EnumNameReportGroup(static_cast<fb::ReportGroup>(1u << b)));
+          if ((r.mode & (1u << b)) != 0) modes.emplace_back(fb::EnumNameReportMode(static_cast<fb::ReportMode>(1u << b)));
+        }
+        x["groups"] = std::move(groups);
+        x["modes"] = std::move(modes);
+        break;
+      }
+      case engine::RightKind::loan: {
+        x["service"] = "eloans";
+        x["mode"] = fb::EnumNameLoanMode(static_cast<fb::LoanMode>(r.mode));
+        json::array groups;
+        for (int b = 0; b < 8; ++b)
+          if ((r.groups & (1u << b)) != 0) groups.emplace_back(fb::EnumNameLoanGroup(static_cast<fb::LoanGroup>(1u << b)));
+        x["groups"] = std::move(groups);
+        break;
+      }
+    }
+    others.push_back(std::move(x));
+  }
+  std::sort(others.begin(), others.end(), [](const json::value& a, const json::value& b) {
+    return json::serialize(a) < json::serialize(b);
+  });
+  o["other_services"] = std::move(others);
   return json::serialize(o);
 }
 

@@ -983,6 +983,14 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
       g->second.daily_limit = 0;
       touch(*g, dirty_.grants);
     }
+    // ... and in ePlans, eEstimates, eReports and eLoans.
+    for (const auto& entry : state_.service_rights) {
+      if (entry.first.user != a.user || entry.first.client != a.client || entry.second.mode == 0) continue;
+      auto* sr = state_.service_rights.find(entry.first);
+      sr->second.mode = 0;
+      sr->second.groups = 0;
+      touch(*sr, dirty_.service_rights);
+    }
     return Verdict::ok("R30");
   }
   return Verdict::ok(a.kind == fb::ApplicationKind::ekase_limit_change ? "R14" : "R29.2");
