@@ -39,7 +39,20 @@ struct Model {
   };
   std::map<std::string, Identity> ids;
 
-  bool known(const std::string& who) const { return users.count(who) != 0; }
+  std::set<std::string> persons;  // R25: everyone ever granted rights stays known
+  bool known(const std::string& who) const { return persons.count(who) != 0; }
+
+  /// R30: a registered termination leaves the user no rights for the client;
+  /// an account whose signature-3 user leaves has none any more (R8.7).
+  void terminate(const std::string& who) {
+    auto u = users.find(who);
+    if (u == users.end()) return;
+    const std::string account = u->second.account;
+    users.erase(u);
+    bool sig3 = false;
+    for (const auto& [name, other] : users) sig3 = sig3 || (other.account == account && other.mode == AccessMode::signature_3);
+    if (!sig3) accounts_with_sig3.erase(account);
+  }
   /// R28: every request of a blocked person is refused, naming the block.
   std::string blocked(const std::string& who) { return known(who) ? ids[who].block : ""; }
 
@@ -184,6 +197,7 @@ void run_seed(uint64_t seed, int ops) {
     const int64_t daily = po + static_cast<int64_t>(rng() % 3000) * kEur;
     ASSERT_TRUE(h.grant(user, am.first, am.second, po, daily).accepted) << user;
     model.users[user] = {am.first, am.second, Model::view(am.second) ? 0 : po, Model::view(am.second) ? 0 : daily};
+    model.persons.insert(user);
   }
   model.accounts_with_sig3.insert("B");
 
@@ -204,7 +218,7 @@ void run_seed(uint64_t seed, int ops) {
     h.now = riga(day, minute / 60, minute % 60);
     const bool open = minute >= 8 * 60 && minute < 18 * 60;
     const std::string user = pick(user_names);
-    const uint64_t op = rng() % 13;
+    const uint64_t op = rng() % 14;
     std::string expected;
     engine::Verdict got;
     std::string what;
@@ -233,6 +247,18 @@ void run_seed(uint64_t seed, int ops) {
       what = std::string("login ") + (ok ? "ok " : "wrong ") + user;
       expected = model.login(user, ok);
       got = h.apply(events::login_attempt(h.as(user), fb::Means::unified_login, ok));
+    } else if (op == 13) {
+      if (rng() % 8 != 0) continue;  // rare: a user stops (R30)
+      what = "terminate " + user;
+      const std::string app = "term-" + std::to_string(i);
+      // Signed by the head (a registered representative, R4); documents are
+      // not refused for the signer's own login block.
+      const engine::Verdict submitted = h.apply(events::application_submitted(
+          h.as("s4"), app, fb::ApplicationKind::termination, user, "s4", h.now - 1, "sha256:annex6"));
+      ASSERT_TRUE(submitted.accepted) << what << ": " << submitted.reason;
+      expected = "";
+      got = h.apply(events::application_registered(h.treasury(), app));
+      model.terminate(user);
     } else if (rng() % 4 == 0) {
       what = "block on suspicion " + user;
       expected = model.block_on_suspicion(user);
@@ -259,7 +285,7 @@ void run_seed(uint64_t seed, int ops) {
   }
 }
 
-TEST(RandomStreams, R9_R8_R28_R29_EngineMatchesReferenceModel) {
+TEST(RandomStreams, R9_R8_R28_R29_R30_EngineMatchesReferenceModel) {
   if (const char* s = std::getenv("KASE_SEED")) {
     run_seed(std::strtoull(s, nullptr, 10), 3000);
     return;
