@@ -1,5 +1,5 @@
 // Seeded random streams against a small reference model of limits, the
-// signature chain, logins, blocks and restorations (STYLE.md: TigerBeetle VOPR / RocksDB db_stress expected state).
+// signature chain, logins, blocks, restorations and terminations.
 // On failure the seed is printed; rerun one with KASE_SEED=<seed>.
 #include <cstdlib>
 #include <map>

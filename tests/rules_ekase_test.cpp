@@ -1,4 +1,4 @@
-// eKase rules: one test (at least) per rule ID, named after it (RULES.md).
+// eKase rules: one test (at least) per rule ID, named after it.
 #include "harness.h"
 
 namespace kase::testing {

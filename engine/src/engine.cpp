@@ -632,7 +632,7 @@ Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::Pay
   for (const Signature& s : o.signed_by())
     if (s.user == user) return Verdict::reject(r::kSamePerson, "R8");
 
-  // The signature chain (RULES.md, R8 interpretation).
+  // The signature chain (the R8 interpretation in engine/README.md).
   const size_t n = o.signature_count;
   const auto at = [&](size_t i) { return o.signatures[i].mode; };
   bool submits = false;

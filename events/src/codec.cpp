@@ -153,7 +153,7 @@ bool JsonCodec::request_from_json(std::string_view json, int64_t stamp_us, std::
     return false;
   }
   if (req->intake_us() == 0 && stamp_us > 0) {
-    // Intake sets the time stamp once (DESIGN.md); rebuild with it.
+    // Intake sets the time stamp once; rebuild with it.
     std::unique_ptr<fb::RequestT> obj(req->UnPack());
     obj->intake_us = stamp_us;
     stamped_.Clear();

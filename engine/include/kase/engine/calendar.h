@@ -53,7 +53,7 @@ class RigaClock {
 /// Easter Sunday of a year (Gregorian, anonymous algorithm).
 DateYmd easter_sunday(int32_t year) noexcept;
 
-/// The statutory public holidays of Latvia named in the issue, without
+/// The statutory public holidays of Latvia, without
 /// overrides: 1 Jan, Good Friday, Easter Sunday and Monday, 1 May, 4 May,
 /// 23–24 Jun, 18 Nov, 24–26 Dec, 31 Dec, and the next Monday when 4 May or
 /// 18 Nov falls on a Saturday or Sunday.

@@ -29,7 +29,7 @@ namespace kase::engine {
 using Cents = int64_t;
 using fb::AccessMode;
 
-/// The outcome of one request: data, never an exception (STYLE.md, "Errors").
+/// The outcome of one request: data, never an exception.
 struct Verdict {
   bool accepted = true;
   const char* reason = "ok";  // stable code, see reasons.h
@@ -86,7 +86,7 @@ class Names {
 };
 
 /// Marks entries touched in the current batch so that the store writes each
-/// touched key once per batch (DESIGN.md, "Durability"). Not part of the state.
+/// touched key once per batch. Not part of the state.
 struct Dirty {
   uint64_t batch = 0;
 };
@@ -259,7 +259,7 @@ class OrderTable {
 };
 
 /// R25–R29: a person's identification state, shared by every client the
-/// person works for (DESIGN.md: identity facts span clients).
+/// person works for (identity facts span clients).
 struct Person : Dirty {
   uint8_t failures = 0;                           // consecutive wrong entries (R28.1)
   fb::BlockCause block = fb::BlockCause::none;

@@ -23,7 +23,7 @@ namespace kase::events {
 /// The schema text (events/schema/kase.fbs), compiled into the binary.
 std::string_view schema_text() noexcept;
 
-/// Largest request accepted anywhere (named limit, STYLE.md).
+/// Largest request accepted anywhere (a named limit).
 inline constexpr size_t kRequestBytesMax = 64 * 1024;
 
 /// Runs the FlatBuffers verifier; returns the request or nullptr.

@@ -1,4 +1,4 @@
-// Infrastructure results (STYLE.md, "Errors"): storage and log failures are
+// Infrastructure results: storage and log failures are
 // returned, never thrown; business outcomes are decisions, not Status.
 #pragma once
 
@@ -37,7 +37,7 @@ class [[nodiscard]] Status {
 
 }  // namespace kase
 
-/// Always-on invariant check: logs and traps (STYLE.md, "Broken invariants").
+/// Always-on invariant check: logs and traps (broken invariants stop the process).
 #define KASE_ASSERT(cond, msg)                                                        \
   do {                                                                                \
     if (!(cond)) [[unlikely]] {                                                       \

@@ -60,7 +60,7 @@ struct Meta {
 /// The records of a batch are stored as one log *segment* (one RocksDB value
 /// keyed by the batch's first offset, like a Kafka record batch), and their
 /// request ids as one packed value beside it: two writes per batch, not per
-/// request (DESIGN.md, "Durability"). The segment is built in place:
+/// request. The segment is built in place:
 ///   segment = u64 first_offset, u32 count, u32 version,
 ///             then per record: u32 record_len, u32 reserved, record, pad to 8
 ///   ids     = per record: u32 id_len, id
