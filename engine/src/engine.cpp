@@ -70,14 +70,13 @@ NameId Names::intern(std::string_view s) {
 }
 
 OrderTable::Entry& OrderTable::emplace(std::string_view client, std::string_view order) {
-  if ((entries_.size() + 1) * 2 > slots_.size()) grow();
   std::string key;
   key.reserve(client.size() + 1 + order.size());
   key.append(client);
   key.push_back(kKeySep);
   key.append(order);
   Entry& e = entries_.emplace_back(std::move(key), Order{});
-  place(&e, hash(client, order));
+  index_.insert(&e, hash(client, order), entries_.size() - 1);
   return e;
 }
 
@@ -95,19 +94,6 @@ const Order& OrderTable::at(std::string_view key) const {
   const Entry* e = find(key.substr(0, sep), key.substr(sep + 1));
   if (e == nullptr) throw std::out_of_range("no such order");
   return e->second;
-}
-
-void OrderTable::place(Entry* e, uint64_t h) {
-  size_t i = h & mask();
-  while (slots_[i].entry != nullptr) i = (i + 1) & mask();
-  slots_[i] = Slot{h, e};
-}
-
-void OrderTable::grow() {
-  std::vector<Slot> old(slots_.size() * 2);
-  old.swap(slots_);
-  for (const Slot& s : old)
-    if (s.entry != nullptr) place(s.entry, s.hash);
 }
 
 void Engine::prefetch(const fb::Request& req) const noexcept {

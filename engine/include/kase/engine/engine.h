@@ -212,14 +212,9 @@ class OrderTable {
  public:
   using Entry = std::pair<const std::string, Order>;
 
-  OrderTable() : slots_(kInitialSlots) {}
+  OrderTable() : index_(kInitialSlots) {}
   [[nodiscard]] Entry* find(std::string_view client, std::string_view order) const noexcept {
-    const uint64_t h = hash(client, order);
-    for (size_t i = h & mask();; i = (i + 1) & mask()) {
-      const Slot& s = slots_[i];
-      if (s.entry == nullptr) return nullptr;
-      if (s.hash == h && matches(*s.entry, client, order)) return s.entry;
-    }
+    return index_.find(hash(client, order), [&](const Entry& e) { return matches(e, client, order); });
   }
   /// Adds an order. Precondition: find(client, order) == nullptr.
   Entry& emplace(std::string_view client, std::string_view order);
@@ -228,7 +223,7 @@ class OrderTable {
   /// By persisted key; throws std::out_of_range when absent (tests, tools).
   [[nodiscard]] const Order& at(std::string_view key) const;
   void prefetch(std::string_view client, std::string_view order) const noexcept {
-    __builtin_prefetch(&slots_[hash(client, order) & mask()]);
+    index_.prefetch(hash(client, order));
   }
 
   [[nodiscard]] size_t size() const noexcept { return entries_.size(); }
@@ -237,10 +232,6 @@ class OrderTable {
   [[nodiscard]] auto end() const { return entries_.end(); }
 
  private:
-  struct Slot {
-    uint64_t hash = 0;
-    Entry* entry = nullptr;
-  };
   static constexpr size_t kInitialSlots = 1 << 12;
   static uint64_t hash(std::string_view client, std::string_view order) noexcept {
     return IdHash{}(NameHash{}(client) * 0x9e3779b97f4a7c15ULL ^ NameHash{}(order));
@@ -250,11 +241,8 @@ class OrderTable {
     return k.size() == client.size() + 1 + order.size() && k.compare(0, client.size(), client) == 0 &&
            k.compare(client.size() + 1, order.size(), order) == 0;
   }
-  size_t mask() const noexcept { return slots_.size() - 1; }
-  void place(Entry* e, uint64_t h);
-  void grow();
 
-  std::vector<Slot> slots_;
+  SlotIndex<Entry> index_;
   std::deque<Entry> entries_;
 };
 
