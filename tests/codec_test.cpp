@@ -55,6 +55,8 @@ TEST(JsonCodec, RejectsBadInputWithAMessage) {
       {R"({"request_id":"r","client_id":"C"} table Evil { x:int; })", "error"},
       {R"({"request_id":"r","client_id":"C")", "error"},
       {"", "error"},
+      // Found by the fuzzer: a union type with no value.
+      {R"({"request_id":"x","client_id":"C1","payload_type":"PaymentOrderImport"})", "without payload"},
   };
   for (const auto& [json, needle] : cases) {
     std::string err;

@@ -152,6 +152,12 @@ bool JsonCodec::request_from_json(std::string_view json, int64_t stamp_us, std::
     *error = "request does not verify (missing required field or too large)";
     return false;
   }
+  if (req->payload_type() != fb::Payload::NONE && req->payload() == nullptr) {
+    // A union type without its value verifies, but means nothing (and the
+    // object API cannot re-pack it).
+    *error = "payload_type given without payload";
+    return false;
+  }
   if (req->intake_us() == 0 && stamp_us > 0) {
     // Intake sets the time stamp once; rebuild with it.
     std::unique_ptr<fb::RequestT> obj(req->UnPack());
