@@ -27,6 +27,11 @@ class Identity : public ::testing::Test {
 
 TEST_F(Identity, R25_OnlyRegisteredPersonsAreIdentified) {
   EXPECT_ACCEPTED(login("s2", true));
+  // Means values the schema does not know are refused, not stored (found by the fuzzer).
+  EXPECT_REJECTED(login("s2", false, static_cast<Means>(112)), reason::kValueInvalid, "R25");
+  EXPECT_REJECTED(h.apply(events::with_means(events::login_attempt(h.as("s2"), Means::unified_login, true),
+                                             static_cast<Means>(200))),
+                  reason::kValueInvalid, "R25");
   EXPECT_REJECTED(login("stranger", true), reason::kUnknownPerson, "R25");
   EXPECT_REJECTED(h.apply(events::means_blocked(h.treasury(), "stranger", BlockCause::suspicion)),
                   reason::kUnknownPerson, "R25");

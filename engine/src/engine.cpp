@@ -121,6 +121,7 @@ Verdict Engine::check_envelope(const fb::Request& req) const {
       req.payload_type() > Payload::MAX)
     return Verdict::reject(r::kNoPayload, "R47");
   if (sv(req.actor()).empty()) return Verdict::reject(r::kMissingActor, "R37");
+  if (req.means() > fb::Means::MAX) return Verdict::reject(r::kValueInvalid, "R25");
   // Names are checked for the key separator where they are first stored
   // (valid_name), not on every request: lookups of a bad name simply miss.
   return Verdict::ok("");
@@ -752,6 +753,7 @@ void Engine::block(PersonEntry& p, fb::BlockCause cause, fb::Means means) {
 Verdict Engine::on_login(const fb::Request& req, const fb::LoginAttempt& p) {
   // R25: the Treasury identifies users by their means; a person it never
   // registered (no rights, not a representative) is not identified.
+  if (p.means() > fb::Means::MAX) return Verdict::reject(r::kValueInvalid, "R25");
   auto* e = state_.persons.find(state_.names.find(sv(req.actor())));
   if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
   Person& person = e->second;
@@ -777,9 +779,11 @@ Verdict Engine::on_login(const fb::Request& req, const fb::LoginAttempt& p) {
 
 Verdict Engine::on_breach_reported(const fb::Request& req) {
   // R27, R28.3: the user's own report blocks the means at once.
+  const fb::Means means = req.payload_as_BreachReported()->means();
+  if (means > fb::Means::MAX) return Verdict::reject(r::kValueInvalid, "R28.3");
   auto* e = state_.persons.find(state_.names.find(sv(req.actor())));
   if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
-  block(*e, fb::BlockCause::reported_by_user, req.payload_as_BreachReported()->means());
+  block(*e, fb::BlockCause::reported_by_user, means);
   return Verdict::ok("R28.3");
 }
 
@@ -1016,7 +1020,9 @@ Verdict Engine::check_application(const Grant& g, const RigaTime& t) const {
 // ---- Means per mode (R22–R24) ------------------------------------------------------
 
 namespace {
-constexpr uint8_t bit(fb::Means m) { return static_cast<uint8_t>(1u << static_cast<unsigned>(m)); }
+constexpr uint8_t bit(fb::Means m) {
+  return m > fb::Means::MAX ? uint8_t{0} : static_cast<uint8_t>(1u << static_cast<unsigned>(m));
+}
 bool is_code_means(fb::Means m) { return m == fb::Means::code_card || m == fb::Means::code_calculator; }
 }  // namespace
 
