@@ -130,6 +130,15 @@ TEST(SchemaVersions, R42_OldSchemaLogStaysReadable) {
   EXPECT_EQ(e.state().orders.at(std::string("C1") + engine::kKeySep + "po1").status, engine::OrderStatus::submitted);
 }
 
+TEST(Envelope, TimeStampsBeyondYear9999AreRefused) {
+  // Found by the fuzzer: calendar arithmetic overflowed near INT64_MAX.
+  Harness h;
+  h.now = INT64_MAX - 1;
+  const engine::Verdict v = h.prepare("u", "po", "A1", 1);
+  EXPECT_FALSE(v.accepted);
+  EXPECT_STREQ(v.reason, reason::kValueInvalid);
+}
+
 TEST(SchemaVersions, R42_UnknownFutureVersionIsRejectedNotMisread) {
   events::JsonCodec c;
   std::span<const uint8_t> bin;

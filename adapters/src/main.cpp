@@ -269,6 +269,7 @@ int cmd_get(const Args& a) {
 /// UTC micros from "1796025600000000" or "2026-11-30T08:00[:00]Z".
 bool parse_time(const std::string& s, int64_t* out) {
   if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
+    if (s.size() > 18) return false;  // beyond year 9999
     *out = std::stoll(s);
     return true;
   }

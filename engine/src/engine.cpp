@@ -117,6 +117,9 @@ Verdict Engine::check_envelope(const fb::Request& req) const {
   if (req.schema_version() < kSchemaVersionMin || req.schema_version() > kSchemaVersionMax)
     return Verdict::reject(r::kUnsupportedSchema, "R42");
   if (req.intake_us() <= 0) return Verdict::reject(r::kMissingTimestamp, "R47");
+  // Up to 9999-12-31T23:59:59.999999Z: calendar arithmetic stays far from overflow.
+  constexpr int64_t kIntakeUsMax = 253402300799999999;
+  if (req.intake_us() > kIntakeUsMax) return Verdict::reject(r::kValueInvalid, "R47");
   if (req.payload_type() == Payload::NONE || req.payload() == nullptr ||
       req.payload_type() > Payload::MAX)
     return Verdict::reject(r::kNoPayload, "R47");
