@@ -431,17 +431,21 @@ Engine::GrantEntry* Engine::find_grant(const fb::Request& req, const flatbuffers
 Verdict Engine::on_rights_revoked(const fb::Request& req, const fb::RightsRevoked& p) {
   GrantEntry* git = find_grant(req, p.user(), p.account());
   if (git == nullptr) return Verdict::reject(r::kNoRights, "R7");
-  auto acc = state_.accounts.find(second_of(git->first));
-  if (acc != nullptr) {
-    if (git->second.mode == AccessMode::signature_3) --acc->second.signature3_users;
-    if (git->second.mode == AccessMode::signature_4) --acc->second.signature4_users;
+  revoke(*git);
+  return Verdict::ok("R7");
+}
+
+void Engine::revoke(GrantEntry& g) {
+  // The account's signature-3/-4 counts follow the grants (R8.7, R8.8).
+  if (auto* acc = state_.accounts.find(second_of(g.first))) {
+    if (g.second.mode == AccessMode::signature_3) --acc->second.signature3_users;
+    if (g.second.mode == AccessMode::signature_4) --acc->second.signature4_users;
     touch(*acc, dirty_.accounts);
   }
-  git->second.mode = AccessMode::none;
-  git->second.per_order_limit = 0;
-  git->second.daily_limit = 0;
-  touch(*git, dirty_.grants);
-  return Verdict::ok("R7");
+  g.second.mode = AccessMode::none;
+  g.second.per_order_limit = 0;
+  g.second.daily_limit = 0;
+  touch(g, dirty_.grants);
 }
 
 Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
@@ -964,17 +968,7 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
       if (first_of(entry.first) != a.user || entry.second.client != a.client ||
           entry.second.mode == AccessMode::none)
         continue;
-      auto* g = state_.grants.find(entry.first);
-      auto* acc = state_.accounts.find(second_of(entry.first));
-      if (acc != nullptr) {
-        if (g->second.mode == AccessMode::signature_3) --acc->second.signature3_users;
-        if (g->second.mode == AccessMode::signature_4) --acc->second.signature4_users;
-        touch(*acc, dirty_.accounts);
-      }
-      g->second.mode = AccessMode::none;
-      g->second.per_order_limit = 0;
-      g->second.daily_limit = 0;
-      touch(*g, dirty_.grants);
+      revoke(*state_.grants.find(entry.first));
     }
     // ... and in ePlans, eEstimates, eReports and eLoans.
     for (const auto& entry : state_.service_rights) {

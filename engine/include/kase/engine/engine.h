@@ -477,6 +477,8 @@ class Engine {
   using AccountEntry = std::pair<const NameId, Account>;
   using GrantEntry = std::pair<const PairKey, Grant>;
   AccountEntry* find_account(const flatbuffers::String* name);
+  /// R7, R30: ends a grant (mode none), keeping the account's counts right.
+  void revoke(GrantEntry& g);
   Verdict set_account_flag(const flatbuffers::String* account, bool Account::*flag, bool value,
                            const char* already);
   /// The live grant of `user` on `account` for the request's client, or null.
