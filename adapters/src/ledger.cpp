@@ -160,16 +160,18 @@ Status Ledger::drain(std::vector<Answer>* answers) {
   return {};
 }
 
-Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers,
-                   bool pipelined) {
+Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
   if (failed_) return {Errc::failed_state, "an earlier commit failed; reopen the data directory"};
+  if (held_) return {Errc::failed_state, "a decided batch is waiting for commit_decided()"};
   if (requests.size() > kBatchRequestsMax)
     return {Errc::invalid_argument, "batch larger than " + std::to_string(kBatchRequestsMax)};
   batch_.clear();
-  const projections::Meta before = meta_;
-  // Duplicates answer with the original decision; resolved after commit for
-  // ids first seen in this same batch.
+  before_ = meta_;
+  const uint64_t first = meta_.next_offset;
+  // Duplicates answer with the original decision: from this batch's answers
+  // when the original is in it, else from the store.
   std::vector<std::pair<size_t, uint64_t>> duplicates;
+  std::vector<size_t> answer_of;  // offset - first -> index in answers
 
   // Verify the whole batch first, so that the fold can prefetch ahead.
   verified_.clear();
@@ -220,35 +222,52 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
 
     batch_.add_record(offset, id, {builder_.GetBufferPointer(), builder_.GetSize()});
     if (answers != nullptr) {
+      answer_of.push_back(answers->size());
       Answer a;
       a.record.assign(reinterpret_cast<const char*>(builder_.GetBufferPointer()), builder_.GetSize());
       answers->push_back(std::move(a));
     }
   }
-
-  if (!batch_.empty()) {
-    batch_.dirty = engine_.take_dirty();
-    batch_.state = &engine_.state();
-    batch_.meta = meta_;
-    const auto when = pipelined ? projections::Store::Sync::later : projections::Store::Sync::now;
-    if (Status s = store_->commit(batch_, when); !s.ok()) {
-      // The in-memory state is ahead of the store: refuse work until reopened.
-      failed_ = true;
-      meta_ = before;
-      if (answers != nullptr) answers->clear();
-      if (in_flight_) {
-        in_flight_ = false;
-        (void)sync_->wait();
-        in_flight_answers_.clear();
-      }
-      return s;
-    }
-  }
   for (const auto& [index, offset] : duplicates) {
     Answer& a = (*answers)[index];
-    if (Status s = store_->get_record(offset, &a.record); !s.ok()) return s;
+    if (offset >= first) {
+      a.record = (*answers)[answer_of[offset - first]].record;
+    } else if (Status s = store_->get_record(offset, &a.record); !s.ok()) {
+      return s;
+    }
     a.duplicate = true;
   }
+  batch_.dirty = engine_.take_dirty();
+  batch_.state = &engine_.state();
+  return {};
+}
+
+Status Ledger::write(projections::Store::Sync when, std::vector<Answer>* answers) {
+  batch_.meta = meta_;
+  if (batch_.only_meta() && meta_.source_next == before_.source_next) return {};
+  if (Status s = store_->commit(batch_, when); !s.ok()) {
+    // The in-memory state is ahead of the store: refuse work until reopened.
+    failed_ = true;
+    meta_ = before_;
+    if (answers != nullptr) answers->clear();
+    if (in_flight_) {
+      in_flight_ = false;
+      (void)sync_->wait();
+      in_flight_answers_.clear();
+    }
+    return s;
+  }
+  return {};
+}
+
+Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers,
+                   bool pipelined) {
+  if (Status s = fold(requests, answers); !s.ok()) {
+    if (answers != nullptr) answers->clear();
+    return s;
+  }
+  const auto when = pipelined ? projections::Store::Sync::later : projections::Store::Sync::now;
+  if (Status s = write(when, answers); !s.ok()) return s;
   if (!pipelined) return {};
 
   // Group commit: the previous batch's fsync overlapped this batch's fold.
@@ -262,6 +281,27 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
   sync_->start();
   in_flight_ = true;
   return {};
+}
+
+Status Ledger::decide(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
+  answers->clear();
+  if (in_flight_) {
+    std::vector<Answer> earlier;
+    if (Status s = drain(&earlier); !s.ok()) return s;
+  }
+  if (Status s = fold(requests, answers); !s.ok()) {
+    answers->clear();
+    return s;
+  }
+  held_ = true;
+  return {};
+}
+
+Status Ledger::commit_decided(uint64_t source_next) {
+  if (!held_) return {Errc::failed_state, "no decided batch to commit"};
+  held_ = false;
+  meta_.source_next = source_next;
+  return write(projections::Store::Sync::later, nullptr);
 }
 
 Status Ledger::find(std::string_view request_id, Answer* out) {

@@ -10,6 +10,7 @@ namespace kase::projections {
 inline constexpr std::string_view kMetaNextOffset = "next_offset";
 inline constexpr std::string_view kMetaChainHead = "chain_head";
 inline constexpr std::string_view kMetaSettings = "settings";
+inline constexpr std::string_view kMetaSourceNext = "source_next";
 
 template <class Put>
 void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
@@ -52,6 +53,10 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   put(Family::meta, kMetaNextOffset, std::string_view(next));
   put(Family::meta, kMetaChainHead,
       std::string_view(reinterpret_cast<const char*>(b.meta.chain_head.data()), b.meta.chain_head.size()));
+  if (b.meta.source_next != 0) {
+    const std::string source = offset_key(b.meta.source_next);
+    put(Family::meta, kMetaSourceNext, std::string_view(source));
+  }
 }
 
 /// Walks the segments of a log in key order from the one holding `from`,

@@ -15,6 +15,7 @@ class MemoryStore final : public Store {
     if (auto it = m.find(std::string(kMetaNextOffset)); it != m.end()) meta->next_offset = offset_from_key(it->second);
     if (auto it = m.find(std::string(kMetaChainHead)); it != m.end() && it->second.size() == 32)
       std::copy(it->second.begin(), it->second.end(), meta->chain_head.begin());
+    if (auto it = m.find(std::string(kMetaSourceNext)); it != m.end()) meta->source_next = offset_from_key(it->second);
     if (auto it = m.find(std::string(kMetaSettings)); it != m.end()) {
       if (Status s = decode_settings(it->second, state); !s.ok()) return s;
     }

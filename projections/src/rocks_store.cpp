@@ -41,6 +41,13 @@ class RocksStore final : public Store {
     } else if (!s.IsNotFound()) {
       return from_rocks(s, "read chain head");
     }
+    s = db_->Get({}, cf(Family::meta), slice(kMetaSourceNext), &v);
+    if (s.ok()) {
+      if (v.size() != 8) return {Errc::corruption, "applied source offset is not 8 bytes"};
+      meta->source_next = offset_from_key(v);
+    } else if (!s.IsNotFound()) {
+      return from_rocks(s, "read applied source offset");
+    }
     s = db_->Get({}, cf(Family::meta), slice(kMetaSettings), &v);
     if (s.ok()) {
       if (Status st = decode_settings(v, state); !st.ok()) return st;

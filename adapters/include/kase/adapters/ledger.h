@@ -61,6 +61,14 @@ class Ledger {
   /// submit_pipelined() without building answers (benchmarks, bulk loads).
   Status submit_quiet(std::span<const std::span<const uint8_t>> requests);
 
+  /// Two-step use for an external log (Kafka): decide() folds a batch and
+  /// answers every request without writing anything; after the answers are
+  /// published, commit_decided() writes the batch, its state and the applied
+  /// source offset (not fsynced: the external log is the durable copy). When
+  /// publishing fails, drop the Ledger and reopen it from the store.
+  Status decide(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
+  Status commit_decided(uint64_t source_next);
+
   [[nodiscard]] const engine::State& state() const { return engine_.state(); }
   [[nodiscard]] const projections::Meta& meta() const { return meta_; }
 
@@ -70,6 +78,8 @@ class Ledger {
  private:
   explicit Ledger(projections::Store* store);
   Status run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers, bool pipelined);
+  Status fold(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
+  Status write(projections::Store::Sync when, std::vector<Answer>* answers);
 
   projections::Store* store_;
   engine::Engine engine_;
@@ -79,6 +89,8 @@ class Ledger {
   flatbuffers::FlatBufferBuilder builder_{1024};
   std::vector<const fb::Request*> verified_;  // this batch, null where bytes are bad
   bool failed_ = false;
+  bool held_ = false;           // decide() ran, commit_decided() not yet
+  projections::Meta before_;    // meta before the batch being folded
   std::unique_ptr<SyncWorker> sync_;  // fsyncs the batch in flight
   bool in_flight_ = false;
   std::vector<Answer> in_flight_answers_;

@@ -48,10 +48,13 @@ enum class Family : uint8_t {
 inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::count_);
 const char* family_name(Family f) noexcept;
 
-/// Where the log stands: the next offset to assign and the chain head.
+/// Where the log stands: the next offset to assign and the chain head. On
+/// Kafka, `source_next` is the next offset of the request partition still to
+/// fold (the applied offset), written with the state it produced.
 struct Meta {
   uint64_t next_offset = 0;
   events::Hash chain_head{};
+  uint64_t source_next = 0;
 };
 
 /// One atomic write: log records, their request ids, the state entries the
@@ -70,6 +73,8 @@ class Batch {
   /// Appends a record; offsets must be consecutive within a batch.
   void add_record(uint64_t offset, std::string_view request_id, std::span<const uint8_t> record);
   [[nodiscard]] bool empty() const { return count_ == 0; }
+  /// True when the batch writes nothing but Meta (no records, no state).
+  [[nodiscard]] bool only_meta() const { return count_ == 0 && dirty.size() == 0; }
   [[nodiscard]] uint32_t count() const { return count_; }
   [[nodiscard]] uint64_t first_offset() const { return first_offset_; }
   /// The finished segment and id values (valid until the next add or clear).
