@@ -1,6 +1,7 @@
 // kase: command-line entry point.
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,7 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <csignal>
+
 #include "kase/adapters/demo.h"
+#include "kase/adapters/kafka.h"
 #include "kase/adapters/ledger.h"
 #include "kase/adapters/query.h"
 #include "kase/engine/calendar.h"
@@ -27,7 +31,8 @@ usage: kase <command> [options]
 
 commands:
   demo [--data DIR]         build a realistic month of eKase traffic into DIR (default: a new
-                            temporary directory) and print a summary
+                            temporary directory) and print a summary; with --jsonl print its
+                            request stream as JSON lines instead (input for submit or produce)
   submit --data DIR         read JSON requests, one per line, from stdin; append, decide and
                             print one JSON decision per line (exit 0 even when rejected)
   replay --data DIR [--verify]
@@ -43,17 +48,36 @@ commands:
   query deadlines --data DIR [--at TIME]
                             applications registered (R22.1, 1 business day) or attached (R22.2,
                             3 business days) late, or still waiting past the deadline, JSON lines
+  kafka init --brokers B [--partitions N] [--replication R]
+                            create the topics kase.requests, kase.decisions and kase.dead-letter
+                            (idempotent; N defaults to 8, R to 1)
+  produce --brokers B       read JSON requests, one per line, from stdin and produce them to
+                            kase.requests (idempotent producer, acks=all, key = client id); the
+                            intake time stamp is set here
+  run --brokers B --data DIR [--group G] [--transactional-id T] [--batch N] [--batch-ms MS]
+                            the engine node: join consumer group G (default kase-engine), fold
+                            each assigned partition into its own RocksDB under DIR, publish
+                            decisions to kase.decisions exactly once; stops on SIGINT/SIGTERM
+  kafka read decisions|dead-letter|requests --brokers B [--follow] [--max N]
+                            print a topic from the beginning (read_committed) as JSON lines,
+                            without joining the engine's group
+  kafka verify --brokers B [--data DIR]
+                            re-fold kase.requests from the beginning and check kase.decisions:
+                            exactly one decision per request, byte-equal to the re-fold; with
+                            --data also the engine's partition states (exit 1 on divergence)
   help                      this text
 
 options:
   --data DIR                the embedded data directory (RocksDB); created when missing
   --no-sync                 do not fsync each batch (faster, loses the last batches on a crash)
+  --brokers B               Kafka bootstrap servers, e.g. 127.0.0.1:19092
   --at TIME                 the state as of TIME: UTC microseconds or YYYY-MM-DDTHH:MM[:SS]Z
                             (default: now); queries replay the log up to that time
 
 Request JSON is the FlatBuffers JSON form of events/schema/kase.fbs (see events/README.md);
 intake_us is stamped with the current time when absent or 0.
-Exit codes: 0 ok, 1 verification failed, 2 usage error, 3 storage error.
+Exit codes: 0 ok, 1 verification failed or input lines refused, 2 usage error, 3 storage or
+broker error.
 )";
 
 struct Args {
@@ -63,7 +87,27 @@ struct Args {
   bool sync = true;
   std::string at;
   std::vector<std::string> positional;
+  std::string brokers;
+  std::string group = "kase-engine";
+  std::string transactional_id;
+  int partitions = 8;
+  int replication = 1;
+  size_t batch = 2048;
+  int batch_ms = 20;
+  uint64_t max = 0;
+  bool follow = false;
+  bool quiet = false;
+  bool jsonl = false;
 };
+
+/// Parses a whole non-negative number within [lo, hi].
+bool parse_number(const std::string& s, uint64_t lo, uint64_t hi, uint64_t* out) {
+  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  const uint64_t v = std::stoull(s);
+  if (v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "kase: %s\nrun 'kase help' for usage\n", msg.c_str());
@@ -97,6 +141,48 @@ bool parse(int argc, char** argv, Args* a, std::string* err) {
         return false;
       }
       a->at = argv[++i];
+    } else if (arg == "--brokers" || arg == "--group" || arg == "--transactional-id" || arg == "--partitions" ||
+               arg == "--replication" || arg == "--batch" || arg == "--batch-ms" || arg == "--max") {
+      if (i + 1 >= argc) {
+        *err = arg + " needs a value";
+        return false;
+      }
+      const std::string v = argv[++i];
+      uint64_t n = 0;
+      auto number = [&](uint64_t lo, uint64_t hi) {
+        if (parse_number(v, lo, hi, &n)) return true;
+        *err = arg + ": expected a number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got '" +
+               v + "'";
+        return false;
+      };
+      if (arg == "--brokers") {
+        a->brokers = v;
+      } else if (arg == "--group") {
+        a->group = v;
+      } else if (arg == "--transactional-id") {
+        a->transactional_id = v;
+      } else if (arg == "--partitions") {
+        if (!number(1, 10000)) return false;
+        a->partitions = static_cast<int>(n);
+      } else if (arg == "--replication") {
+        if (!number(1, 16)) return false;
+        a->replication = static_cast<int>(n);
+      } else if (arg == "--batch") {
+        if (!number(1, adapters::kBatchRequestsMax)) return false;
+        a->batch = n;
+      } else if (arg == "--batch-ms") {
+        if (!number(1, 10000)) return false;
+        a->batch_ms = static_cast<int>(n);
+      } else {
+        if (!number(1, UINT64_MAX / 2)) return false;
+        a->max = n;
+      }
+    } else if (arg == "--follow") {
+      a->follow = true;
+    } else if (arg == "--jsonl") {
+      a->jsonl = true;
+    } else if (arg == "--quiet") {
+      a->quiet = true;
     } else if (arg == "--verify") {
       a->verify = true;
     } else if (arg == "--no-sync") {
@@ -321,6 +407,19 @@ std::string money(uint64_t n) {
 }
 
 int cmd_demo(const Args& a) {
+  if (a.jsonl) {
+    // The demo's request stream as JSON lines (input for produce or submit).
+    events::JsonCodec codec;
+    std::string out;
+    for (const std::string& r : adapters::demo_requests()) {
+      const fb::Request* req = events::verify_request(events::bytes_of(r));
+      if (req == nullptr) return storage_error({Errc::corruption, "demo request does not verify"});
+      out = codec.request_to_json(*req);
+      out += '\n';
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    }
+    return 0;
+  }
   std::string dir = a.data;
   if (dir.empty()) {
     char tmpl[] = "/tmp/kase-demo-XXXXXX";
@@ -356,6 +455,167 @@ int cmd_demo(const Args& a) {
   return 0;
 }
 
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int broker_error(const Status& s) {
+  std::fprintf(stderr, "kase: %s\n", s.to_string().c_str());
+  return 3;
+}
+
+int cmd_kafka(const Args& a) {
+  if (a.positional.empty()) return usage_error("kafka needs a subcommand: init | read TOPIC");
+  if (a.brokers.empty()) return usage_error("kafka " + a.positional[0] + " needs --brokers B");
+  if (a.positional[0] == "init") {
+    if (a.positional.size() != 1) return usage_error("kafka init takes no arguments");
+    adapters::kafka::TopicSettings t;
+    t.partitions = a.partitions;
+    t.replication = a.replication;
+    std::string report;
+    Status s = adapters::kafka::init_topics(a.brokers, t, &report);
+    std::fputs(report.c_str(), stdout);
+    return s.ok() ? 0 : broker_error(s);
+  }
+  if (a.positional[0] == "read") {
+    if (a.positional.size() != 2) return usage_error("kafka read needs one topic: decisions | dead-letter | requests");
+    const std::string& which = a.positional[1];
+    adapters::kafka::ReadOptions o;
+    o.brokers = a.brokers;
+    o.follow = a.follow;
+    o.max_messages = a.max;
+    o.stop = &g_stop;
+    if (which == "decisions") o.topic = adapters::kafka::kDecisionsTopic;
+    else if (which == "dead-letter") o.topic = adapters::kafka::kDeadLetterTopic;
+    else if (which == "requests") o.topic = adapters::kafka::kRequestsTopic;
+    else return usage_error("kafka read: unknown topic '" + which + "' (decisions, dead-letter, requests)");
+    install_stop_handlers();
+    events::JsonCodec codec;
+    std::string out;
+    Status s = adapters::kafka::read_topic(
+        o, [&](int32_t partition, int64_t offset, std::span<const uint8_t> value, const auto& headers) {
+          out.clear();
+          if (which == "decisions") {
+            const fb::LogRecord* rec = events::verify_log_record(value);
+            if (rec == nullptr || rec->decision() == nullptr) {
+              out = R"({"error": "record does not verify", "partition": )" + std::to_string(partition) +
+                    ", \"offset\": " + std::to_string(offset) + "}";
+            } else {
+              out = codec.decision_to_json(*rec->decision());
+            }
+          } else if (which == "requests") {
+            const fb::Request* r = events::verify_request(value);
+            out = r != nullptr ? codec.request_to_json(*r)
+                               : R"({"error": "request does not verify", "partition": )" + std::to_string(partition) +
+                                     ", \"offset\": " + std::to_string(offset) + "}";
+          } else {
+            out = "{\"partition\": " + std::to_string(partition) + ", \"offset\": " + std::to_string(offset) +
+                  ", \"bytes\": " + std::to_string(value.size());
+            for (const auto& [k, v] : headers) {
+              out += ", \"" + k + "\": \"";
+              for (char ch : v) {
+                if (ch == '"' || ch == '\\') out += '\\';
+                if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
+              }
+              out += '"';
+            }
+            out += "}";
+          }
+          out += '\n';
+          std::fwrite(out.data(), 1, out.size(), stdout);
+        });
+    std::fflush(stdout);
+    return s.ok() ? 0 : broker_error(s);
+  }
+  if (a.positional[0] == "verify") {
+    if (a.positional.size() != 1) return usage_error("kafka verify takes no arguments");
+    adapters::kafka::VerifyReport r;
+    if (Status s = adapters::kafka::verify(a.brokers, a.data, &r); !s.ok()) return broker_error(s);
+    for (const auto& l : r.lines) std::printf("%s\n", l.c_str());
+    std::printf("requests %llu, decisions %llu, dead letters %llu, engine partitions compared %llu\n",
+                static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.decisions),
+                static_cast<unsigned long long>(r.dead_letters),
+                static_cast<unsigned long long>(r.partitions_checked));
+    if (!r.intact) {
+      std::printf("verify FAILED: %s\n", r.error.c_str());
+      return 1;
+    }
+    std::printf("verify ok: exactly one decision per request, equal to a clean re-fold\n");
+    return 0;
+  }
+  return usage_error("unknown kafka subcommand '" + a.positional[0] + "' (init, read, verify)");
+}
+
+int cmd_produce(const Args& a) {
+  if (a.brokers.empty()) return usage_error("produce needs --brokers B");
+  std::unique_ptr<adapters::kafka::RequestProducer> producer;
+  if (Status s = adapters::kafka::RequestProducer::open(a.brokers, &producer); !s.ok()) return broker_error(s);
+  events::JsonCodec codec;
+  std::ios::sync_with_stdio(false);
+  std::string line;
+  bool too_long = false;
+  uint64_t lines = 0, refused = 0, produced = 0;
+  while (read_line(std::cin, &line, events::kRequestBytesMax, &too_long)) {
+    ++lines;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!too_long && line.find_first_not_of(" \t") == std::string::npos) continue;
+    std::span<const uint8_t> bin;
+    std::string error;
+    if (too_long) error = "line longer than " + std::to_string(events::kRequestBytesMax) + " bytes";
+    if (!too_long && codec.request_from_json(line, now_us(), &bin, &error)) {
+      if (Status s = producer->produce(bin); !s.ok()) return broker_error(s);
+      ++produced;
+      continue;
+    }
+    ++refused;
+    const adapters::Answer bad = adapters::malformed_answer(engine::reason::kMalformedJson,
+                                                            "line " + std::to_string(lines) + ": " + error);
+    std::fprintf(stderr, "%s\n", codec.decision_to_json(*bad.decision()).c_str());
+  }
+  if (Status s = producer->flush(60'000); !s.ok()) return broker_error(s);
+  if (!a.quiet)
+    std::fprintf(stderr, "kase produce: %llu requests delivered to %s, %llu lines refused\n",
+                 static_cast<unsigned long long>(produced), adapters::kafka::kRequestsTopic,
+                 static_cast<unsigned long long>(refused));
+  return refused == 0 ? 0 : 1;
+}
+
+int cmd_run(const Args& a) {
+  if (a.brokers.empty()) return usage_error("run needs --brokers B (the Kafka bootstrap servers)");
+  if (a.data.empty()) return usage_error("run needs --data DIR (state per partition)");
+  adapters::kafka::NodeOptions o;
+  o.brokers = a.brokers;
+  o.data_dir = a.data;
+  o.group = a.group;
+  o.transactional_id = a.transactional_id;
+  o.batch_max = a.batch;
+  o.batch_ms = a.batch_ms;
+  o.stop = &g_stop;
+  o.verbose = !a.quiet;
+  install_stop_handlers();
+  adapters::kafka::NodeStats st;
+  Status s = adapters::kafka::run_node(o, &st);
+  std::fprintf(stderr,
+               "kase run: stopped; %llu decisions published in %llu transactions, %llu dead letters, %llu "
+               "re-folded, %llu aborted, %llu producer restarts, %llu rebalances\n",
+               static_cast<unsigned long long>(st.decided), static_cast<unsigned long long>(st.transactions),
+               static_cast<unsigned long long>(st.dead_letters), static_cast<unsigned long long>(st.refolded),
+               static_cast<unsigned long long>(st.aborted), static_cast<unsigned long long>(st.producer_restarts),
+               static_cast<unsigned long long>(st.rebalances));
+  if (!s.ok()) {
+    if (s.code() == Errc::invalid_argument) return usage_error(s.message());
+    return broker_error(s);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -378,6 +638,9 @@ int main(int argc, char** argv) {
     if (a.command == "demo") return cmd_demo(a);
     if (a.command == "get") return cmd_get(a);
     if (a.command == "query") return cmd_query(a);
+    if (a.command == "kafka") return cmd_kafka(a);
+    if (a.command == "produce") return cmd_produce(a);
+    if (a.command == "run") return cmd_run(a);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kase: internal error: %s\n", e.what());
     return 3;

@@ -1,0 +1,113 @@
+// Apache Kafka as the distributed log (librdkafka's C++ API; topic creation
+// through its C admin API).
+//
+//   kase.requests     binary requests, key = client id (the partition key)
+//   kase.decisions    LogRecords (request + decision), same partition as the request
+//   kase.dead-letter  undecodable messages, with the reason in headers
+//
+// The engine node consumes requests in a consumer group; each assigned
+// partition has its own Ledger over its own RocksDB directory. Per batch:
+// decide → produce the decisions and send the input offsets in one Kafka
+// transaction → then write state and the applied offset to RocksDB. On each
+// assignment the partition re-folds silently from RocksDB's applied offset up
+// to the group's committed offset (those decisions were already published)
+// and then goes live.
+//
+// Thread-safety: a Node runs on the calling thread; RequestProducer is used
+// by one thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kase/projections/status.h"
+
+namespace kase::adapters::kafka {
+
+inline constexpr const char* kRequestsTopic = "kase.requests";
+inline constexpr const char* kDecisionsTopic = "kase.decisions";
+inline constexpr const char* kDeadLetterTopic = "kase.dead-letter";
+
+struct TopicSettings {
+  int partitions = 8;
+  int replication = 1;  // 3 on a three-broker cluster (with min.insync.replicas 2)
+};
+
+/// Creates the three topics; topics that exist with the same partition count
+/// are left alone (idempotent). `report` gets one line per topic.
+Status init_topics(const std::string& brokers, const TopicSettings& settings, std::string* report);
+
+/// Channel side: an idempotent producer (acks=all) of binary requests.
+class RequestProducer {
+ public:
+  virtual ~RequestProducer() = default;
+  static Status open(const std::string& brokers, std::unique_ptr<RequestProducer>* out);
+  /// Queues one verified binary request, keyed by its client id.
+  virtual Status produce(std::span<const uint8_t> request) = 0;
+  /// Waits until everything queued is delivered; an error if any delivery failed.
+  virtual Status flush(int timeout_ms) = 0;
+  [[nodiscard]] virtual uint64_t delivered() const = 0;
+};
+
+struct NodeOptions {
+  std::string brokers;
+  std::string data_dir;              // one RocksDB directory per partition below it
+  std::string group = "kase-engine";
+  std::string transactional_id;      // default: derived from data_dir (stable across restarts)
+  size_t batch_max = 2048;           // requests per transaction (bounded count)
+  int batch_ms = 20;                 // and bounded time from the first request of a batch
+  const std::atomic<bool>* stop = nullptr;  // set to leave the loop cleanly
+  bool verbose = true;               // assignment and recovery lines on stderr
+};
+
+struct NodeStats {
+  uint64_t decided = 0;        // decisions published
+  uint64_t refolded = 0;       // requests re-folded silently on assignment
+  uint64_t dead_letters = 0;
+  uint64_t transactions = 0;
+  uint64_t aborted = 0;        // transactions aborted and re-folded
+  uint64_t producer_restarts = 0;
+  uint64_t rebalances = 0;
+};
+
+/// Runs the engine node until `stop` is set. Returns an error only for what
+/// retrying cannot fix (bad options, a data directory that does not open).
+Status run_node(const NodeOptions& options, NodeStats* stats);
+
+/// Reads a topic from the beginning with read_committed, without joining a
+/// group, calling fn(partition, offset, value) per message; stops at the end
+/// of every partition (or, with follow, when `stop` is set).
+struct ReadOptions {
+  std::string brokers;
+  std::string topic;
+  bool follow = false;
+  uint64_t max_messages = 0;  // 0 = no limit
+  const std::atomic<bool>* stop = nullptr;
+};
+Status read_topic(const ReadOptions& options,
+                  const std::function<void(int32_t, int64_t, std::span<const uint8_t>,
+                                           const std::vector<std::pair<std::string, std::string>>&)>& fn);
+
+/// Re-folds kase.requests from the beginning, partition by partition, into
+/// scratch in-memory ledgers (the same fold as the embedded log) and checks
+/// kase.decisions against it: per partition exactly one decision per
+/// decodable request, in order, byte for byte, and a dead letter for every
+/// other message. With `data_dir`, each engine partition state found there
+/// must hash equal to the re-fold (when it has applied the whole partition).
+struct VerifyReport {
+  uint64_t requests = 0;
+  uint64_t decisions = 0;
+  uint64_t dead_letters = 0;
+  uint64_t partitions_checked = 0;  // engine states compared
+  bool intact = true;
+  std::string error;                 // the first divergence
+  std::vector<std::string> lines;    // per partition: requests, state hash, chain head
+};
+Status verify(const std::string& brokers, const std::string& data_dir, VerifyReport* out);
+
+}  // namespace kase::adapters::kafka
