@@ -46,6 +46,12 @@ Status configure(RdKafka::Conf* conf, std::initializer_list<std::pair<const char
 /// partition of a client id.
 constexpr const char* kPartitioner = "murmur2_random";
 
+/// Settings that hold for the whole Treasury, not one client.
+bool treasury_wide(fb::Payload t) {
+  return t == fb::Payload::CalendarOverride || t == fb::Payload::ServiceHoursNotice ||
+         t == fb::Payload::ServiceSuspension || t == fb::Payload::IdentityPolicy;
+}
+
 std::string client_of(const fb::Request& r) {
   const auto* c = r.client_id();
   return c == nullptr ? std::string() : c->str();
@@ -184,19 +190,39 @@ class RequestProducerImpl final : public RequestProducer {
     if (conf->set("dr_cb", &dr_, err) != RdKafka::Conf::CONF_OK) return {Errc::invalid_argument, err};
     producer_.reset(RdKafka::Producer::create(conf.get(), err));
     if (!producer_) return kafka_error("create producer", err);
+    // The partition count, for Treasury-wide settings that every partition needs.
+    std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(producer_.get(), kRequestsTopic, nullptr, err));
+    if (!t) return kafka_error("topic " + std::string(kRequestsTopic), err);
+    RdKafka::Metadata* md_raw = nullptr;
+    const auto me = producer_->metadata(false, t.get(), &md_raw, kAdminTimeoutMs);
+    std::unique_ptr<RdKafka::Metadata> md(md_raw);
+    if (me != RdKafka::ERR_NO_ERROR) return kafka_error("metadata of " + std::string(kRequestsTopic), RdKafka::err2str(me));
+    for (const auto* tm : *md->topics()) {
+      if (tm->topic() != kRequestsTopic) continue;
+      if (tm->err() != RdKafka::ERR_NO_ERROR)
+        return {Errc::not_found, std::string(kRequestsTopic) + ": " + RdKafka::err2str(tm->err()) +
+                                     " (run 'kase kafka init --brokers B' first)"};
+      partitions_ = static_cast<int32_t>(tm->partitions()->size());
+    }
+    if (partitions_ <= 0) return {Errc::not_found, std::string(kRequestsTopic) + " has no partitions"};
     return {};
   }
   Status produce(std::span<const uint8_t> request) override {
     const fb::Request* r = events::verify_request(request);
     if (r == nullptr) return {Errc::invalid_argument, "request bytes do not verify against the schema"};
     const std::string key = client_of(*r);
-    for (;;) {
-      const auto e = producer_->produce(kRequestsTopic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                        const_cast<uint8_t*>(request.data()), request.size(), key.data(),
-                                        key.size(), 0, nullptr);
-      if (e == RdKafka::ERR_NO_ERROR) break;
-      if (e != RdKafka::ERR__QUEUE_FULL) return kafka_error("produce", RdKafka::err2str(e));
-      producer_->poll(kIdlePollMs);
+    // Treasury-wide settings go to every partition: each partition's fold
+    // must know the calendar, the service states and the identity policy.
+    const bool everywhere = treasury_wide(r->payload_type());
+    for (int32_t p = 0; p < (everywhere ? partitions_ : 1); ++p) {
+      for (;;) {
+        const auto e = producer_->produce(kRequestsTopic, everywhere ? p : RdKafka::Topic::PARTITION_UA,
+                                          RdKafka::Producer::RK_MSG_COPY, const_cast<uint8_t*>(request.data()),
+                                          request.size(), key.data(), key.size(), 0, nullptr);
+        if (e == RdKafka::ERR_NO_ERROR) break;
+        if (e != RdKafka::ERR__QUEUE_FULL) return kafka_error("produce", RdKafka::err2str(e));
+        producer_->poll(kIdlePollMs);
+      }
     }
     producer_->poll(0);
     return {};
@@ -215,6 +241,7 @@ class RequestProducerImpl final : public RequestProducer {
  private:
   DeliveryCounter dr_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  int32_t partitions_ = 0;
 };
 
 }  // namespace
@@ -387,6 +414,9 @@ Status Node::start() {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   if (Status s = configure(conf.get(), {{"bootstrap.servers", o_.brokers},
                                         {"group.id", o_.group},
+                                        // Static membership: a restarted node takes its
+                                        // partitions back at once, without a rebalance.
+                                        {"group.instance.id", txn_id_},
                                         {"enable.auto.commit", "false"},
                                         {"enable.auto.offset.store", "false"},
                                         {"isolation.level", "read_committed"},

@@ -43,6 +43,9 @@ struct TopicSettings {
 Status init_topics(const std::string& brokers, const TopicSettings& settings, std::string* report);
 
 /// Channel side: an idempotent producer (acks=all) of binary requests.
+/// Treasury-wide settings (calendar overrides, service hours and suspensions,
+/// the identity policy) are produced to every partition, so that each
+/// partition's fold knows them; each partition decides its copy.
 class RequestProducer {
  public:
   virtual ~RequestProducer() = default;
@@ -58,7 +61,8 @@ struct NodeOptions {
   std::string brokers;
   std::string data_dir;              // one RocksDB directory per partition below it
   std::string group = "kase-engine";
-  std::string transactional_id;      // default: derived from data_dir (stable across restarts)
+  std::string transactional_id;      // default: derived from data_dir (stable across restarts);
+                                     // also the static group member id
   size_t batch_max = 2048;           // requests per transaction (bounded count)
   int batch_ms = 20;                 // and bounded time from the first request of a batch
   const std::atomic<bool>* stop = nullptr;  // set to leave the loop cleanly

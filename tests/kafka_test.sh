@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# kase on a real Apache Kafka broker (ops/kafka/broker), end to end:
+#   1. equivalence: one partition; the Kafka decisions equal `kase submit`'s on
+#      the embedded log line for line, and the state hashes are equal;
+#   2. crash: kill -9 of the engine at random points under load, 20 times;
+#      then exactly one decision per request and the state equals a re-fold;
+#   3. two engine instances share the partitions; one is killed, the other
+#      takes over with nothing lost or doubled;
+#   4. three brokers (replication 3, min.insync.replicas 2); one is killed
+#      under load; processing continues and nothing is lost.
+# Usage: kafka_test.sh KASE_BINARY PROJECT_ROOT [scenario...]
+# Fails (never skips) when the broker cannot start.
+set -euo pipefail
+kase="$1"
+root="$2"
+shift 2
+scenarios=("$@")
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(equivalence crash failover three_brokers)
+broker="$root/ops/kafka/broker"
+port="${KASE_KAFKA_TEST_PORT:-29292}"
+work=$(mktemp -d)
+engines=()
+kdir="$work/kafka"
+
+say() { echo "kafka_test: $*" >&2; }
+fail() {
+  say "FAILED: $*"
+  for f in "$work"/engine-*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done
+  exit 1
+}
+cleanup() {
+  for pid in "${engines[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  "$broker" stop --dir "$kdir" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_kafka() {  # start_kafka NODES
+  "$broker" stop --dir "$kdir" >/dev/null 2>&1 || true
+  B=$("$broker" start --dir "$kdir" --port "$port" --brokers "$1" 2>"$work/broker.log") ||
+    { cat "$work/broker.log" >&2; fail "the Kafka broker did not start"; }
+}
+
+# start_engine NAME DATA_DIR: runs `kase run` in the background; sets PID.
+start_engine() {
+  "$kase" run --brokers "$B" --data "$2" --batch 512 --batch-ms 10 >>"$work/engine-$1.log" 2>&1 &
+  PID=$!
+  engines+=("$PID")
+}
+
+count() { "$kase" kafka read "$1" --brokers "$B" | wc -l; }
+
+# wait_all_decided SECONDS: until every request has its decision.
+wait_all_decided() {
+  local deadline=$((SECONDS + $1)) r d
+  while :; do
+    r=$(count requests)
+    d=$(( $(count decisions) + $(count dead-letter) ))
+    [ "$r" -gt 0 ] && [ "$d" -ge "$r" ] && return 0
+    [ $SECONDS -ge $deadline ] && fail "only $d of $r requests decided after $1 s"
+    sleep 1
+  done
+}
+
+stop_engine() {  # graceful: SIGTERM and wait
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+"$kase" demo --jsonl >"$work/demo.jsonl"
+n_demo=$(wc -l <"$work/demo.jsonl")
+# Round R of the load: the demo stream under new request ids.
+round() { sed "s/\"request_id\": \"demo-/\"request_id\": \"r$1-/" "$work/demo.jsonl"; }
+
+for scenario in "${scenarios[@]}"; do
+  case "$scenario" in
+  equivalence)
+    say "equivalence: $n_demo requests through Kafka (1 partition) and through the embedded log"
+    start_kafka 1
+    "$kase" kafka init --brokers "$B" --partitions 1 >/dev/null
+    "$kase" kafka init --brokers "$B" --partitions 1 | grep -q "exists  kase.requests" || fail "init is not idempotent"
+    "$kase" produce --brokers "$B" --quiet <"$work/demo.jsonl"
+    start_engine eq "$work/eq"
+    wait_all_decided 120
+    stop_engine "$PID"
+    "$kase" submit --data "$work/embedded" <"$work/demo.jsonl" >"$work/embedded.jsonl"
+    "$kase" kafka read decisions --brokers "$B" >"$work/kafka.jsonl"
+    cmp -s "$work/embedded.jsonl" "$work/kafka.jsonl" ||
+      { diff "$work/embedded.jsonl" "$work/kafka.jsonl" | head -5 >&2; fail "Kafka decisions differ from the embedded log's"; }
+    h1=$("$kase" replay --data "$work/embedded" | grep "state hash")
+    h2=$("$kase" replay --data "$work/eq/partition-0" --verify | grep "state hash")
+    [ "$h1" = "$h2" ] || fail "state hash differs: embedded $h1, kafka $h2"
+    "$kase" kafka verify --brokers "$B" --data "$work/eq" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify"; }
+    grep -q "engine partitions compared 1" "$work/verify.txt" || fail "engine state not compared"
+    # Undecodable messages go to the dead letters and do not stop the partition.
+    say "equivalence: $(grep -c accepted "$work/kafka.jsonl") accepted of $n_demo, identical decisions and state hash"
+    ;;
+  crash)
+    say "crash: kill -9 of the engine 20 times under load (4 partitions)"
+    start_kafka 1
+    "$kase" kafka init --brokers "$B" --partitions 4 >/dev/null
+    (for r in 1 2 3 4 5 6; do round "$r" | "$kase" produce --brokers "$B" --quiet; sleep 2; done) &
+    producer=$!
+    for i in $(seq 1 20); do
+      start_engine crash "$work/crash"
+      sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", 0.5 + rand() * 2.5 }')"
+      kill -9 "$PID" 2>/dev/null || true
+      wait "$PID" 2>/dev/null || true
+    done
+    wait "$producer" || fail "producing the load failed"
+    start_engine crash "$work/crash"
+    wait_all_decided 300
+    stop_engine "$PID"
+    "$kase" kafka verify --brokers "$B" --data "$work/crash" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify after crashes"; }
+    grep -q "engine partitions compared 4" "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "not every partition compared"; }
+    say "crash: $(grep '^requests' "$work/verify.txt")"
+    ;;
+  failover)
+    say "failover: two engines share 4 partitions; one is killed under load"
+    start_kafka 1
+    "$kase" kafka init --brokers "$B" --partitions 4 >/dev/null
+    start_engine a "$work/fa"
+    pid_a=$PID
+    start_engine b "$work/fb"
+    pid_b=$PID
+    (for r in 1 2 3; do round "$r" | "$kase" produce --brokers "$B" --quiet; sleep 2; done) &
+    producer=$!
+    # Two undecodable messages: dead letters, and the partition goes on.
+    printf 'not a request\nC1|\x01\x02\n' | "$broker" tool kafka.tools.ConsoleProducer --bootstrap-server "$B" \
+      --topic kase.requests --property parse.key=false >/dev/null 2>&1 || fail "console producer"
+    sleep 4
+    kill -9 "$pid_a"
+    wait "$pid_a" 2>/dev/null || true
+    wait "$producer" || fail "producing the load failed"
+    wait_all_decided 300
+    stop_engine "$pid_b"
+    grep -q "assigned" "$work/engine-b.log" || fail "engine b never got partitions"
+    "$kase" kafka verify --brokers "$B" --data "$work/fb" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify after failover"; }
+    grep -q "engine partitions compared 4" "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "engine b does not hold every partition"; }
+    grep -q "dead letters 2," "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "expected 2 dead letters"; }
+    "$kase" kafka read dead-letter --brokers "$B" | grep -q '"kase.reason": "request.malformed_binary"' ||
+      fail "dead letter without its reason"
+    say "failover: $(grep '^requests' "$work/verify.txt")"
+    ;;
+  three_brokers)
+    say "three brokers: one killed under load"
+    start_kafka 3
+    "$kase" kafka init --brokers "$B" --partitions 4 --replication 3 >/dev/null
+    start_engine three "$work/three"
+    (for r in 1 2 3; do round "$r" | "$kase" produce --brokers "$B" --quiet; sleep 2; done) &
+    producer=$!
+    sleep 3
+    "$broker" kill-broker 2 --dir "$kdir" >/dev/null 2>&1 || fail "could not kill broker 2"
+    wait "$producer" || fail "producing with one broker down failed"
+    wait_all_decided 300
+    "$broker" start-broker 2 --dir "$kdir" >/dev/null 2>&1 || fail "broker 2 did not come back"
+    stop_engine "$PID"
+    "$kase" kafka verify --brokers "$B" --data "$work/three" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify with a broker down"; }
+    say "three brokers: $(grep '^requests' "$work/verify.txt")"
+    ;;
+  *) fail "unknown scenario $scenario" ;;
+  esac
+done
+say "ok"
