@@ -5,6 +5,7 @@
 #   bench/run.sh                 # full run, pinned to CPU 1
 #   KASE_BENCH_CPU=0 bench/run.sh
 #   KASE_BENCH_REPS=3 bench/run.sh
+#   bench/run.sh kafka           # only the Kafka end to end (starts a broker)
 #
 # Environment: KASE_BENCH_BUILD (build dir, default build/bench-rel),
 # KASE_BENCH_JOBS (default 2), KASE_BENCH_DIR (RocksDB scratch, default $TMPDIR).
@@ -18,7 +19,7 @@ jobs="${KASE_BENCH_JOBS:-2}"
 results="$root/bench/results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O2 -g1" >/dev/null
-cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench
+cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_kafka_bench
 
 commit="$(git -C "$root" rev-parse --short HEAD)"
 if [ -n "$(git -C "$root" status --porcelain -- engine events projections adapters bench CMakeLists.txt)" ]; then
@@ -34,6 +35,54 @@ run() {  # run <binary> <output json>
     --benchmark_context=commit="$commit" --benchmark_context=cpu_model="$cpu_model" \
     --benchmark_context=nproc="$(nproc)" --benchmark_context=pinned_cpu="$cpu"
 }
+kafka() {
+  # Through a real broker (ops/kafka/broker), a fresh one per repetition;
+  # the medians of the repetitions go to bench/results/kafka_e2e.json.
+  local kdir runs=() i
+  kdir="$(mktemp -d)"
+  for i in $(seq 1 "${KASE_BENCH_KAFKA_REPS:-3}"); do
+    local b
+    b=$("$root/ops/kafka/broker" start --dir "$kdir/broker" --port "${KASE_BENCH_KAFKA_PORT:-29592}" 2>/dev/null)
+    "$build/bench/kase_kafka_bench" --brokers "$b" --data "$kdir/data-$i" \
+      --requests "${KASE_BENCH_KAFKA_REQUESTS:-200000}" --out "$kdir/run-$i.json" 2>/dev/null
+    "$root/ops/kafka/broker" stop --dir "$kdir/broker" >/dev/null 2>&1
+    runs+=("$kdir/run-$i.json")
+  done
+  python3 - "$root/bench/README.md" "$results/kafka_e2e.json" "$commit" "$cpu_model" "${runs[@]}" <<'PY'
+import json, re, statistics, sys, datetime
+readme, out, commit, cpu, *runs = sys.argv[1:]
+data = [json.load(open(r)) for r in runs]
+names = [b["name"] for b in data[0]["benchmarks"]]
+med = []
+for n in names:
+    rs = [b for d in data for b in d["benchmarks"] if b["name"] == n]
+    m = {k: statistics.median(r[k] for r in rs) for k in ("requests_per_second", "p50_ms", "p99_ms", "max_ms")}
+    m.update(name=n, requests=rs[0]["requests"], offered_per_second=rs[0]["offered_per_second"],
+             ok=all(r["ok"] for r in rs), repetitions=len(rs))
+    med.append(m)
+date = datetime.date.today().isoformat()
+json.dump({"context": {"date": date, "commit": commit, "cpu_model": cpu, "nproc": 2,
+                       "broker": "Apache Kafka 3.9.1, one node, 127.0.0.1", "runs": [d for d in data]},
+           "medians": med}, open(out, "w"), indent=1)
+rows = ["| benchmark | requests/s | p50 | p99 | target | date | commit |", "|---|---|---|---|---|---|---|"]
+for m in med:
+    offered = f' (offered {m["offered_per_second"]:,.0f}/s)' if m["offered_per_second"] else " (all at once)"
+    rows.append(f'| `{m["name"]}`{offered} | {m["requests_per_second"]:,.0f} | {m["p50_ms"]:.1f} ms | '
+                f'{m["p99_ms"]:.1f} ms | 50,000/s with p99 < 50 ms | {date} | {commit} |')
+table = "\n".join(rows)
+text = open(readme).read()
+text = re.sub(r"(<!-- kafka:begin -->\n).*?(<!-- kafka:end -->)", lambda mm: mm.group(1) + table + "\n" + mm.group(2),
+              text, flags=re.S)
+open(readme, "w").write(text)
+print(table)
+PY
+  rm -rf "$kdir"
+}
+if [ "${1:-}" = "kafka" ]; then
+  kafka
+  exit 0
+fi
+
 run kase_hot_path_bench hot_path.json
 run kase_e2e_bench e2e_embedded.json
 
@@ -68,3 +117,4 @@ text = re.sub(r"(<!-- results:begin -->\n).*?(<!-- results:end -->)", lambda m: 
 open(readme, "w").write(text)
 print(table)
 PY
+kafka

@@ -205,4 +205,80 @@ inline std::vector<const fb::Request*> verified(const std::vector<std::string>& 
   return out;
 }
 
+/// The payment-order stream of the end-to-end benchmarks: setup, then about
+/// `target_requests` prepare/sign/cancel requests in intake order.
+struct Pool {
+  std::vector<std::string> setup_bytes, bytes;
+  std::vector<std::span<const uint8_t>> setup, requests;
+  size_t orders_submitted = 0, orders_cancelled = 0, planned_rejections = 0;
+};
+
+inline Pool build_pool(size_t target_requests) {
+  World w;
+  Pool p;
+  p.setup_bytes = w.setup();
+  SplitMix rng{7};
+  const size_t accounts = w.payment_accounts();
+  // About 2.77 requests per order with the mix below.
+  const size_t orders = target_requests * 100 / 277;
+  std::vector<Timed> stream;
+  stream.reserve(orders * 3);
+  for (size_t i = 0; i < orders; ++i) {
+    const size_t a = rng.below(accounts);
+    const Client& c = w.clients()[a / kAccountsPerClient];
+    const PaymentAccount& acc = c.accounts[a % kAccountsPerClient];
+    const std::string order = c.id + "-PO-" + std::to_string(i + 1);
+    int64_t amount = static_cast<int64_t>(50 + rng.below(3'950)) * kEur + static_cast<int64_t>(rng.below(100));
+    const int64_t t0 = w.order_time(i, orders);
+    const int64_t t1 = t0 + 5 * kUsPerMinute;
+    const int64_t t2 = t0 + 9 * kUsPerMinute;
+    auto add = [&](int64_t t, const std::string& actor, auto&& build) {
+      stream.push_back({t, build(events::Envelope{w.next_id("portal"), c.id, actor, Channel::portal, t})});
+    };
+    auto prepare = [&](const std::string& who) {
+      add(t0, who, [&](const auto& e) { return events::po_prepare(e, order, acc.iban, amount, "LV00HABA0551000000001"); });
+    };
+    auto sign = [&](int64_t t, const std::string& who) {
+      add(t, who, [&](const auto& e) { return events::po_sign(e, order); });
+    };
+    const std::string& sig2 = acc.sig2[rng.below(2)];
+    const uint64_t kind = rng.below(100);
+    if (kind < 62) {  // 2 then 1
+      prepare(sig2);
+      sign(t1, sig2);
+      sign(t2, acc.sig1[rng.below(2)]);
+      ++p.orders_submitted;
+    } else if (kind < 77) {  // prepared by manage-PO, 2 then 4
+      prepare(acc.manage);
+      sign(t1, sig2);
+      sign(t2, c.head);
+      ++p.orders_submitted;
+    } else if (kind < 92) {  // 4 alone
+      prepare(sig2);
+      sign(t1, c.head);
+      ++p.orders_submitted;
+    } else if (kind < 96) {  // signed once, then cancelled by its preparer
+      prepare(sig2);
+      sign(t1, sig2);
+      add(t2, sig2, [&](const auto& e) { return events::po_cancel(e, order); });
+      ++p.orders_cancelled;
+    } else if (kind < 98) {  // R8.3: a view user tries to prepare
+      prepare(acc.viewer);
+      ++p.planned_rejections;
+    } else {  // R9: over the per-order limit
+      amount = kPerOrderLimit + 1'000 * kEur;
+      prepare(sig2);
+      ++p.planned_rejections;
+    }
+  }
+  std::stable_sort(stream.begin(), stream.end(), [](const Timed& x, const Timed& y) { return x.t < y.t; });
+  p.bytes.reserve(stream.size());
+  for (Timed& r : stream) p.bytes.push_back(std::move(r.bytes));
+  for (const auto& b : p.setup_bytes) p.setup.push_back(events::bytes_of(b));
+  for (const auto& b : p.bytes) p.requests.push_back(events::bytes_of(b));
+  (void)verified(p.setup_bytes);
+  (void)verified(p.bytes);
+  return p;
+}
+
 }  // namespace kase::bench

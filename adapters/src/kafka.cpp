@@ -384,7 +384,12 @@ Status Node::create_producer() {
                                         {"transactional.id", txn_id_},
                                         {"enable.idempotence", "true"},
                                         {"acks", "all"},
-                                        {"linger.ms", "1"},
+                                        // A batch's decisions leave together at commit: few
+                                        // large compressed produce requests, not many small ones.
+                                        {"linger.ms", "5"},
+                                        {"batch.num.messages", "10000"},
+                                        {"batch.size", "4000000"},
+                                        {"compression.type", "lz4"},
                                         {"transaction.timeout.ms", "60000"}});
       !s.ok())
     return s;
@@ -424,7 +429,9 @@ Status Node::start() {
                                         {"partition.assignment.strategy", "range"},
                                         {"session.timeout.ms", "10000"},
                                         {"heartbeat.interval.ms", "1000"},
-                                        {"max.poll.interval.ms", "120000"}});
+                                        {"max.poll.interval.ms", "120000"},
+                                        // A request waits for its batch, not for a full fetch.
+                                        {"fetch.wait.max.ms", "10"}});
       !s.ok())
     return s;
   std::string err;
