@@ -7,7 +7,8 @@
 #   3. two engine instances share the partitions; one is killed, the other
 #      takes over with nothing lost or doubled;
 #   4. three brokers (replication 3, min.insync.replicas 2); one is killed
-#      under load; processing continues and nothing is lost.
+#      under load; processing continues and nothing is lost;
+#   5. the Kafka benchmark at a tiny size, so that it cannot rot.
 # Usage: kafka_test.sh KASE_BINARY PROJECT_ROOT [scenario...]
 # Fails (never skips) when the broker cannot start.
 set -euo pipefail
@@ -15,7 +16,7 @@ kase="$1"
 root="$2"
 shift 2
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(equivalence crash failover three_brokers)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(equivalence crash failover three_brokers bench)
 broker="$root/ops/kafka/broker"
 port="${KASE_KAFKA_TEST_PORT:-29292}"
 work=$(mktemp -d)
@@ -157,6 +158,14 @@ for scenario in "${scenarios[@]}"; do
     stop_engine "$PID"
     "$kase" kafka verify --brokers "$B" --data "$work/three" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify with a broker down"; }
     say "three brokers: $(grep '^requests' "$work/verify.txt")"
+    ;;
+  bench)
+    say "bench: kase_kafka_bench at a tiny size"
+    start_kafka 1
+    "$(dirname "$kase")/bench/kase_kafka_bench" --brokers "$B" --data "$work/bench" --tiny --rate 2000 \
+      --out "$work/bench.json" >"$work/bench.txt" 2>&1 || { cat "$work/bench.txt" >&2; fail "kafka bench"; }
+    grep -q '"ok": false' "$work/bench.json" && fail "kafka bench: a run did not see every decision"
+    grep kafka_e2e "$work/bench.txt" >&2
     ;;
   *) fail "unknown scenario $scenario" ;;
   esac
