@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The kase CLI end to end: submit (good, malformed, oversize and duplicate
-# lines), get, replay --verify, query, and usage errors with their exit codes.
+# lines), get, replay --verify, queries (a document's state and history too), and
+# usage errors with their exit codes.
 set -euo pipefail
 kase="$1"
 dir=$(mktemp -d)
@@ -35,5 +36,30 @@ set +e
 set -e
 "$kase" replay --data "$dir/data" --verify | grep -q 'verify          ok' || fail "replay --verify"
 "$kase" query person u1 --data "$dir/data" --at 2026-11-30T10:00Z | grep -q '"mode":"signature_2"' || fail "query person"
+# Documents (R6): a plan created and approved, then its state and history.
+{
+  echo '{"request_id":"d1","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"PlanRightsGranted","payload":{"user":"pm","service":"eplans","mode":"institution_manage"}}'
+  echo '{"request_id":"d2","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"PlanRightsGranted","payload":{"user":"pa","service":"eplans","mode":"approve"}}'
+  echo '{"request_id":"d3","client_id":"C1","actor":"pm","intake_us":1796032800000000,"payload_type":"DocumentCreate","payload":{"service":"eplans","document":"P1","kind":"financing_plan","digest":"sha256:p1","amount_cents":5000000}}'
+  echo '{"request_id":"d4","client_id":"C1","actor":"pm","intake_us":1796032860000000,"payload_type":"DocumentSubmit","payload":{"service":"eplans","document":"P1"}}'
+  echo '{"request_id":"d5","client_id":"C1","actor":"pa","intake_us":1796032920000000,"payload_type":"DocumentApprove","payload":{"service":"eplans","document":"P1"}}'
+} > "$dir/docs.jsonl"
+"$kase" submit --data "$dir/data" < "$dir/docs.jsonl" > "$dir/docs.out" || fail "submit documents exited $?"
+sed -n 3p "$dir/docs.out" | grep -q '"outcome": "accepted"' || fail "DocumentCreate not accepted"
+sed -n 4p "$dir/docs.out" | grep -q '"reason": "document.mode_not_allowed"' || fail "submit by institution-manage not refused"
+sed -n 4p "$dir/docs.out" | grep -q '"rule": "R6.5"' || fail "refusal lacks its rule"
+sed -n 5p "$dir/docs.out" | grep -q '"outcome": "accepted"' || fail "DocumentApprove not accepted"
+doc=$("$kase" query document C1 eplans P1 --data "$dir/data" --at 2026-11-30T12:00Z)
+echo "$doc" | grep -q '"status":"approved"' || fail "query document status: $doc"
+echo "$doc" | grep -q '"request_id":"d3","actor":"pm","step":"create"' || fail "query document history: $doc"
+echo "$doc" | grep -q '"request_id":"d5","actor":"pa","step":"approve"' || fail "query document history: $doc"
+"$kase" query document C1 eplans P1 --data "$dir/data" --at 2026-11-30T09:00Z | grep -q '"known":false' \
+  || fail "query document --at before its creation"
+set +e
+"$kase" query document C1 ekase P1 --data "$dir/data" > /dev/null 2>&1; [ $? -eq 2 ] || fail "query document of ekase should exit 2"
+"$kase" query document C1 eplans --data "$dir/data" > /dev/null 2>&1; [ $? -eq 2 ] || fail "query document without DOCUMENT should exit 2"
+set -e
+"$kase" replay --data "$dir/data" --verify | grep -q 'verify          ok' || fail "replay --verify with documents"
+"$kase" help | grep -q 'query document CLIENT SERVICE DOCUMENT' || fail "help names query document"
 "$kase" help | grep -q 'usage: kase' || fail "help"
 echo "cli_test: ok"

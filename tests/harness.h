@@ -109,4 +109,14 @@ struct Harness {
     EXPECT_STREQ(v_.rule, (rule_id));                                             \
   } while (0)
 
+/// Asserts that each verdict, evaluated in order, was accepted.
+#define ASSERT_ACCEPTED_ALL(...)                                                      \
+  do {                                                                                \
+    int n_ = 0;                                                                       \
+    for (const ::kase::engine::Verdict& v_ : {__VA_ARGS__}) {                         \
+      ++n_;                                                                           \
+      ASSERT_TRUE(v_.accepted) << "step " << n_ << " rejected: " << v_.reason << " (" << v_.rule << ")"; \
+    }                                                                                 \
+  } while (0)
+
 }  // namespace kase::testing

@@ -470,6 +470,13 @@ TEST(LedgerRestart, DerivedStateIsRebuiltOnOpen) {
       events::loan_rights(h.treasury(), "u1", fb::LoanGroup::loan_requests, fb::LoanMode::sign),
       events::message_posted(h.treasury(), "msg1", "hello"),
       events::data_exchange_established(h.treasury()),
+      // Documents and their history persist (R6, R19).
+      events::plan_rights(h.treasury(), "u4", fb::Service::eplans, fb::PlanMode::institution_manage),
+      events::plan_rights(h.treasury(), "u5", fb::Service::eplans, fb::PlanMode::approve),
+      events::document_create(h.as("u4"), fb::Service::eplans, "P1", fb::DocumentKind::financing_plan, "d1", 500),
+      events::report_rights(h.treasury(), "u1", "C1", fb::ReportGroup::view_prepare, fb::ReportMode::manage_sign),
+      events::report_create(h.as("u1"), "R1", fb::DocumentKind::report, "d2", fb::ReportType::annual, 2026, "Y",
+                            "", false),
   };
   for (int i = 0; i < 3; ++i) first.push_back(events::login_attempt(h.as("u2"), fb::Means::unified_login, false));
   std::vector<std::string> second = {
@@ -481,6 +488,9 @@ TEST(LedgerRestart, DerivedStateIsRebuiltOnOpen) {
       // Depends on the reloaded structure (binary search over sorted ids).
       events::report_rights(h.treasury(), "u3", "I2", fb::ReportGroup::view_prepare, fb::ReportMode::view),
       events::message_read(h.as("u1"), "msg1"),
+      // Depends on the reloaded document (its status and history count).
+      events::document_approve(h.as("u5"), fb::Service::eplans, "P1"),
+      events::document_approve(h.as("u5"), fb::Service::eplans, "P1"),
   };
   // u2 has no rights: give them some so the logins count.
   first.insert(first.begin() + 2,
@@ -507,9 +517,11 @@ TEST(LedgerRestart, DerivedStateIsRebuiltOnOpen) {
   }
   ASSERT_EQ(got.size(), expected.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(decision_line(got[i]), decision_line(expected[i])) << i;
-  // po2 (third from last) stands on the superseded application.
-  EXPECT_NE(decision_line(got[got.size() - 3]).find("application.superseded"), std::string::npos);
-  EXPECT_NE(decision_line(got[got.size() - 2]).find("\"accepted\""), std::string::npos);  // I2 still attached
+  // po2 (fifth from last) stands on the superseded application.
+  EXPECT_NE(decision_line(got[got.size() - 5]).find("application.superseded"), std::string::npos);
+  EXPECT_NE(decision_line(got[got.size() - 4]).find("\"accepted\""), std::string::npos);  // I2 still attached
+  EXPECT_NE(decision_line(got[got.size() - 2]).find("\"accepted\""), std::string::npos);  // P1 approved
+  EXPECT_NE(decision_line(got[got.size() - 1]).find("document.wrong_status"), std::string::npos);
 }
 
 }  // namespace

@@ -38,5 +38,31 @@ TEST(Query, R36_OverdueMessagesAsJsonLines) {
                        ",\"rule\":\"R36\"}\n");
 }
 
+TEST(Query, R37_R47_DocumentStateAndHistoryAsJson) {
+  Harness h;
+  ASSERT_TRUE(h.apply(events::plan_rights(h.treasury(), "im", fb::Service::eplans, fb::PlanMode::institution_manage))
+                  .accepted);
+  ASSERT_TRUE(h.apply(events::plan_rights(h.treasury(), "ia", fb::Service::eplans, fb::PlanMode::approve)).accepted);
+  const int64_t created = h.now;
+  ASSERT_TRUE(h.apply(events::document_create(h.as("im"), fb::Service::eplans, "P1", fb::DocumentKind::financing_plan,
+                                              "sha256:p1", 1'000 * kEur))
+                  .accepted);
+  const std::string create_id = h.ids.back();
+  h.now += kUsPerMinute;
+  ASSERT_TRUE(h.apply(events::document_approve(h.as("ia"), fb::Service::eplans, "P1")).accepted);
+  const std::string j = adapters::document_json(h.engine.state(), "C1", fb::Service::eplans, "P1");
+  EXPECT_NE(j.find(R"("known":true,"kind":"financing_plan","status":"approved","digest":"sha256:p1")"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find(R"("appropriated_cents":0)"), std::string::npos) << j;
+  EXPECT_NE(j.find(R"({"seq":0,"at_us":)" + std::to_string(created) + R"(,"request_id":")" + create_id +
+                   R"(","actor":"im","step":"create","status":"draft","digest":"sha256:p1","amount_cents":100000})"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find(R"("actor":"ia","step":"approve","status":"approved"})"), std::string::npos) << j;
+  EXPECT_NE(adapters::document_json(h.engine.state(), "C1", fb::Service::eestimates, "P1").find(R"("known":false)"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace kase::testing

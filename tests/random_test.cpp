@@ -12,6 +12,8 @@
 namespace kase::testing {
 namespace {
 
+using DocumentKindT = fb::DocumentKind;
+
 /// The reference: the R8 interpretation and R9 written out plainly, without
 /// the engine's data structures.
 struct Model {
@@ -292,6 +294,530 @@ TEST(RandomStreams, R9_R8_R28_R29_R30_EngineMatchesReferenceModel) {
   }
   const uint64_t base = ::testing::UnitTest::GetInstance()->random_seed();
   for (uint64_t k = 0; k < 60 && !::testing::Test::HasFatalFailure(); ++k) run_seed(base * 1000 + k, 1500);
+}
+
+// ---- Documents (R6, R16, R19, R21) ---------------------------------------------------
+
+/// The reference for documents: the lifecycles of engine/README.md
+/// ("Documents") written out plainly, for a world of one institution I, a
+/// ministry M whose annual 2026 structure holds I, and a municipality MU.
+struct DocModel {
+  struct Doc {
+    DocumentKindT kind;
+    int status = 0;  // 0 draft, 1 checked, 2 approved, 3 signed, 4 submitted, 5 accepted
+    std::string first_signer;
+    bool opinion = false;
+    int64_t amount = 0, appropriated = 0;
+  };
+  using Key = std::tuple<std::string, int, std::string>;  // owner, service, id
+  std::map<Key, Doc> docs;
+  std::map<std::tuple<std::string, std::string, int>, int> plan;                     // (user, client, service) -> mode
+  std::map<std::tuple<std::string, std::string, std::string>, std::pair<int, int>> report;  // (user, client, scope) -> modes, groups
+  std::map<std::pair<std::string, std::string>, std::pair<int, int>> loan;             // (user, client) -> mode, groups
+
+  void terminate(const std::string& user, const std::string& client) {
+    for (auto it = plan.begin(); it != plan.end();)
+      it = std::get<0>(it->first) == user && std::get<1>(it->first) == client ? plan.erase(it) : std::next(it);
+    for (auto it = report.begin(); it != report.end();)
+      it = std::get<0>(it->first) == user && std::get<1>(it->first) == client ? report.erase(it) : std::next(it);
+    loan.erase({user, client});
+  }
+
+  struct Step {
+    engine::DocumentStep step;
+    fb::Service service;
+    std::string owner, user, via, id;
+    DocumentKindT kind = DocumentKindT::financing_plan;
+    int64_t amount = -1;
+  };
+
+  /// The expected reason ("" = accepted), applying the step when accepted.
+  std::string decide(const Step& q, bool open) {
+    using St = engine::DocumentStep;
+    using K = DocumentKindT;
+    namespace r = reason;
+    if (!open) return r::kOutsideHours;
+    const bool writes = q.step == St::create || q.step == St::update;
+    if (writes && q.amount < (q.step == St::create ? 0 : -1)) return r::kDocumentAmountInvalid;
+    const Key key{q.owner, static_cast<int>(q.service), q.id};
+    auto it = docs.find(key);
+    if (q.step == St::create && it != docs.end()) return r::kDocumentExists;
+    if (q.step != St::create && it == docs.end()) return r::kDocumentUnknown;
+    Doc* d = it == docs.end() ? nullptr : &it->second;
+    const K kind = d != nullptr ? d->kind : q.kind;
+    if (kind == K::financing_plan && writes && q.amount == 0) return r::kDocumentAmountInvalid;
+
+    // Whose rights: M acts on I's plans and reports (its structure); accept uses the recipient's own.
+    const bool own = q.via.empty() || q.via == q.owner;
+    const std::string rc = own ? q.owner : q.via;
+    const bool subordinate = !own && rc == "M" && q.owner == "I";
+    int mode = 0, groups = 0;
+    switch (q.service) {
+      case fb::Service::eplans:
+      case fb::Service::eestimates: {
+        if (!own && (q.service == fb::Service::eestimates || !subordinate)) return r::kDocumentOtherInstitution;
+        auto p = plan.find({q.user, rc, static_cast<int>(q.service)});
+        if (p == plan.end()) return r::kNoRights;
+        mode = p->second;
+        break;
+      }
+      case fb::Service::ereports: {
+        if (q.step == St::accept && own) return r::kReportOwn;
+        if (!own && !subordinate && q.step != St::accept) return r::kDocumentOtherInstitution;
+        const std::string scope = own ? q.owner : subordinate ? q.owner : rc;
+        auto p = report.find({q.user, rc, scope});
+        if (p == report.end()) return r::kNoRights;
+        mode = p->second.first;
+        groups = p->second.second;
+        break;
+      }
+      default: {
+        if (!own) return r::kDocumentOtherInstitution;
+        auto p = loan.find({q.user, rc});
+        if (p == loan.end()) return r::kNoRights;
+        mode = p->second.first;
+        groups = p->second.second;
+      }
+    }
+
+    int next = d != nullptr ? d->status : 0;
+    const int s = next;
+    switch (q.service) {
+      case fb::Service::eplans: {
+        const auto m = static_cast<fb::PlanMode>(mode);
+        const bool mm = m == fb::PlanMode::ministry_manage;
+        switch (q.step) {
+          case St::view: break;
+          case St::create:
+          case St::update:
+            if (m != fb::PlanMode::institution_manage && !mm) return r::kDocumentModeNotAllowed;
+            if (q.step == St::update && s != 0) return r::kDocumentNotEditable;
+            next = 0;
+            break;
+          case St::approve:
+            if (m != fb::PlanMode::approve) return r::kDocumentModeNotAllowed;
+            if (s != 0) return r::kDocumentWrongStatus;
+            next = 2;
+            break;
+          case St::check:
+            if (!mm) return r::kDocumentModeNotAllowed;
+            if (s == 0) return r::kDocumentNotApproved;
+            if (s != 2) return r::kDocumentWrongStatus;
+            next = 1;
+            break;
+          case St::submit:
+            if (!mm) return r::kDocumentModeNotAllowed;
+            if (s == 0) return r::kDocumentNotApproved;
+            if (s == 2) return r::kDocumentNotChecked;
+            if (s != 1) return r::kDocumentWrongStatus;
+            next = 4;
+            break;
+          default: return r::kDocumentStepNotForKind;
+        }
+        break;
+      }
+      case fb::Service::eestimates: {
+        const auto m = static_cast<fb::PlanMode>(mode);
+        if (q.step != St::view && rc == "M") return r::kPlanModeInstitutionsOnly;  // R6.2–R6.4
+        switch (q.step) {
+          case St::view: break;
+          case St::create:
+          case St::update:
+            if (m != fb::PlanMode::institution_manage) return r::kDocumentModeNotAllowed;
+            if (q.step == St::update && s != 0 && s != 2) return r::kDocumentNotEditable;
+            next = 0;
+            break;
+          case St::approve:
+            if (m != fb::PlanMode::approve) return r::kDocumentModeNotAllowed;
+            if (s == 3) return r::kDocumentAlreadySigned;
+            if (s != 0) return r::kDocumentWrongStatus;
+            next = 2;
+            break;
+          case St::sign:
+            if (m != fb::PlanMode::sign_head) return r::kDocumentModeNotAllowed;
+            if (s == 3) return r::kDocumentAlreadySigned;
+            if (s != 2) return r::kDocumentNotApproved;
+            next = 3;
+            break;
+          default: return r::kDocumentStepNotForKind;
+        }
+        break;
+      }
+      case fb::Service::ereports: {
+        const auto has = [&](fb::ReportMode x) { return (mode & static_cast<int>(x)) != 0; };
+        const auto in = [&](fb::ReportGroup x) { return (groups & static_cast<int>(x)) != 0; };
+        const bool prepares = has(fb::ReportMode::manage) || has(fb::ReportMode::manage_sign) ||
+                              has(fb::ReportMode::consolidate_sign);
+        const bool consolidated = kind == K::consolidated_report;
+        switch (q.step) {
+          case St::view: break;
+          case St::create:
+          case St::update:
+          case St::check:
+            if (!in(fb::ReportGroup::view_prepare)) return r::kDocumentGroupRequired;
+            if (q.step == St::create && consolidated) {
+              if (!has(fb::ReportMode::consolidate_sign)) return r::kDocumentModeNotAllowed;
+              if (q.owner != "M") return r::kReportNoStructure;
+              next = 0;
+              break;
+            }
+            if (!prepares) return r::kDocumentModeNotAllowed;
+            if (q.step == St::check) {
+              if (s != 0) return r::kDocumentWrongStatus;
+              next = 1;
+            } else {
+              if (q.step == St::update && s != 0 && s != 1) return r::kDocumentNotEditable;
+              next = 0;
+            }
+            break;
+          case St::sign: {
+            if (!in(fb::ReportGroup::view_prepare)) return r::kDocumentGroupRequired;
+            if (s == 4 || s == 5) return r::kDocumentAlreadySigned;
+            if (s == 3) {
+              if (!has(fb::ReportMode::sign_head)) return r::kDocumentModeNotAllowed;
+              if (d->first_signer == q.user) return r::kSamePerson;
+              next = 4;
+              break;
+            }
+            const bool finance = consolidated ? has(fb::ReportMode::consolidate_sign)
+                                              : has(fb::ReportMode::manage_sign) || has(fb::ReportMode::consolidate_sign);
+            if (!finance) return has(fb::ReportMode::sign_head) ? r::kDocumentFinanceSignatureMissing : r::kDocumentModeNotAllowed;
+            if (s != 1) return r::kDocumentNotChecked;
+            d->first_signer = q.user;
+            next = 3;
+            break;
+          }
+          case St::accept:
+            if (!in(fb::ReportGroup::accept)) return r::kDocumentGroupRequired;
+            if (!has(subordinate ? fb::ReportMode::consolidate_sign : fb::ReportMode::view_accept))
+              return r::kDocumentModeNotAllowed;
+            if (s == 5) return r::kDocumentAlreadyAccepted;
+            if (s != 4) return r::kDocumentNotSubmitted;
+            next = 5;
+            break;
+          case St::approve:
+            if (!in(fb::ReportGroup::auditor)) return r::kDocumentGroupRequired;
+            if (!has(fb::ReportMode::approve)) return r::kDocumentModeNotAllowed;
+            if (s != 4 && s != 5) return r::kDocumentNotSubmitted;
+            if (d->opinion) return r::kReportOpinionExists;
+            d->opinion = true;
+            break;
+          default: return r::kDocumentStepNotForKind;
+        }
+        break;
+      }
+      default: {
+        const auto m = static_cast<fb::LoanMode>(mode);
+        const bool requests = kind == K::loan_request;
+        if ((groups & static_cast<int>(requests ? fb::LoanGroup::loan_requests : fb::LoanGroup::loan_agreements)) == 0)
+          return r::kDocumentGroupRequired;
+        switch (q.step) {
+          case St::view: break;
+          case St::create:
+          case St::update:
+            if (m != fb::LoanMode::manage && m != fb::LoanMode::sign) return r::kDocumentModeNotAllowed;
+            if (q.step == St::update && s != 0) return r::kDocumentNotEditable;
+            next = 0;
+            break;
+          case St::sign:
+            if (m != fb::LoanMode::sign) return r::kDocumentModeNotAllowed;
+            if (s != 0) return r::kDocumentAlreadySigned;
+            next = 3;
+            break;
+          case St::submit:
+            if (m != fb::LoanMode::sign) return r::kDocumentModeNotAllowed;
+            if (s == 0) return r::kDocumentNotSigned;
+            if (s != 3) return r::kDocumentWrongStatus;
+            next = 4;
+            break;
+          default: return r::kDocumentStepNotForKind;
+        }
+      }
+    }
+    if (q.step == St::view) return "";
+    if (d == nullptr) {
+      d = &docs[key];
+      d->kind = q.kind;
+    }
+    if (writes && q.amount >= 0) d->amount = q.amount;
+    d->status = next;
+    return "";
+  }
+
+  std::string appropriation(const std::string& owner, const std::string& id, int64_t amount) {
+    auto it = docs.find(Key{owner, static_cast<int>(fb::Service::eplans), id});
+    if (it == docs.end()) return reason::kDocumentUnknown;
+    if (amount <= 0) return reason::kDocumentAmountInvalid;
+    Doc& d = it->second;
+    if (d.status != 4) return reason::kDocumentNotSubmitted;
+    if (d.appropriated + amount > d.amount) return reason::kAppropriationExceedsPlan;
+    d.appropriated += amount;
+    return "";
+  }
+};
+
+/// Accepted steps by "service step", over the seeds run: the streams must
+/// reach every lifecycle's end, not only refusals.
+using StepTally = std::map<std::string, int>;
+
+void run_document_seed(uint64_t seed, int ops, StepTally* tally) {
+  SCOPED_TRACE("KASE_SEED=" + std::to_string(seed) + " (documents)");
+  using St = engine::DocumentStep;
+  using K = DocumentKindT;
+  std::mt19937_64 rng(seed);
+  auto pick = [&](const auto& v) -> decltype(auto) { return v[rng() % v.size()]; };
+  Harness h;
+  DocModel model;
+  const auto at = [&](const std::string& client, auto&& f) {
+    h.client = client;
+    return f();
+  };
+  const std::map<std::string, std::vector<std::string>> users = {
+      {"I", {"i1", "i2", "i3", "i4", "i5"}}, {"M", {"m1", "m2", "m3"}}, {"MU", {"u1", "u2", "u3"}}};
+  const uint16_t all_roles = 0x3f;
+  for (const auto& client_kind : std::vector<std::pair<std::string, fb::ClientKind>>{
+           {"I", fb::ClientKind::other}, {"M", fb::ClientKind::ministry}, {"MU", fb::ClientKind::municipality}}) {
+    // Named, not structured bindings: clang 14 cannot capture those in lambdas.
+    const std::string& client = client_kind.first;
+    const fb::ClientKind kind = client_kind.second;
+    ASSERT_TRUE(at(client, [&] { return h.apply(events::client_registered(h.treasury(), kind)); }).accepted);
+    ASSERT_TRUE(at(client, [&] { return h.head("head" + client); }).accepted);
+    for (const auto& u : users.at(client))
+      ASSERT_TRUE(at(client, [&] {
+                    return h.apply(events::person_roles(h.treasury(), u, static_cast<fb::PersonRole>(all_roles)));
+                  }).accepted);
+  }
+  ASSERT_TRUE(at("M", [&] {
+                return h.apply(events::institution_structure(h.treasury(), fb::ReportType::annual, 2026, {"I"}));
+              }).accepted);
+
+  // A random valid grant for `user` of `client`, mirrored in the model.
+  const auto grant = [&](const std::string& client, const std::string& user) -> engine::Verdict {
+    const uint64_t what = rng() % 3;
+    // MU's users hold loan rights, and report rights for MU itself (to accept
+    // reports of an institution not subordinate to it, R19.2.7).
+    if ((client == "MU" && what != 1) || what == 2) {
+      if (client != "MU") return engine::Verdict::ok("");
+      const int groups = 1 + static_cast<int>(rng() % 3);
+      const int mode = 1 + static_cast<int>(rng() % 3);
+      model.loan[{user, client}] = {mode, groups};
+      return at(client, [&] {
+        return h.apply(events::loan_rights(h.treasury(), user, static_cast<fb::LoanGroup>(groups),
+                                           static_cast<fb::LoanMode>(mode)));
+      });
+    }
+    if (what == 0) {
+      const fb::Service service = rng() % 2 ? fb::Service::eplans : fb::Service::eestimates;
+      std::vector<fb::PlanMode> modes;
+      if (client == "M") {
+        modes = service == fb::Service::eplans
+                    ? std::vector{fb::PlanMode::view, fb::PlanMode::approve, fb::PlanMode::ministry_manage}
+                    : std::vector{fb::PlanMode::view};
+      } else {
+        modes = {fb::PlanMode::view, fb::PlanMode::institution_manage, fb::PlanMode::approve};
+        if (service == fb::Service::eestimates) modes.push_back(fb::PlanMode::sign_head);
+      }
+      const fb::PlanMode mode = pick(modes);
+      model.plan[{user, client, static_cast<int>(service)}] = static_cast<int>(mode);
+      return at(client, [&] { return h.apply(events::plan_rights(h.treasury(), user, service, mode)); });
+    }
+    const std::string scope = client == "M" && rng() % 2 ? "I" : client;
+    const int groups = 1 + static_cast<int>(rng() % 7);
+    const int modes = 1 + static_cast<int>(rng() % 255);
+    model.report[{user, client, scope}] = {modes, groups};
+    return at(client, [&] {
+      return h.apply(events::report_rights(h.treasury(), user, scope, static_cast<fb::ReportGroup>(groups),
+                                           static_cast<fb::ReportMode>(modes)));
+    });
+  };
+  for (const auto& [client, us] : users)
+    for (const auto& u : us)
+      for (int k = 0; k < 4; ++k) ASSERT_TRUE(grant(client, u).accepted) << client << " " << u;
+
+  std::vector<std::pair<std::string, std::string>> people;  // (home client, user)
+  for (const auto& [client, us] : users)
+    for (const auto& u : us) people.emplace_back(client, u);
+  people.emplace_back("I", "stranger");
+  std::map<std::pair<std::string, int>, std::vector<std::string>> ids;  // (owner, service) -> document ids
+  int minute = 8 * 60;
+  int32_t day = kMonday;
+  for (int i = 0; i < ops; ++i) {
+    minute += static_cast<int>(rng() % 3);
+    if (minute >= 18 * 60 + 20) {
+      minute = 7 * 60 + 50;
+      day = day == kMonday ? 20261201 : 20261202;
+    }
+    h.now = riga(day, minute / 60, minute % 60);
+    const bool open = minute >= 8 * 60 && minute < 18 * 60;
+    const uint64_t op = rng() % 100;
+    std::string what, expected;
+    engine::Verdict got;
+    if (op < 3) {
+      const auto& [client, user] = pick(people);
+      if (user == "stranger") continue;
+      what = "grant " + client + " " + user;
+      got = grant(client, user);
+      expected = "";
+    } else if (op < 4) {
+      // R30: the user stops; no rights are left for the client.
+      const auto& who = pick(people);
+      const std::string client = who.first;
+      const std::string user = who.second;
+      if (user == "stranger" || rng() % 3 != 0) continue;
+      what = "terminate " + client + " " + user;
+      const std::string app = "term-" + std::to_string(i);
+      const std::string head = "head" + client;
+      ASSERT_TRUE(at(client, [&] {
+                    return h.apply(events::application_submitted(h.as(head), app, fb::ApplicationKind::termination,
+                                                                 user, head, h.now - 1, "sha256:annex6"));
+                  }).accepted);
+      got = at(client, [&] { return h.apply(events::application_registered(h.treasury(), app)); });
+      model.terminate(user, client);
+      expected = "";
+    } else if (op < 8) {
+      const std::string owner = rng() % 2 ? "I" : "M";
+      auto& list = ids[{owner, static_cast<int>(fb::Service::eplans)}];
+      if (list.empty()) continue;
+      // Mostly a plan the model knows is submitted.
+      std::vector<std::string> submitted;
+      for (const auto& id : list)
+        if (model.docs.at({owner, static_cast<int>(fb::Service::eplans), id}).status == 4) submitted.push_back(id);
+      const std::string id = !submitted.empty() && rng() % 4 != 0 ? pick(submitted) : pick(list);
+      const int64_t amount = static_cast<int64_t>(rng() % 700) - 20;
+      what = "appropriation " + owner + " " + id + " " + std::to_string(amount);
+      expected = model.appropriation(owner, id, amount);
+      got = at(owner, [&] { return h.apply(events::appropriation_received(h.treasury(), id, amount)); });
+      if (got.accepted) ++(*tally)["eplans appropriation"];
+    } else {
+      DocModel::Step q;
+      const uint64_t sv = rng() % 4;
+      q.service = sv == 0 ? fb::Service::eplans : sv == 1 ? fb::Service::eestimates
+                                            : sv == 2 ? fb::Service::ereports : fb::Service::eloans;
+      q.owner = q.service == fb::Service::eloans ? (rng() % 8 ? "MU" : "I")
+                : q.service == fb::Service::eestimates ? (rng() % 8 ? "I" : "M")
+                : (rng() % 3 ? "I" : "M");
+      static const std::vector<St> steps = {St::create, St::create, St::update, St::check,  St::approve,
+                                            St::approve, St::sign,  St::sign,   St::submit, St::accept,
+                                            St::accept,  St::view};
+      q.step = pick(steps);
+      // A third of the steps are the next one of a document's lifecycle, so
+      // that the streams reach the lifecycles' ends (still by random people).
+      std::string directed;
+      if (rng() % 3 == 0 && !model.docs.empty()) {
+        const auto& [key, d] = *std::next(model.docs.begin(), static_cast<long>(rng() % model.docs.size()));
+        q.owner = std::get<0>(key);
+        q.service = static_cast<fb::Service>(std::get<1>(key));
+        directed = std::get<2>(key);
+        const int st = d.status;
+        switch (q.service) {
+          case fb::Service::eplans: q.step = st == 0 ? St::approve : st == 2 ? St::check : st == 1 ? St::submit : St::view; break;
+          case fb::Service::eestimates: q.step = st == 0 ? St::approve : st == 2 ? St::sign : St::view; break;
+          case fb::Service::ereports:
+            q.step = st == 0 ? St::check : st == 1 || st == 3 ? St::sign : st == 4 && rng() % 2 ? St::accept : St::approve;
+            break;
+          default: q.step = st == 0 ? St::sign : st == 3 ? St::submit : St::view;
+        }
+      }
+      // Mostly people who may have a say: the owner's users, a ministry's for its
+      // institution, anyone's for accepting a report; now and then anyone.
+      std::vector<std::pair<std::string, std::string>> candidates;
+      for (const auto& p : people) {
+        const bool for_structure = p.first == "M" && q.owner == "I" && q.service != fb::Service::eestimates;
+        if (p.first == q.owner || for_structure || (q.service == fb::Service::ereports && q.step == St::accept))
+          candidates.push_back(p);
+      }
+      const auto& who = candidates.empty() || rng() % 5 == 0 ? pick(people) : pick(candidates);
+      q.user = who.second;
+      q.via = who.first != q.owner && rng() % 8 != 0 ? who.first : (rng() % 10 == 0 ? q.owner : "");
+      auto& list = ids[{q.owner, static_cast<int>(q.service)}];
+      // Mostly the few newest documents, so that lifecycles get to their ends.
+      const auto recent = [&]() -> std::string {
+        return list[list.size() - 1 - rng() % std::min<size_t>(list.size(), 3)];
+      };
+      if (!directed.empty()) {
+        q.id = directed;
+      } else if (q.step == St::create) {
+        q.id = list.size() < 2 || (list.size() < 8 && rng() % 8 == 0) ? "d" + std::to_string(i) : recent();
+      } else {
+        q.id = list.empty() || rng() % 40 == 0 ? "none" : rng() % 5 == 0 ? pick(list) : recent();
+      }
+      switch (q.service) {
+        case fb::Service::eplans: q.kind = K::financing_plan; break;
+        case fb::Service::eestimates: q.kind = K::estimate; break;
+        case fb::Service::ereports:
+          q.kind = pick(std::vector{K::report, K::summary_report, K::consolidated_report});
+          break;
+        default: q.kind = pick(std::vector{K::loan_request, K::loan_agreement, K::disbursement_request});
+      }
+      // Reports carry no amount (the builder sends 0).
+      if (q.step == St::create)
+        q.amount = q.service == fb::Service::ereports ? 0
+                                                      : static_cast<int64_t>(rng() % 1000) - (rng() % 20 == 0 ? 1000 : 0);
+      if (q.step == St::update) q.amount = rng() % 2 ? -1 : static_cast<int64_t>(rng() % 1000);
+      what = std::string(engine::document_step_name(q.step)) + " " + fb::EnumNameService(q.service) + " " + q.owner +
+             "/" + q.id + " by " + q.user + (q.via.empty() ? "" : " for " + q.via);
+      expected = model.decide(q, open);
+      h.client = q.owner;
+      const events::Envelope e = h.as(q.user);
+      std::string bytes;
+      switch (q.step) {
+        case St::create:
+          bytes = q.service == fb::Service::ereports
+                      ? events::report_create(e, q.id, q.kind, "sha256:c", fb::ReportType::annual, 2026, "Y", q.via)
+                      : events::document_create(e, q.service, q.id, q.kind, "sha256:c", q.amount, q.via);
+          break;
+        case St::update: bytes = events::document_update(e, q.service, q.id, "sha256:u", q.amount, q.via); break;
+        case St::check: bytes = events::document_check(e, q.service, q.id, q.via); break;
+        case St::approve:
+          bytes = q.service == fb::Service::ereports
+                      ? events::document_approve(e, q.service, q.id, q.via, fb::AuditVerdict::verified, "sha256:o")
+                      : events::document_approve(e, q.service, q.id, q.via);
+          break;
+        case St::sign: bytes = events::document_sign(e, q.service, q.id, q.via); break;
+        case St::submit: bytes = events::document_submit(e, q.service, q.id, q.via); break;
+        case St::accept: bytes = events::document_accept(e, q.service, q.id, q.via); break;
+        default: bytes = events::document_view(e, q.service, q.id, q.via); break;
+      }
+      got = h.apply(bytes);
+      if (got.accepted && q.step == St::create) list.push_back(q.id);
+      if (got.accepted)
+        ++(*tally)[std::string(fb::EnumNameService(q.service)) + " " + engine::document_step_name(q.step) + " " +
+                   got.rule];
+    }
+    const std::string got_reason = got.accepted ? "" : got.reason;
+    ASSERT_EQ(got_reason, expected) << "op " << i << ": " << what << " (rule " << got.rule << ")";
+  }
+  // Final cross-check of every document's status.
+  const auto& st = h.engine.state();
+  ASSERT_EQ(st.documents.size(), model.docs.size());
+  for (const auto& [key, d] : model.docs) {
+    const auto& [owner, service, id] = key;
+    const auto* e = st.documents.find(
+        engine::DocumentKey{st.names.find(owner), st.names.find(id), static_cast<uint8_t>(service)});
+    ASSERT_NE(e, nullptr) << owner << "/" << id;
+    EXPECT_EQ(static_cast<int>(e->second.status), d.status) << owner << "/" << id;
+    EXPECT_EQ(e->second.appropriated, d.appropriated) << owner << "/" << id;
+  }
+}
+
+TEST(RandomStreams, R6_R16_R19_R21_R30_DocumentsMatchReferenceModel) {
+  StepTally tally;
+  if (const char* s = std::getenv("KASE_SEED")) {
+    run_document_seed(std::strtoull(s, nullptr, 10), 3000, &tally);
+    return;
+  }
+  const uint64_t base = ::testing::UnitTest::GetInstance()->random_seed();
+  for (uint64_t k = 0; k < 30 && !::testing::Test::HasFatalFailure(); ++k)
+    run_document_seed(base * 1000 + k, 1500, &tally);
+  if (::testing::Test::HasFatalFailure()) return;
+  // Every lifecycle reached its end somewhere in the streams.
+  for (const char* step : {"eplans submit R6.5", "eplans appropriation", "eestimates sign R6.4",
+                           "ereports sign R19.2.5", "ereports accept R19.2.4", "ereports accept R19.2.7",
+                           "ereports approve R19.2.8", "ereports create R19.2.4", "eloans submit R21.2.3"})
+    EXPECT_GT(tally[step], 0) << step;
+  std::string seen;
+  for (const auto& [step, n] : tally) seen += step + "=" + std::to_string(n) + " ";
+  RecordProperty("accepted_steps", seen);
 }
 
 }  // namespace

@@ -48,6 +48,10 @@ commands:
   query deadlines --data DIR [--at TIME]
                             applications registered (R22.1, 1 business day) or attached (R22.2,
                             3 business days) late, or still waiting past the deadline, JSON lines
+  query document CLIENT SERVICE DOCUMENT --data DIR [--at TIME]
+                            a document of CLIENT in SERVICE (eplans, eestimates, ereports, eloans):
+                            its current state and full history (who did what, when, by which
+                            request), as JSON
   kafka init --brokers B [--partitions N] [--replication R]
                             create the topics kase.requests, kase.decisions and kase.dead-letter
                             (idempotent; N defaults to 8, R to 1)
@@ -374,16 +378,35 @@ bool parse_time(const std::string& s, int64_t* out) {
   return true;
 }
 
+/// The services with documents (R2), by their schema names.
+bool parse_document_service(const std::string& s, fb::Service* out) {
+  for (const fb::Service v : {fb::Service::eplans, fb::Service::eestimates, fb::Service::ereports, fb::Service::eloans}) {
+    if (s == fb::EnumNameService(v)) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
 int cmd_query(const Args& a) {
-  if (a.positional.empty()) return usage_error("query needs a subject: person PERSON | messages | deadlines");
+  if (a.positional.empty())
+    return usage_error("query needs a subject: person PERSON | messages | deadlines | document CLIENT SERVICE DOCUMENT");
   if (a.data.empty()) return usage_error("query needs --data DIR");
   if (!std::filesystem::exists(a.data)) return usage_error("no data directory " + a.data);
   int64_t at = now_us();
   if (!a.at.empty() && !parse_time(a.at, &at)) return usage_error("--at: not a time: " + a.at);
   const std::string& what = a.positional[0];
   if (what == "person" && a.positional.size() != 2) return usage_error("query person needs one PERSON");
-  if (what != "person" && what != "messages" && what != "deadlines")
-    return usage_error("unknown query '" + what + "' (person, messages, deadlines)");
+  fb::Service service = fb::Service::ekase;
+  if (what == "document") {
+    if (a.positional.size() != 4) return usage_error("query document needs CLIENT SERVICE DOCUMENT");
+    if (!parse_document_service(a.positional[2], &service))
+      return usage_error("query document: not a service with documents: " + a.positional[2] +
+                         " (eplans, eestimates, ereports, eloans)");
+  }
+  if (what != "person" && what != "messages" && what != "deadlines" && what != "document")
+    return usage_error("unknown query '" + what + "' (person, messages, deadlines, document)");
   std::unique_ptr<projections::Store> store;
   projections::RocksOptions o;
   o.create_if_missing = false;
@@ -392,6 +415,9 @@ int cmd_query(const Args& a) {
   if (Status s = adapters::state_at(store.get(), at, &engine); !s.ok()) return storage_error(s);
   if (what == "person") {
     std::printf("%s\n", adapters::person_json(engine.state(), a.positional[1], at).c_str());
+  } else if (what == "document") {
+    std::printf("%s\n",
+                adapters::document_json(engine.state(), a.positional[1], service, a.positional[3]).c_str());
   } else {
     const std::string lines = what == "messages" ? adapters::overdue_messages_jsonl(engine.state(), at)
                                                  : adapters::late_applications_jsonl(engine.state(), at);

@@ -133,6 +133,61 @@ std::string person_json(const engine::State& s, std::string_view person, int64_t
   return json::serialize(o);
 }
 
+std::string document_json(const engine::State& s, std::string_view client, fb::Service service,
+                          std::string_view document) {
+  json::object o;
+  o["client"] = client;
+  o["service"] = fb::EnumNameService(service);
+  o["document"] = document;
+  const engine::NameId c = s.names.find(client);
+  const engine::NameId d = s.names.find(document);
+  const engine::DocumentKey key{c, d, static_cast<uint8_t>(service)};
+  const auto* e = c == engine::kNoName || d == engine::kNoName ? nullptr : s.documents.find(key);
+  o["known"] = e != nullptr;
+  if (e == nullptr) return json::serialize(o);
+  const engine::Document& doc = e->second;
+  const auto name = [&](engine::NameId id) -> json::value {
+    if (id == engine::kNoName) return nullptr;
+    return json::string(s.names.name(id));
+  };
+  o["kind"] = fb::EnumNameDocumentKind(doc.kind);
+  o["status"] = engine::document_status_name(doc.status);
+  o["digest"] = doc.digest;
+  o["amount_cents"] = doc.amount;
+  if (doc.kind == fb::DocumentKind::financing_plan) o["appropriated_cents"] = doc.appropriated;  // R2
+  if (engine::service_of(doc.kind) == fb::Service::ereports) {
+    o["report_type"] = fb::EnumNameReportType(doc.report_type);
+    o["year"] = doc.year;
+    o["period"] = doc.period;
+    o["accepted_by"] = name(doc.accepted_by);
+    json::object audit;
+    audit["verdict"] = fb::EnumNameAuditVerdict(doc.verdict);
+    audit["opinion_digest"] = doc.opinion_digest;
+    o["audit"] = std::move(audit);
+  }
+  json::array history;
+  for (uint32_t seq = 0; seq < doc.history_count; ++seq) {
+    const auto* h = s.document_history.find(engine::HistoryKey{key, seq});
+    if (h == nullptr) continue;  // never: the fold writes each entry with its document
+    const engine::DocumentEvent& ev = h->second;
+    json::object x;
+    x["seq"] = seq;
+    x["at_us"] = ev.at_us;
+    x["request_id"] = ev.request_id;
+    x["actor"] = name(ev.actor);
+    if (ev.acting_for != engine::kNoName && ev.acting_for != c) x["acting_for"] = name(ev.acting_for);
+    x["step"] = engine::document_step_name(ev.step);
+    x["status"] = engine::document_status_name(ev.status);
+    if (ev.role != engine::SignRole::none) x["role"] = engine::sign_role_name(ev.role);
+    if (ev.verdict != fb::AuditVerdict::none) x["verdict"] = fb::EnumNameAuditVerdict(ev.verdict);
+    if (!ev.digest.empty()) x["digest"] = ev.digest;
+    if (ev.amount >= 0) x["amount_cents"] = ev.amount;
+    history.push_back(std::move(x));
+  }
+  o["history"] = std::move(history);
+  return json::serialize(o);
+}
+
 std::string overdue_messages_jsonl(const engine::State& s, int64_t at_us) {
   std::string out;
   for (const auto& m : engine::overdue_messages(s, at_us)) {

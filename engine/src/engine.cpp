@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "kase/engine/reasons.h"
+#include "checks.h"
 
 namespace kase::engine {
 namespace r = reason;
@@ -14,23 +15,8 @@ using fb::Payload;
 
 namespace {
 
-[[noreturn]] void engine_assert_failed(const char* cond, int line) {
-  std::fprintf(stderr, "kase engine: invariant broken at engine.cpp:%d: %s\n", line, cond);
-  std::fflush(stderr);
-  std::abort();
-}
-#define KASE_ENGINE_ASSERT(cond) \
-  do {                           \
-    if (!(cond)) [[unlikely]]    \
-      engine_assert_failed(#cond, __LINE__); \
-  } while (0)
-
-std::string_view sv(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
-}
-
-/// A name that can become part of a persisted key: not empty, no separator.
-bool valid_name(std::string_view s) { return !s.empty() && s.find(kKeySep) == std::string_view::npos; }
+using detail::sv;
+using detail::valid_name;
 
 constexpr size_t service_index(fb::Service s) { return static_cast<size_t>(s); }
 
@@ -160,16 +146,28 @@ bool is_user_payload(Payload t) {
     case Payload::LoginAttempt:
     case Payload::BreachReported:
     case Payload::MessageRead:
+    case Payload::DocumentCreate:
+    case Payload::DocumentUpdate:
+    case Payload::DocumentCheck:
+    case Payload::DocumentApprove:
+    case Payload::DocumentSign:
+    case Payload::DocumentSubmit:
+    case Payload::DocumentAccept:
+    case Payload::DocumentView:
       return true;
     default:
       return false;
   }
 }
 
+/// A step on a document in ePlans, eEstimates, eReports or eLoans.
+bool is_document_payload(Payload t) { return t >= Payload::DocumentCreate && t <= Payload::DocumentView; }
+
 /// R32: logins and breach reports are taken at any hour; the services are not.
+/// Document steps are bound by their own service's hours (documents.cpp).
 bool bound_by_hours(Payload t) {
   return is_user_payload(t) && t != Payload::LoginAttempt && t != Payload::BreachReported &&
-         t != Payload::MessageRead;
+         t != Payload::MessageRead && !is_document_payload(t);
 }
 
 }  // namespace
@@ -243,6 +241,17 @@ Verdict Engine::apply(const fb::Request& req) {
     case Payload::InstitutionStructure: return on_structure(req, *req.payload_as_InstitutionStructure());
     case Payload::ReportRightsGranted: return on_report_rights(req, *req.payload_as_ReportRightsGranted());
     case Payload::LoanRightsGranted: return on_loan_rights(req, *req.payload_as_LoanRightsGranted());
+    case Payload::DocumentCreate:
+    case Payload::DocumentUpdate:
+    case Payload::DocumentCheck:
+    case Payload::DocumentApprove:
+    case Payload::DocumentSign:
+    case Payload::DocumentSubmit:
+    case Payload::DocumentAccept:
+    case Payload::DocumentView:
+      return on_document(req, t);
+    case Payload::AppropriationReceived:
+      return on_appropriation(req, *req.payload_as_AppropriationReceived());
     case Payload::NONE: break;
   }
   return Verdict::reject(r::kNoPayload, "R47");
@@ -378,19 +387,9 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
   // R7: rights granted under an application need it registered, in force,
   // an eKase one, for this user and client.
   NameId application = kNoName;
-  if (!sv(p.application()).empty()) {
-    const auto* app = state_.applications.find(state_.names.find(sv(p.application())));
-    if (app == nullptr || app->second.status != ApplicationStatus::in_force ||
-        app->second.kind != fb::ApplicationKind::ekase || app->second.user != user || app->second.client != client)
-      return Verdict::reject(r::kApplicationNotInForce, "R7");
-    application = app->first;
-    if (app->second.attached_us == 0) {
-      // R22.2: the first attachment of services and modes under the application.
-      auto* mut = state_.applications.find(app->first);
-      mut->second.attached_us = req.intake_us();
-      touch(*mut, dirty_.applications);
-    }
-  }
+  if (Verdict v = grant_application(req, p.application(), fb::ApplicationKind::ekase, p.user(), "R7", &application);
+      !v.accepted)
+    return v;
 
   const NameId client_id = state_.names.intern(sv(req.client_id()));
   const NameId user_id = state_.names.intern(sv(p.user()));
@@ -481,7 +480,7 @@ Verdict Engine::acting_rights(NameId client, NameId user, NameId account, const 
     return Verdict::reject(r::kNoRights, "R8");
   // R7, R30, R31: rights granted under an application last as long as it does.
   if (git->second.application != kNoName) {
-    if (Verdict v = check_application(git->second, t); !v.accepted) return v;
+    if (Verdict v = check_application(git->second.application, "R7", t); !v.accepted) return v;
   }
   if (Verdict v = check_means(client, user, git->second.mode, means); !v.accepted) return v;
   auto acc = state_.accounts.find(account);
@@ -1000,18 +999,38 @@ Verdict Engine::on_applications_annulled(const fb::Request& req) {
   return Verdict::ok("R31");
 }
 
-Verdict Engine::check_application(const Grant& g, const RigaTime& t) const {
-  const auto* e = state_.applications.find(g.application);
-  if (e == nullptr) return Verdict::reject(r::kApplicationUnknown, "R7");
+Verdict Engine::check_application(NameId application, const char* rule, const RigaTime& t) const {
+  const auto* e = state_.applications.find(application);
+  if (e == nullptr) return Verdict::reject(r::kApplicationUnknown, rule);
   switch (e->second.status) {
-    case ApplicationStatus::superseded: return Verdict::reject(r::kApplicationSuperseded, "R7");
+    case ApplicationStatus::superseded: return Verdict::reject(r::kApplicationSuperseded, rule);
     case ApplicationStatus::terminated: return Verdict::reject(r::kApplicationTerminated, "R30");
     case ApplicationStatus::annulled: return Verdict::reject(r::kApplicationAnnulled, "R31");
-    case ApplicationStatus::submitted: return Verdict::reject(r::kApplicationNotInForce, "R7");
+    case ApplicationStatus::submitted: return Verdict::reject(r::kApplicationNotInForce, rule);
     case ApplicationStatus::in_force: break;
   }
   if (e->second.lapses_on != 0 && t.date >= e->second.lapses_on) return Verdict::reject(r::kApplicationLapsed, "R31");
   return Verdict::ok("R31");
+}
+
+Verdict Engine::grant_application(const fb::Request& req, const flatbuffers::String* application,
+                                  fb::ApplicationKind kind, const flatbuffers::String* user, const char* rule,
+                                  NameId* out) {
+  *out = kNoName;
+  if (sv(application).empty()) return Verdict::ok(rule);
+  const NameId u = state_.names.find(sv(user));
+  const NameId client = state_.names.find(sv(req.client_id()));
+  auto* app = state_.applications.find(state_.names.find(sv(application)));
+  if (app == nullptr || app->second.status != ApplicationStatus::in_force || app->second.kind != kind ||
+      u == kNoName || app->second.user != u || app->second.client != client)
+    return Verdict::reject(r::kApplicationNotInForce, rule);
+  *out = app->first;
+  if (app->second.attached_us == 0) {
+    // R22.2: the first attachment of services and modes under the application.
+    app->second.attached_us = req.intake_us();
+    touch(*app, dirty_.applications);
+  }
+  return Verdict::ok(rule);
 }
 
 // ---- Means per mode (R22–R24) ------------------------------------------------------
@@ -1205,12 +1224,40 @@ uint16_t Engine::roles_of(NameId client, NameId person) const {
   return r == nullptr ? 0 : r->second.bits;
 }
 
-void Engine::set_service_right(const RightKey& k, uint8_t mode, uint8_t groups) {
+void Engine::set_service_right(const RightKey& k, uint8_t mode, uint8_t groups, NameId application) {
   auto [e, fresh] = state_.service_rights.try_emplace(k);
   (void)fresh;
+  (void)person(k.user);  // R25: a person holding rights is known
   e->second.mode = mode;
   e->second.groups = groups;
+  e->second.application = application;
   touch(*e, dirty_.service_rights);
+}
+
+bool Engine::attached(NameId client, NameId institution) const {
+  for (const auto& [k, st] : state_.structures) {
+    if (k.client == client && std::binary_search(st.institutions.begin(), st.institutions.end(), institution))
+      return true;
+  }
+  return false;
+}
+
+const Structure* Engine::structure_in_force(NameId client, fb::ReportType type, int32_t year) const {
+  const auto t = static_cast<uint8_t>(type);
+  if (const auto* e = state_.structures.find(StructureKey{client, t, year})) return &e->second;
+  if (type == fb::ReportType::annual) {
+    if (const auto* e = state_.structures.find(StructureKey{client, t, year + 1})) return &e->second;
+  }
+  // R31: a structure stands until a newer one.
+  const Structure* best = nullptr;
+  int32_t best_year = INT32_MIN;
+  for (const auto& [k, st] : state_.structures) {
+    if (k.client == client && k.type == t && k.year < year && k.year > best_year) {
+      best = &st;
+      best_year = k.year;
+    }
+  }
+  return best;
 }
 
 Verdict Engine::on_client_registered(const fb::Request& req, const fb::ClientRegistered& p) {
@@ -1262,9 +1309,14 @@ Verdict Engine::on_plan_rights(const fb::Request& req, const fb::PlanRightsGrant
       break;
     default: return Verdict::reject(r::kModeInvalid, "R6");
   }
+  NameId application = kNoName;
+  if (Verdict v = grant_application(req, p.application(), fb::ApplicationKind::eplans_eestimates, p.user(), "R5",
+                                    &application);
+      !v.accepted)
+    return v;
   set_service_right(RightKey{state_.names.intern(sv(p.user())), state_.names.intern(sv(req.client_id())),
                              static_cast<uint32_t>(service), RightKind::plan},
-                    static_cast<uint8_t>(p.mode()), 0);
+                    static_cast<uint8_t>(p.mode()), 0, application);
   return Verdict::ok(rule);
 }
 
@@ -1314,13 +1366,8 @@ Verdict Engine::on_report_rights(const fb::Request& req, const fb::ReportRightsG
   const NameId client = state_.names.find(sv(req.client_id()));
   const NameId institution = state_.names.find(sv(p.institution()));
   // Rights are per attached institution: the client itself or one in its structures (R16).
-  bool attached = sv(p.institution()) == sv(req.client_id());
-  for (const auto& [k, st] : state_.structures) {
-    if (attached) break;
-    if (k.client != client) continue;
-    attached = std::binary_search(st.institutions.begin(), st.institutions.end(), institution);
-  }
-  if (!attached) return Verdict::reject(r::kNotInStructure, "R16");
+  if (sv(p.institution()) != sv(req.client_id()) && !attached(client, institution))
+    return Verdict::reject(r::kNotInStructure, "R16");
   const uint16_t roles = roles_of(client, state_.names.find(sv(p.user())));
   const auto has = [&](fb::PersonRole r) { return (roles & static_cast<uint16_t>(r)) != 0; };
   const bool auditor = has(fb::PersonRole::sworn_auditor) || has(fb::PersonRole::audit_firm) ||
@@ -1337,9 +1384,14 @@ Verdict Engine::on_report_rights(const fb::Request& req, const fb::ReportRightsG
     return Verdict::reject(r::kRoleRequired, "R19.2.5");
   if (mode_on(fb::ReportMode::exchange_test) && !has(fb::PersonRole::is_developer))
     return Verdict::reject(r::kRoleRequired, "R19.2.6");
+  NameId application = kNoName;
+  if (Verdict v = grant_application(req, p.application(), fb::ApplicationKind::ereports_users, p.user(), "R18",
+                                    &application);
+      !v.accepted)
+    return v;
   set_service_right(RightKey{state_.names.intern(sv(p.user())), state_.names.intern(sv(req.client_id())),
                              state_.names.intern(sv(p.institution())), RightKind::report},
-                    modes, groups);
+                    modes, groups, application);
   return Verdict::ok("R19");
 }
 
@@ -1352,9 +1404,13 @@ Verdict Engine::on_loan_rights(const fb::Request& req, const fb::LoanRightsGrant
   if ((groups & static_cast<uint8_t>(fb::LoanGroup::loan_requests)) != 0 &&
       client_kind(state_.names.find(sv(req.client_id()))) != fb::ClientKind::municipality)
     return Verdict::reject(r::kMunicipalitiesOnly, "R21.1.1");
+  NameId application = kNoName;
+  if (Verdict v = grant_application(req, p.application(), fb::ApplicationKind::eloans, p.user(), "R20", &application);
+      !v.accepted)
+    return v;
   set_service_right(RightKey{state_.names.intern(sv(p.user())), state_.names.intern(sv(req.client_id())), 0,
                              RightKind::loan},
-                    static_cast<uint8_t>(p.mode()), groups);
+                    static_cast<uint8_t>(p.mode()), groups, application);
   static constexpr const char* kModeRule[] = {"R21", "R21.2.1", "R21.2.2", "R21.2.3"};
   return Verdict::ok(kModeRule[static_cast<size_t>(p.mode())]);
 }

@@ -11,6 +11,10 @@ using flatbuffers::Offset;
 Offset<flatbuffers::String> str(FlatBufferBuilder& b, std::string_view s) {
   return b.CreateString(s.data(), s.size());
 }
+/// An optional string: absent when empty.
+Offset<flatbuffers::String> opt(FlatBufferBuilder& b, std::string_view s) {
+  return s.empty() ? Offset<flatbuffers::String>() : str(b, s);
+}
 
 template <class MakePayload>
 std::string finish(const Envelope& e, fb::Payload type, MakePayload&& make) {
@@ -212,9 +216,11 @@ std::string person_roles(const Envelope& e, std::string_view person, fb::PersonR
   return finish(e, fb::Payload::PersonRolesSet,
                 [&](FlatBufferBuilder& b) { return fb::CreatePersonRolesSet(b, str(b, person), roles); });
 }
-std::string plan_rights(const Envelope& e, std::string_view user, fb::Service service, fb::PlanMode mode) {
-  return finish(e, fb::Payload::PlanRightsGranted,
-                [&](FlatBufferBuilder& b) { return fb::CreatePlanRightsGranted(b, str(b, user), service, mode); });
+std::string plan_rights(const Envelope& e, std::string_view user, fb::Service service, fb::PlanMode mode,
+                        std::string_view application) {
+  return finish(e, fb::Payload::PlanRightsGranted, [&](FlatBufferBuilder& b) {
+    return fb::CreatePlanRightsGranted(b, str(b, user), service, mode, opt(b, application));
+  });
 }
 std::string institution_structure(const Envelope& e, fb::ReportType type, int32_t year,
                                   const std::vector<std::string>& institutions) {
@@ -223,14 +229,66 @@ std::string institution_structure(const Envelope& e, fb::ReportType type, int32_
   });
 }
 std::string report_rights(const Envelope& e, std::string_view user, std::string_view institution,
-                          fb::ReportGroup groups, fb::ReportMode modes) {
+                          fb::ReportGroup groups, fb::ReportMode modes, std::string_view application) {
   return finish(e, fb::Payload::ReportRightsGranted, [&](FlatBufferBuilder& b) {
-    return fb::CreateReportRightsGranted(b, str(b, user), str(b, institution), groups, modes);
+    return fb::CreateReportRightsGranted(b, str(b, user), str(b, institution), groups, modes, opt(b, application));
   });
 }
-std::string loan_rights(const Envelope& e, std::string_view user, fb::LoanGroup groups, fb::LoanMode mode) {
-  return finish(e, fb::Payload::LoanRightsGranted,
-                [&](FlatBufferBuilder& b) { return fb::CreateLoanRightsGranted(b, str(b, user), groups, mode); });
+std::string loan_rights(const Envelope& e, std::string_view user, fb::LoanGroup groups, fb::LoanMode mode,
+                        std::string_view application) {
+  return finish(e, fb::Payload::LoanRightsGranted, [&](FlatBufferBuilder& b) {
+    return fb::CreateLoanRightsGranted(b, str(b, user), groups, mode, opt(b, application));
+  });
+}
+
+// ---- Documents ----------------------------------------------------------------
+
+std::string document_create(const Envelope& e, fb::Service service, std::string_view document, fb::DocumentKind kind,
+                            std::string_view digest, int64_t amount_cents, std::string_view acting_for) {
+  return finish(e, fb::Payload::DocumentCreate, [&](FlatBufferBuilder& b) {
+    return fb::CreateDocumentCreate(b, service, str(b, document), kind, opt(b, digest), amount_cents,
+                                    fb::ReportType::annual, 0, Offset<flatbuffers::String>(), opt(b, acting_for));
+  });
+}
+std::string report_create(const Envelope& e, std::string_view document, fb::DocumentKind kind, std::string_view digest,
+                          fb::ReportType type, int32_t year, std::string_view period, std::string_view acting_for,
+                          bool exchange_test) {
+  return finish(e, fb::Payload::DocumentCreate, [&](FlatBufferBuilder& b) {
+    return fb::CreateDocumentCreate(b, fb::Service::ereports, str(b, document), kind, opt(b, digest), 0, type, year,
+                                    opt(b, period), opt(b, acting_for), exchange_test);
+  });
+}
+std::string document_update(const Envelope& e, fb::Service service, std::string_view document, std::string_view digest,
+                            int64_t amount_cents, std::string_view acting_for, bool exchange_test) {
+  return finish(e, fb::Payload::DocumentUpdate, [&](FlatBufferBuilder& b) {
+    return fb::CreateDocumentUpdate(b, service, str(b, document), opt(b, digest), amount_cents, opt(b, acting_for),
+                                    exchange_test);
+  });
+}
+std::string document_approve(const Envelope& e, fb::Service service, std::string_view document,
+                             std::string_view acting_for, fb::AuditVerdict verdict, std::string_view opinion_digest) {
+  return finish(e, fb::Payload::DocumentApprove, [&](FlatBufferBuilder& b) {
+    return fb::CreateDocumentApprove(b, service, str(b, document), opt(b, acting_for), verdict,
+                                     opt(b, opinion_digest));
+  });
+}
+#define KASE_DOCUMENT_BUILDER(fn, P)                                                                  \
+  std::string fn(const Envelope& e, fb::Service service, std::string_view document,                         \
+                 std::string_view acting_for) {                                                             \
+    return finish(e, fb::Payload::P, [&](FlatBufferBuilder& b) {                                            \
+      return fb::Create##P(b, service, str(b, document), opt(b, acting_for));                               \
+    });                                                                                                     \
+  }
+KASE_DOCUMENT_BUILDER(document_check, DocumentCheck)
+KASE_DOCUMENT_BUILDER(document_sign, DocumentSign)
+KASE_DOCUMENT_BUILDER(document_submit, DocumentSubmit)
+KASE_DOCUMENT_BUILDER(document_accept, DocumentAccept)
+KASE_DOCUMENT_BUILDER(document_view, DocumentView)
+#undef KASE_DOCUMENT_BUILDER
+std::string appropriation_received(const Envelope& e, std::string_view document, int64_t amount_cents) {
+  return finish(e, fb::Payload::AppropriationReceived, [&](FlatBufferBuilder& b) {
+    return fb::CreateAppropriationReceived(b, str(b, document), amount_cents);
+  });
 }
 
 }  // namespace kase::events

@@ -44,6 +44,8 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   table(Family::roles, b.dirty.roles);
   table(Family::service_rights, b.dirty.service_rights);
   table(Family::structures, b.dirty.structures);
+  table(Family::documents, b.dirty.documents);
+  table(Family::document_history, b.dirty.document_history);
   if (b.dirty.settings) {
     scratch->clear();
     encode_settings(*b.state, scratch);

@@ -54,6 +54,8 @@ const char* family_name(Family f) noexcept {
     case Family::roles: return "roles";
     case Family::service_rights: return "service_rights";
     case Family::structures: return "structures";
+    case Family::documents: return "documents";
+    case Family::document_history: return "document_history";
     case Family::count_: break;
   }
   return "?";
@@ -186,6 +188,23 @@ std::string key_of(const Names& n, const StructureKey& k) {
   return out;
 }
 
+std::string key_of(const Names& n, const DocumentKey& k) {
+  // client ␟ service number ␟ document
+  std::string out(n.name(k.client));
+  out.push_back(kKeySep);
+  out.push_back(static_cast<char>('0' + k.service));
+  out.push_back(kKeySep);
+  out.append(n.name(k.document));
+  return out;
+}
+std::string key_of(const Names& n, const HistoryKey& k) {
+  // the document's key ␟ sequence number, 8 digits: sorted in order of the steps
+  std::string out = key_of(n, k.document);
+  out.push_back(kKeySep);
+  append_date(&out, static_cast<DateYmd>(k.seq));
+  return out;
+}
+
 void encode_value(const ClientInfo& v, const Names&, std::string* o) {
   put_u8(o, kValueVersion);
   put_u8(o, static_cast<uint8_t>(v.kind));
@@ -194,10 +213,40 @@ void encode_value(const Roles& v, const Names&, std::string* o) {
   put_u8(o, kValueVersion);
   put(o, v.bits, 2);
 }
-void encode_value(const ServiceRight& v, const Names&, std::string* o) {
+void encode_value(const ServiceRight& v, const Names& n, std::string* o) {
   put_u8(o, kValueVersion);
   put_u8(o, v.mode);
   put_u8(o, v.groups);
+  put_name(o, n, v.application);  // appended field: absent in older values
+}
+void encode_value(const Document& v, const Names& n, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_u8(o, static_cast<uint8_t>(v.kind));
+  put_u8(o, static_cast<uint8_t>(v.status));
+  put_str(o, v.digest);
+  put_i64(o, v.amount);
+  put_i64(o, v.appropriated);
+  put_u8(o, static_cast<uint8_t>(v.report_type));
+  put_i32(o, v.year);
+  put_str(o, v.period);
+  put_name(o, n, v.first_signer);
+  put_name(o, n, v.accepted_by);
+  put_u8(o, static_cast<uint8_t>(v.verdict));
+  put_str(o, v.opinion_digest);
+  put_i32(o, static_cast<int32_t>(v.history_count));
+}
+void encode_value(const DocumentEvent& v, const Names& n, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_i64(o, v.at_us);
+  put_str(o, v.request_id);
+  put_name(o, n, v.actor);
+  put_name(o, n, v.acting_for);
+  put_u8(o, static_cast<uint8_t>(v.step));
+  put_u8(o, static_cast<uint8_t>(v.status));
+  put_u8(o, static_cast<uint8_t>(v.role));
+  put_u8(o, static_cast<uint8_t>(v.verdict));
+  put_str(o, v.digest);
+  put_i64(o, v.amount);
 }
 void encode_value(const Structure& v, const Names& n, std::string* o) {
   // By name, not by id: ids depend on interning order, the persisted form must not.
@@ -355,6 +404,18 @@ bool split_key(std::string_view key, size_t parts, std::string_view* out) {
 
 NameId intern_or_none(Names& n, std::string_view s) { return s.empty() ? kNoName : n.intern(s); }
 
+/// client ␟ service number ␟ document.
+bool document_key(std::string_view key, Names* names, DocumentKey* out) {
+  std::string_view part[3];
+  if (!split_key(key, 3, part) || part[0].empty() || part[2].empty() || part[1].size() != 1 || part[1][0] < '0' ||
+      part[1][0] > '0' + static_cast<int>(fb::Service::MAX))
+    return false;
+  out->client = names->intern(part[0]);
+  out->service = static_cast<uint8_t>(part[1][0] - '0');
+  out->document = names->intern(part[2]);
+  return true;
+}
+
 }  // namespace
 
 Status decode_entry(Family f, std::string_view key, std::string_view value, State* s) {
@@ -438,6 +499,66 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       ServiceRight& sr = s->service_rights[k];
       sr.mode = r.u8();
       sr.groups = r.u8();
+      if (!r.done()) sr.application = intern_or_none(names, r.str());
+      break;
+    }
+    case Family::documents: {
+      DocumentKey k;
+      if (!document_key(key, &names, &k)) return corrupt(f, key);
+      Document& d = s->documents[k];
+      const uint8_t kind = r.u8();
+      const uint8_t status = r.u8();
+      if (kind > static_cast<uint8_t>(fb::DocumentKind::MAX) || status > kDocumentStatusMax) return corrupt(f, key);
+      d.kind = static_cast<fb::DocumentKind>(kind);
+      d.status = static_cast<DocumentStatus>(status);
+      d.digest = r.str();
+      d.amount = r.i64();
+      d.appropriated = r.i64();
+      const uint8_t type = r.u8();
+      if (type > static_cast<uint8_t>(fb::ReportType::MAX)) return corrupt(f, key);
+      d.report_type = static_cast<fb::ReportType>(type);
+      d.year = r.i32();
+      d.period = r.str();
+      d.first_signer = intern_or_none(names, r.str());
+      d.accepted_by = intern_or_none(names, r.str());
+      const uint8_t verdict = r.u8();
+      if (verdict > static_cast<uint8_t>(fb::AuditVerdict::MAX)) return corrupt(f, key);
+      d.verdict = static_cast<fb::AuditVerdict>(verdict);
+      d.opinion_digest = r.str();
+      const int32_t count = r.i32();
+      if (count < 0 || static_cast<uint32_t>(count) > kDocumentHistoryMax) return corrupt(f, key);
+      d.history_count = static_cast<uint32_t>(count);
+      break;
+    }
+    case Family::document_history: {
+      const size_t sep = key.rfind(kKeySep);
+      if (sep == std::string_view::npos || key.size() - sep - 1 != 8) return corrupt(f, key);
+      uint32_t seq = 0;
+      for (char c : key.substr(sep + 1)) {
+        if (c < '0' || c > '9') return corrupt(f, key);
+        seq = seq * 10 + static_cast<uint32_t>(c - '0');
+      }
+      HistoryKey k;
+      k.seq = seq;
+      if (seq >= kDocumentHistoryMax || !document_key(key.substr(0, sep), &names, &k.document)) return corrupt(f, key);
+      DocumentEvent& e = s->document_history[k];
+      e.at_us = r.i64();
+      e.request_id = r.str();
+      e.actor = intern_or_none(names, r.str());
+      e.acting_for = intern_or_none(names, r.str());
+      const uint8_t step = r.u8();
+      const uint8_t status = r.u8();
+      const uint8_t role = r.u8();
+      const uint8_t verdict = r.u8();
+      if (step > kDocumentStepMax || status > kDocumentStatusMax || role > kSignRoleMax ||
+          verdict > static_cast<uint8_t>(fb::AuditVerdict::MAX))
+        return corrupt(f, key);
+      e.step = static_cast<DocumentStep>(step);
+      e.status = static_cast<DocumentStatus>(status);
+      e.role = static_cast<SignRole>(role);
+      e.verdict = static_cast<fb::AuditVerdict>(verdict);
+      e.digest = r.str();
+      e.amount = r.i64();
       break;
     }
     case Family::structures: {
@@ -606,6 +727,8 @@ events::Hash state_hash(const State& s) {
   hash_table(&c, Family::roles, s.roles, s.names);
   hash_table(&c, Family::service_rights, s.service_rights, s.names);
   hash_table(&c, Family::structures, s.structures, s.names);
+  hash_table(&c, Family::documents, s.documents, s.names);
+  hash_table(&c, Family::document_history, s.document_history, s.names);
   std::string settings;
   encode_settings(s, &settings);
   SHA256_Update(&c, settings.data(), settings.size());

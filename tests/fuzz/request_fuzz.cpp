@@ -22,7 +22,16 @@ kase::engine::Engine& engine() {
          {kase::events::account_opened(env, "A1", "C1", false, 2026),
           kase::events::representative(env, "head", true, true),
           kase::events::rights_granted(env, "s2", "A1", kase::fb::AccessMode::signature_2, 100000, 500000),
-          kase::events::rights_granted(env, "head", "A1", kase::fb::AccessMode::signature_4, 100000, 500000)}) {
+          kase::events::rights_granted(env, "head", "A1", kase::fb::AccessMode::signature_4, 100000, 500000),
+          // A plan and a report, so that document steps get past "unknown".
+          kase::events::plan_rights(env, "s2", kase::fb::Service::eplans, kase::fb::PlanMode::institution_manage),
+          kase::events::plan_rights(env, "head", kase::fb::Service::eplans, kase::fb::PlanMode::approve),
+          kase::events::report_rights(env, "s2", "C1", kase::fb::ReportGroup::view_prepare, kase::fb::ReportMode::manage),
+          kase::events::document_create({"s", "C1", "s2", kase::fb::Channel::portal, t}, kase::fb::Service::eplans, "P1",
+                                        kase::fb::DocumentKind::financing_plan, "sha256:p1", 100000),
+          kase::events::report_create({"s", "C1", "s2", kase::fb::Channel::portal, t}, "R1",
+                                      kase::fb::DocumentKind::report, "sha256:r1", kase::fb::ReportType::annual, 2026,
+                                      "Y")}) {
       (void)x->apply(*kase::events::verify_request(kase::events::bytes_of(r)));
     }
     return x;

@@ -26,4 +26,10 @@ std::string overdue_messages_jsonl(const engine::State& s, int64_t at_us);
 /// late, or still waiting past its deadline, at `at_us`.
 std::string late_applications_jsonl(const engine::State& s, int64_t at_us);
 
+/// A document's current state and full history — who did what, when, by
+/// which request — as one JSON object (R37, R47). `"known": false` when the
+/// client has no such document in that service.
+std::string document_json(const engine::State& s, std::string_view client, fb::Service service,
+                          std::string_view document);
+
 }  // namespace kase::adapters

@@ -294,6 +294,7 @@ struct RightKeyHash {
 struct ServiceRight : Dirty {
   uint8_t mode = 0;    // plan: fb::PlanMode; report: fb::ReportMode bits; loan: fb::LoanMode
   uint8_t groups = 0;  // report: fb::ReportGroup bits; loan: fb::LoanGroup bits
+  NameId application = kNoName;  // R5, R18, R20, R31: the application it was granted under, if any
 };
 /// R16: an institution structure, per client, report type and year.
 struct StructureKey {
@@ -311,6 +312,82 @@ struct StructureKeyHash {
 struct Structure : Dirty {
   std::vector<NameId> institutions;
 };
+
+// ---- Documents in ePlans, eEstimates, eReports, eLoans (R6, R16, R19, R21) ----
+
+/// Where a document stands. A financing plan: draft → approved → checked →
+/// submitted. An estimate: draft → approved → signed (final). A report:
+/// draft → checked → signed (finance employee) → submitted (head) → accepted.
+/// A loan document: draft → signed → submitted.
+enum class DocumentStatus : uint8_t { draft = 0, checked = 1, approved = 2, signed_once = 3, submitted = 4, accepted = 5 };
+inline constexpr uint8_t kDocumentStatusMax = 5;
+/// One transition of a document (the history's step).
+enum class DocumentStep : uint8_t {
+  create = 0, update = 1, check = 2, approve = 3, sign = 4, submit = 5, accept = 6, view = 7, appropriation = 8
+};
+inline constexpr uint8_t kDocumentStepMax = 8;
+/// In whose role a signature was given.
+enum class SignRole : uint8_t { none = 0, head = 1, finance_employee = 2, signer = 3 };
+inline constexpr uint8_t kSignRoleMax = 3;
+
+/// A document is keyed by its owner (the institution), its service and its id.
+struct DocumentKey {
+  NameId client = kNoName;
+  NameId document = kNoName;
+  uint8_t service = 0;  // fb::Service
+  bool operator==(const DocumentKey&) const = default;
+};
+struct DocumentKeyHash {
+  size_t operator()(const DocumentKey& k) const noexcept {
+    return IdHash{}(pair_key(k.client, k.document) ^ (static_cast<uint64_t>(k.service) * 0x9e3779b97f4a7c15ULL));
+  }
+};
+struct Document : Dirty {
+  fb::DocumentKind kind = fb::DocumentKind::financing_plan;
+  DocumentStatus status = DocumentStatus::draft;
+  std::string digest;           // the current content's digest
+  Cents amount = 0;             // a financing plan's total; a loan document's amount
+  Cents appropriated = 0;       // R2: appropriations received against the plan
+  fb::ReportType report_type = fb::ReportType::annual;  // reports (R16)
+  int32_t year = 0;
+  std::string period;
+  NameId first_signer = kNoName;  // the finance employee (reports), the loan signer, the head (estimates)
+  NameId accepted_by = kNoName;   // the client that accepted a report (R19.2.4, R19.2.7)
+  fb::AuditVerdict verdict = fb::AuditVerdict::none;  // R19.2.8
+  std::string opinion_digest;
+  uint32_t history_count = 0;     // entries in document_history
+};
+/// One entry of a document's history: who did what, when, by which request.
+struct HistoryKey {
+  DocumentKey document;
+  uint32_t seq = 0;
+  bool operator==(const HistoryKey&) const = default;
+};
+struct HistoryKeyHash {
+  size_t operator()(const HistoryKey& k) const noexcept {
+    return IdHash{}(DocumentKeyHash{}(k.document) ^ (static_cast<uint64_t>(k.seq) << 40));
+  }
+};
+struct DocumentEvent : Dirty {
+  int64_t at_us = 0;
+  std::string request_id;
+  NameId actor = kNoName;
+  NameId acting_for = kNoName;  // the client whose rights the actor used
+  DocumentStep step = DocumentStep::create;
+  DocumentStatus status = DocumentStatus::draft;  // after the step
+  SignRole role = SignRole::none;
+  fb::AuditVerdict verdict = fb::AuditVerdict::none;
+  std::string digest;           // the content's (create, update) or the audit opinion's digest
+  Cents amount = -1;            // the plan or loan amount, or the appropriation; -1 = none
+};
+/// A document's history holds at most this many entries; a step beyond it is refused.
+inline constexpr uint32_t kDocumentHistoryMax = 1000;
+
+const char* document_status_name(DocumentStatus s) noexcept;
+const char* document_step_name(DocumentStep s) noexcept;
+const char* sign_role_name(SignRole r) noexcept;
+/// The service a kind of document belongs to.
+fb::Service service_of(fb::DocumentKind k) noexcept;
 
 /// R36: a message to a client's users.
 struct Message : Dirty {
@@ -354,6 +431,8 @@ struct State {
   Table<RightKey, ServiceRight, RightKeyHash> service_rights;  // R6, R19, R21
   Table<StructureKey, Structure, StructureKeyHash> structures;  // (client, type, year) (R16)
   Table<PairKey, Dirty> message_reads;             // (message, user) (R36)
+  Table<DocumentKey, Document, DocumentKeyHash> documents;             // (client, service, document)
+  Table<HistoryKey, DocumentEvent, HistoryKeyHash> document_history;  // (document, seq)
   int32_t persons_with_means = 0;                  // derived: persons with registered means
   BusinessCalendar calendar;
   std::array<ServiceState, 5> services{};
@@ -382,12 +461,14 @@ struct DirtySet {
   List<PairKey, Roles> roles;
   List<RightKey, ServiceRight> service_rights;
   List<StructureKey, Structure> structures;
+  List<DocumentKey, Document> documents;
+  List<HistoryKey, DocumentEvent> document_history;
   bool settings = false;  // calendar overrides, service states or identity policy changed
   [[nodiscard]] size_t size() const {
     return accounts.size() + representatives.size() + grants.size() + permissions.size() +
            limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + applications.size() + data_exchange.size() + messages.size() +
            message_reads.size() + clients.size() + roles.size() + service_rights.size() + structures.size() +
-           (settings ? 1 : 0);
+           documents.size() + document_history.size() + (settings ? 1 : 0);
   }
 };
 
@@ -460,9 +541,39 @@ class Engine {
   Verdict on_loan_rights(const fb::Request& req, const fb::LoanRightsGranted& p);
   fb::ClientKind client_kind(NameId client) const;
   uint16_t roles_of(NameId client, NameId person) const;
-  void set_service_right(const RightKey& k, uint8_t mode, uint8_t groups);
-  /// R7, R30, R31: whether the application a grant stands on is in force at t.
-  Verdict check_application(const Grant& g, const RigaTime& t) const;
+  void set_service_right(const RightKey& k, uint8_t mode, uint8_t groups, NameId application);
+  /// R7, R30, R31: whether the application rights stand on is in force at t;
+  /// `rule` is the one-per-user rule of its kind (R5, R7, R18, R20).
+  Verdict check_application(NameId application, const char* rule, const RigaTime& t) const;
+  /// R5, R7, R18, R20: rights granted under an application need it registered,
+  /// in force, of `kind`, for that user and client. Hands back its id (kNoName
+  /// when none is named) and records the first attachment (R22.2).
+  Verdict grant_application(const fb::Request& req, const flatbuffers::String* application, fb::ApplicationKind kind,
+                            const flatbuffers::String* user, const char* rule, NameId* out);
+  /// R16: whether `institution` is in any of the client's structures.
+  bool attached(NameId client, NameId institution) const;
+  /// R16, R31: the client's structure for a report type and year: that year's,
+  /// for an annual report also the next year's (R16.1 names the report year
+  /// and the previous one), else the newest earlier one. Null when none.
+  const Structure* structure_in_force(NameId client, fb::ReportType type, int32_t year) const;
+
+  // Documents (documents.cpp).
+  struct DocumentRequest;
+  struct DocumentRights;
+  using DocumentEntry = std::pair<const DocumentKey, Document>;
+  Verdict on_document(const fb::Request& req, const RigaTime& t);
+  Verdict on_exchange_test(const fb::Request& req, const RigaTime& t, const DocumentRequest& d);
+  Verdict on_appropriation(const fb::Request& req, const fb::AppropriationReceived& p);
+  /// The actor's rights for a step on a document of `owner`, through the
+  /// client `acting_for` names (R6.5, R16, R19.2.4, R19.2.7, R19.2.8).
+  Verdict document_rights(const fb::Request& req, const RigaTime& t, const DocumentRequest& d, NameId owner,
+                          fb::ReportType type, int32_t year, DocumentRights* out) const;
+  /// The mode and group the step needs, then the document's status (R6, R19, R21).
+  Verdict document_step(const DocumentRequest& d, const DocumentRights& rights, NameId owner,
+                        fb::DocumentKind kind, const Document* doc, NameId user, DocumentStatus* next,
+                        SignRole* role) const;
+  void record(DocumentEntry& e, const fb::Request& req, DocumentStep step, NameId acting_for, SignRole role,
+              fb::AuditVerdict verdict, std::string_view digest, Cents amount);
 
   using PersonEntry = std::pair<const NameId, Person>;
   /// The person's entry, created when absent (people get one with their

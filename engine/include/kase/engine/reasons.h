@@ -111,6 +111,32 @@ inline constexpr const char* kNotInStructure = "grant.institution_not_in_structu
 inline constexpr const char* kRoleRequired = "grant.role_required";
 inline constexpr const char* kMunicipalitiesOnly = "grant.municipalities_only";
 
+// Documents in ePlans, eEstimates, eReports, eLoans (R2, R6, R16, R19, R21).
+inline constexpr const char* kDocumentExists = "document.exists";
+inline constexpr const char* kDocumentUnknown = "document.unknown";
+inline constexpr const char* kDocumentKindNotInService = "document.kind_not_in_service";
+inline constexpr const char* kDocumentDigestMissing = "document.digest_missing";
+inline constexpr const char* kDocumentAmountInvalid = "document.amount_invalid";
+inline constexpr const char* kDocumentOtherInstitution = "document.other_institution";
+inline constexpr const char* kDocumentModeNotAllowed = "document.mode_not_allowed";
+inline constexpr const char* kDocumentGroupRequired = "document.group_required";
+inline constexpr const char* kDocumentStepNotForKind = "document.step_not_for_kind";
+inline constexpr const char* kDocumentNotEditable = "document.not_editable";
+inline constexpr const char* kDocumentNotApproved = "document.not_approved";
+inline constexpr const char* kDocumentNotChecked = "document.not_checked";
+inline constexpr const char* kDocumentNotSigned = "document.not_signed";
+inline constexpr const char* kDocumentFinanceSignatureMissing = "document.finance_signature_missing";
+inline constexpr const char* kDocumentAlreadySigned = "document.already_signed";
+inline constexpr const char* kDocumentNotSubmitted = "document.not_submitted";
+inline constexpr const char* kDocumentAlreadyAccepted = "document.already_accepted";
+inline constexpr const char* kDocumentWrongStatus = "document.wrong_status";
+inline constexpr const char* kDocumentHistoryFull = "document.history_full";
+inline constexpr const char* kReportOwn = "report.own_report";
+inline constexpr const char* kReportNoStructure = "report.no_structure";
+inline constexpr const char* kReportOpinionMissing = "report.opinion_missing";
+inline constexpr const char* kReportOpinionExists = "report.opinion_exists";
+inline constexpr const char* kAppropriationExceedsPlan = "plan.appropriation_exceeds_plan";
+
 // Calendar.
 inline constexpr const char* kDateInvalid = "calendar.date_invalid";
 

@@ -64,12 +64,38 @@ std::string message_posted(const Envelope& e, std::string_view message, std::str
 std::string message_read(const Envelope& e, std::string_view message);
 std::string client_registered(const Envelope& e, fb::ClientKind kind);
 std::string person_roles(const Envelope& e, std::string_view person, fb::PersonRole roles);
-std::string plan_rights(const Envelope& e, std::string_view user, fb::Service service, fb::PlanMode mode);
+std::string plan_rights(const Envelope& e, std::string_view user, fb::Service service, fb::PlanMode mode,
+                        std::string_view application = {});
 std::string institution_structure(const Envelope& e, fb::ReportType type, int32_t year,
                                   const std::vector<std::string>& institutions);
 std::string report_rights(const Envelope& e, std::string_view user, std::string_view institution,
-                          fb::ReportGroup groups, fb::ReportMode modes);
-std::string loan_rights(const Envelope& e, std::string_view user, fb::LoanGroup groups, fb::LoanMode mode);
+                          fb::ReportGroup groups, fb::ReportMode modes, std::string_view application = {});
+std::string loan_rights(const Envelope& e, std::string_view user, fb::LoanGroup groups, fb::LoanMode mode,
+                        std::string_view application = {});
+
+// Documents (R2, R6, R16, R19, R21). `acting_for`: the client whose rights the
+// actor uses, when not the document's own (the envelope's client).
+std::string document_create(const Envelope& e, fb::Service service, std::string_view document, fb::DocumentKind kind,
+                            std::string_view digest, int64_t amount_cents = 0, std::string_view acting_for = {});
+std::string report_create(const Envelope& e, std::string_view document, fb::DocumentKind kind, std::string_view digest,
+                          fb::ReportType type, int32_t year, std::string_view period, std::string_view acting_for = {},
+                          bool exchange_test = false);
+std::string document_update(const Envelope& e, fb::Service service, std::string_view document, std::string_view digest,
+                            int64_t amount_cents = -1, std::string_view acting_for = {}, bool exchange_test = false);
+std::string document_check(const Envelope& e, fb::Service service, std::string_view document,
+                           std::string_view acting_for = {});
+std::string document_approve(const Envelope& e, fb::Service service, std::string_view document,
+                             std::string_view acting_for = {}, fb::AuditVerdict verdict = fb::AuditVerdict::none,
+                             std::string_view opinion_digest = {});
+std::string document_sign(const Envelope& e, fb::Service service, std::string_view document,
+                          std::string_view acting_for = {});
+std::string document_submit(const Envelope& e, fb::Service service, std::string_view document,
+                            std::string_view acting_for = {});
+std::string document_accept(const Envelope& e, fb::Service service, std::string_view document,
+                            std::string_view acting_for = {});
+std::string document_view(const Envelope& e, fb::Service service, std::string_view document,
+                          std::string_view acting_for = {});
+std::string appropriation_received(const Envelope& e, std::string_view document, int64_t amount_cents);
 std::string login_attempt(const Envelope& e, fb::Means means, bool success);
 std::string breach_reported(const Envelope& e, fb::Means means);
 std::string means_blocked(const Envelope& e, std::string_view person, fb::BlockCause cause);

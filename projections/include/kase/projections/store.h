@@ -43,6 +43,8 @@ enum class Family : uint8_t {
   roles,            // R19: (client, person) roles
   service_rights,   // R6, R19, R21: rights in the other e-services
   structures,       // R16: institution structures
+  documents,        // R2, R6, R19, R21: documents in ePlans, eEstimates, eReports, eLoans
+  document_history, // R37, R47: each document's steps: who did what, when, by which request
   count_,
 };
 inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::count_);
@@ -191,6 +193,8 @@ std::string key_of(const engine::Names& names, engine::PairKey k);
 std::string key_of(const engine::Names& names, const engine::OverrideKey& k);
 std::string key_of(const engine::Names& names, const engine::RightKey& k);
 std::string key_of(const engine::Names& names, const engine::StructureKey& k);
+std::string key_of(const engine::Names& names, const engine::DocumentKey& k);
+std::string key_of(const engine::Names& names, const engine::HistoryKey& k);
 inline const std::string& key_of(const engine::Names&, const std::string& order_key) { return order_key; }
 
 /// Encodes one state entry's value (the format persisted in the families).
@@ -208,6 +212,8 @@ void encode_value(const engine::ClientInfo& v, const engine::Names& n, std::stri
 void encode_value(const engine::Roles& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::ServiceRight& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Structure& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::Document& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::DocumentEvent& v, const engine::Names& n, std::string* out);
 void encode_settings(const engine::State& s, std::string* out);
 
 /// Decodes one persisted entry into the state; corruption on bad bytes.
