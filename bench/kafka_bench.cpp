@@ -214,8 +214,8 @@ int main(int argc, char** argv) {
   if (!node_status.ok()) std::fprintf(stderr, "kafka_bench: node: %s\n", node_status.to_string().c_str());
 
   std::string json = "{\n  \"context\": {\"partitions\": " + std::to_string(o.partitions) +
-                     ", \"transactions\": " + std::to_string(stats.transactions) +
-                     ", \"aborted\": " + std::to_string(stats.aborted) + "},\n  \"benchmarks\": [\n";
+                     ", \"transactions\": " + std::to_string(stats.transactions.load()) +
+                     ", \"aborted\": " + std::to_string(stats.aborted.load()) + "},\n  \"benchmarks\": [\n";
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
     ok = ok && r.ok;

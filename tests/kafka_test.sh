@@ -32,7 +32,7 @@ fail() {
 cleanup() {
   for pid in "${engines[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   "$broker" stop --dir "$kdir" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  if [ -n "${KASE_KEEP_WORK:-}" ]; then say "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -70,6 +70,14 @@ stop_engine() {  # graceful: SIGTERM and wait
 
 "$kase" demo --jsonl >"$work/demo.jsonl"
 n_demo=$(wc -l <"$work/demo.jsonl")
+# Treasury-wide settings go to every partition.
+n_wide=$(grep -cE '"payload_type": "(CalendarOverride|ServiceHoursNotice|ServiceSuspension|IdentityPolicy)"' "$work/demo.jsonl" || true)
+# expect_requests ROUNDS PARTITIONS: nothing produced may be missing from the log.
+expect_requests() {
+  local want=$(( $1 * (n_demo + ($2 - 1) * n_wide) )) got
+  got=$(grep '^requests' "$work/verify.txt" | sed 's/^requests \([0-9]*\),.*/\1/')
+  [ "$got" -eq "$want" ] || fail "kase.requests holds $got requests, $want were produced"
+}
 # Round R of the load: the demo stream under new request ids.
 round() { sed "s/\"request_id\": \"demo-/\"request_id\": \"r$1-/" "$work/demo.jsonl"; }
 
@@ -100,7 +108,7 @@ for scenario in "${scenarios[@]}"; do
     say "crash: kill -9 of the engine 20 times under load (4 partitions)"
     start_kafka 1
     "$kase" kafka init --brokers "$B" --partitions 4 >/dev/null
-    (for r in 1 2 3 4 5 6; do round "$r" | "$kase" produce --brokers "$B" --quiet; sleep 2; done) &
+    (for r in 1 2 3 4 5 6; do round "$r" | "$kase" produce --brokers "$B" --quiet || exit 1; sleep 2; done) &
     producer=$!
     for i in $(seq 1 20); do
       start_engine crash "$work/crash"
@@ -114,6 +122,7 @@ for scenario in "${scenarios[@]}"; do
     stop_engine "$PID"
     "$kase" kafka verify --brokers "$B" --data "$work/crash" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify after crashes"; }
     grep -q "engine partitions compared 4" "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "not every partition compared"; }
+    expect_requests 6 4
     say "crash: $(grep '^requests' "$work/verify.txt")"
     ;;
   failover)
@@ -124,7 +133,7 @@ for scenario in "${scenarios[@]}"; do
     pid_a=$PID
     start_engine b "$work/fb"
     pid_b=$PID
-    (for r in 1 2 3; do round "$r" | "$kase" produce --brokers "$B" --quiet; sleep 2; done) &
+    (for r in 1 2 3; do round "$r" | "$kase" produce --brokers "$B" --quiet || exit 1; sleep 2; done) &
     producer=$!
     # Two undecodable messages: dead letters, and the partition goes on.
     printf 'not a request\nC1|\x01\x02\n' | "$broker" tool kafka.tools.ConsoleProducer --bootstrap-server "$B" \
@@ -138,6 +147,7 @@ for scenario in "${scenarios[@]}"; do
     grep -q "assigned" "$work/engine-b.log" || fail "engine b never got partitions"
     "$kase" kafka verify --brokers "$B" --data "$work/fb" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify after failover"; }
     grep -q "engine partitions compared 4" "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "engine b does not hold every partition"; }
+    expect_requests 3 4
     grep -q "dead letters 2," "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "expected 2 dead letters"; }
     "$kase" kafka read dead-letter --brokers "$B" | grep -q '"kase.reason": "request.malformed_binary"' ||
       fail "dead letter without its reason"
@@ -148,7 +158,7 @@ for scenario in "${scenarios[@]}"; do
     start_kafka 3
     "$kase" kafka init --brokers "$B" --partitions 4 --replication 3 >/dev/null
     start_engine three "$work/three"
-    (for r in 1 2 3; do round "$r" | "$kase" produce --brokers "$B" --quiet; sleep 2; done) &
+    (for r in 1 2 3; do round "$r" | "$kase" produce --brokers "$B" --quiet || exit 1; sleep 2; done) &
     producer=$!
     sleep 3
     "$broker" kill-broker 2 --dir "$kdir" >/dev/null 2>&1 || fail "could not kill broker 2"
@@ -157,6 +167,7 @@ for scenario in "${scenarios[@]}"; do
     "$broker" start-broker 2 --dir "$kdir" >/dev/null 2>&1 || fail "broker 2 did not come back"
     stop_engine "$PID"
     "$kase" kafka verify --brokers "$B" --data "$work/three" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify with a broker down"; }
+    expect_requests 3 4
     say "three brokers: $(grep '^requests' "$work/verify.txt")"
     ;;
   bench)

@@ -25,6 +25,7 @@ constexpr int kAdminTimeoutMs = 30'000;
 constexpr int kInitTransactionsTimeoutMs = 60'000;
 constexpr int kCommittedTimeoutMs = 30'000;
 constexpr int kSeekTimeoutMs = 10'000;
+constexpr int kAbortTimeoutMs = 10'000;
 constexpr int kIdlePollMs = 100;
 constexpr int kRetryBackoffMs = 500;
 
@@ -193,19 +194,32 @@ class RequestProducerImpl final : public RequestProducer {
     // The partition count, for Treasury-wide settings that every partition needs.
     std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(producer_.get(), kRequestsTopic, nullptr, err));
     if (!t) return kafka_error("topic " + std::string(kRequestsTopic), err);
-    RdKafka::Metadata* md_raw = nullptr;
-    const auto me = producer_->metadata(false, t.get(), &md_raw, kAdminTimeoutMs);
-    std::unique_ptr<RdKafka::Metadata> md(md_raw);
-    if (me != RdKafka::ERR_NO_ERROR) return kafka_error("metadata of " + std::string(kRequestsTopic), RdKafka::err2str(me));
-    for (const auto* tm : *md->topics()) {
-      if (tm->topic() != kRequestsTopic) continue;
-      if (tm->err() != RdKafka::ERR_NO_ERROR)
-        return {Errc::not_found, std::string(kRequestsTopic) + ": " + RdKafka::err2str(tm->err()) +
-                                     " (run 'kase kafka init --brokers B' first)"};
-      partitions_ = static_cast<int32_t>(tm->partitions()->size());
+    // A broker may not know a just-created topic yet, or be down: ask again
+    // for a while before giving up.
+    const auto deadline = Clock::now() + std::chrono::milliseconds(kAdminTimeoutMs);
+    for (;;) {
+      RdKafka::Metadata* md_raw = nullptr;
+      const auto me = producer_->metadata(false, t.get(), &md_raw, kAdminTimeoutMs);
+      std::unique_ptr<RdKafka::Metadata> md(md_raw);
+      Status st;
+      if (me != RdKafka::ERR_NO_ERROR) {
+        st = kafka_error("metadata of " + std::string(kRequestsTopic), RdKafka::err2str(me));
+      } else {
+        for (const auto* tm : *md->topics()) {
+          if (tm->topic() != kRequestsTopic) continue;
+          if (tm->err() != RdKafka::ERR_NO_ERROR) {
+            st = {Errc::not_found, std::string(kRequestsTopic) + ": " + RdKafka::err2str(tm->err()) +
+                                       " (run 'kase kafka init --brokers B' first)"};
+          } else {
+            partitions_ = static_cast<int32_t>(tm->partitions()->size());
+          }
+        }
+        if (st.ok() && partitions_ <= 0) st = {Errc::not_found, std::string(kRequestsTopic) + " has no partitions"};
+      }
+      if (st.ok()) return {};
+      if (Clock::now() >= deadline) return st;
+      std::this_thread::sleep_for(std::chrono::milliseconds(kRetryBackoffMs));
     }
-    if (partitions_ <= 0) return {Errc::not_found, std::string(kRequestsTopic) + " has no partitions"};
-    return {};
   }
   Status produce(std::span<const uint8_t> request) override {
     const fb::Request* r = events::verify_request(request);
@@ -511,17 +525,16 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
   auto fail = [&](const std::string& what, const std::string& message, bool fatal) -> Status {
     ++stats_->aborted;
     say(what + ": " + message + "; aborting and re-folding from the last commit");
-    if (fatal) {
-      ++stats_->producer_restarts;
-      if (Status s = create_producer(); !s.ok()) return s;
-    } else {
-      std::unique_ptr<RdKafka::Error> a(producer_->abort_transaction(-1));
-      if (a) {
-        say("abort: " + a->str() + "; recreating the producer");
-        ++stats_->producer_restarts;
-        if (Status s = create_producer(); !s.ok()) return s;
-      }
+    if (!fatal) {
+      std::unique_ptr<RdKafka::Error> a(producer_->abort_transaction(kAbortTimeoutMs));
+      if (a) say("abort: " + a->str());
     }
+    // Always start over with a new producer: its init_transactions fences
+    // the old epoch and aborts whatever the old one left open, which also
+    // clears librdkafka 2.0.x's stuck states (sequence gaps after errors,
+    // epoch bumps it cannot finish).
+    ++stats_->producer_restarts;
+    if (Status s = create_producer(); !s.ok()) return s;
     return reset_partitions();
   };
 

@@ -631,10 +631,10 @@ int cmd_run(const Args& a) {
   std::fprintf(stderr,
                "kase run: stopped; %llu decisions published in %llu transactions, %llu dead letters, %llu "
                "re-folded, %llu aborted, %llu producer restarts, %llu rebalances\n",
-               static_cast<unsigned long long>(st.decided), static_cast<unsigned long long>(st.transactions),
-               static_cast<unsigned long long>(st.dead_letters), static_cast<unsigned long long>(st.refolded),
-               static_cast<unsigned long long>(st.aborted), static_cast<unsigned long long>(st.producer_restarts),
-               static_cast<unsigned long long>(st.rebalances));
+               static_cast<unsigned long long>(st.decided.load()), static_cast<unsigned long long>(st.transactions.load()),
+               static_cast<unsigned long long>(st.dead_letters.load()), static_cast<unsigned long long>(st.refolded.load()),
+               static_cast<unsigned long long>(st.aborted.load()), static_cast<unsigned long long>(st.producer_restarts.load()),
+               static_cast<unsigned long long>(st.rebalances.load()));
   if (!s.ok()) {
     if (s.code() == Errc::invalid_argument) return usage_error(s.message());
     return broker_error(s);

@@ -69,14 +69,15 @@ struct NodeOptions {
   bool verbose = true;               // assignment and recovery lines on stderr
 };
 
+/// Counters of a running node; atomics, so that another thread may watch them.
 struct NodeStats {
-  uint64_t decided = 0;        // decisions published
-  uint64_t refolded = 0;       // requests re-folded silently on assignment
-  uint64_t dead_letters = 0;
-  uint64_t transactions = 0;
-  uint64_t aborted = 0;        // transactions aborted and re-folded
-  uint64_t producer_restarts = 0;
-  uint64_t rebalances = 0;
+  std::atomic<uint64_t> decided{0};        // decisions published (in committed transactions)
+  std::atomic<uint64_t> refolded{0};       // requests re-folded silently on assignment
+  std::atomic<uint64_t> dead_letters{0};
+  std::atomic<uint64_t> transactions{0};
+  std::atomic<uint64_t> aborted{0};        // transactions aborted and re-folded
+  std::atomic<uint64_t> producer_restarts{0};
+  std::atomic<uint64_t> rebalances{0};
 };
 
 /// Runs the engine node until `stop` is set. Returns an error only for what

@@ -1,0 +1,189 @@
+// Protocol faults with librdkafka's mock cluster (rdkafka_mock.h): request
+// errors that abort a transaction, a broker down, a leader change. The engine
+// node must recover each time and end with every partition's state equal to a
+// clean re-fold of its requests. The mock writes no transaction markers, so
+// exactly-once itself is proven on the real broker (tests/kafka_test.sh).
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "kase/adapters/demo.h"
+#include "kase/adapters/kafka.h"
+#include "kase/adapters/ledger.h"
+#include "kase/events/build.h"
+#include "kase/events/codec.h"
+#include "kase/projections/store.h"
+
+namespace kase {
+namespace {
+
+namespace kafka = adapters::kafka;
+using namespace std::chrono_literals;
+
+// Kafka protocol ApiKeys.
+constexpr int16_t kProduce = 0;
+
+class MockCluster {
+ public:
+  MockCluster() {
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    mc_ = rd_kafka_mock_cluster_new(rk_, 3);
+    for (const char* t : {kafka::kRequestsTopic, kafka::kDecisionsTopic, kafka::kDeadLetterTopic})
+      rd_kafka_mock_topic_create(mc_, t, 2, 3);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(mc_);
+    rd_kafka_destroy(rk_);
+  }
+  [[nodiscard]] std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
+  rd_kafka_mock_cluster_t* get() { return mc_; }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_mock_cluster_t* mc_ = nullptr;
+};
+
+/// Per partition: the state hash of a clean re-fold of its requests.
+std::map<int32_t, events::Hash> refold(const std::string& brokers) {
+  std::map<int32_t, std::vector<std::string>> reqs;
+  kafka::ReadOptions ro;
+  ro.brokers = brokers;
+  ro.topic = kafka::kRequestsTopic;
+  EXPECT_TRUE(kafka::read_topic(ro, [&](int32_t p, int64_t, std::span<const uint8_t> v, const auto&) {
+                reqs[p].emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
+              }).ok());
+  std::map<int32_t, events::Hash> out;
+  for (auto& [p, list] : reqs) {
+    auto mem = projections::make_memory_store();
+    std::unique_ptr<adapters::Ledger> ledger;
+    EXPECT_TRUE(adapters::Ledger::open(mem.get(), &ledger).ok());
+    std::vector<std::span<const uint8_t>> spans;
+    std::vector<adapters::Answer> answers;
+    for (size_t i = 0; i < list.size(); i += adapters::kBatchRequestsMax) {
+      spans.clear();
+      for (size_t j = i; j < std::min(list.size(), i + adapters::kBatchRequestsMax); ++j)
+        spans.push_back(events::bytes_of(list[j]));
+      EXPECT_TRUE(ledger->submit(spans, &answers).ok());
+    }
+    out[p] = projections::state_hash(ledger->state());
+  }
+  return out;
+}
+
+events::Hash engine_state(const std::string& dir) {
+  std::unique_ptr<projections::Store> store;
+  projections::RocksOptions o;
+  o.create_if_missing = false;
+  EXPECT_TRUE(projections::open_rocks_store(dir, o, &store).ok()) << dir;
+  engine::State st;
+  projections::Meta meta;
+  EXPECT_TRUE(store->load(&st, &meta).ok());
+  return projections::state_hash(st);
+}
+
+TEST(KafkaMock, NodeRecoversFromRequestErrorsBrokerDownAndLeaderChange) {
+  MockCluster mock;
+  const std::string brokers = mock.bootstraps();
+  const auto dir = std::filesystem::temp_directory_path() / ("kase-mock-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+
+  // The demo stream, produced by the channel producer.
+  const std::vector<std::string> requests = adapters::demo_requests();
+  {
+    std::unique_ptr<kafka::RequestProducer> p;
+    ASSERT_TRUE(kafka::RequestProducer::open(brokers, &p).ok());
+    for (const auto& r : requests) ASSERT_TRUE(p->produce(events::bytes_of(r)).ok());
+    ASSERT_TRUE(p->flush(30'000).ok());
+  }
+  // Everything of the stream that reached kase.requests (settings go to every partition).
+  int64_t total = 0;
+  {
+    kafka::ReadOptions ro;
+    ro.brokers = brokers;
+    ro.topic = kafka::kRequestsTopic;
+    ASSERT_TRUE(kafka::read_topic(ro, [&](int32_t, int64_t, std::span<const uint8_t>, const auto&) { ++total; }).ok());
+  }
+  ASSERT_GE(total, static_cast<int64_t>(requests.size()));
+
+  // Request errors: the node's first decision produce requests fail for good,
+  // so their transaction must be aborted and re-folded.
+  rd_kafka_mock_push_request_errors(mock.get(), kProduce, 6, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+
+  std::atomic<bool> stop{false};
+  kafka::NodeOptions o;
+  o.brokers = brokers;
+  o.data_dir = dir.string();
+  o.batch_max = 256;  // many transactions, so the faults land mid-stream
+  o.batch_ms = 5;
+  o.stop = &stop;
+  o.verbose = false;
+  kafka::NodeStats stats;
+  Status node_status;
+  std::thread node([&] { node_status = kafka::run_node(o, &stats); });
+
+  // The mock keeps no transactional offsets, so progress is read off the node.
+  auto wait_decided = [&](uint64_t at_least, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (stats.decided.load() < at_least && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(100ms);
+    return stats.decided.load();
+  };
+  // Some progress; then a second stream arrives while a broker is down for
+  // a while and the leaders of two partitions move.
+  EXPECT_GT(wait_decided(1, 60s), 0U);
+  rd_kafka_mock_broker_set_down(mock.get(), 2);
+  std::thread second([&] {
+    events::JsonCodec codec;
+    std::unique_ptr<kafka::RequestProducer> p;
+    ASSERT_TRUE(kafka::RequestProducer::open(brokers, &p).ok());
+    for (const auto& r : requests) {
+      std::string json = codec.request_to_json(*events::verify_request(events::bytes_of(r)));
+      json.replace(json.find("\"demo-"), 6, "\"again-");
+      std::span<const uint8_t> bin;
+      std::string error;
+      ASSERT_TRUE(codec.request_from_json(json, 0, &bin, &error)) << error;
+      ASSERT_TRUE(p->produce(bin).ok());
+    }
+    ASSERT_TRUE(p->flush(60'000).ok());
+  });
+  std::this_thread::sleep_for(2s);
+  rd_kafka_mock_broker_set_up(mock.get(), 2);
+  rd_kafka_mock_partition_set_leader(mock.get(), kafka::kRequestsTopic, 0, 3);
+  rd_kafka_mock_partition_set_leader(mock.get(), kafka::kDecisionsTopic, 1, 1);
+  second.join();
+  total *= 2;
+
+  EXPECT_EQ(wait_decided(static_cast<uint64_t>(total), 120s), static_cast<uint64_t>(total))
+      << "the node did not publish a decision for every request";
+  stop = true;
+  node.join();
+  EXPECT_TRUE(node_status.ok()) << node_status.to_string();
+  EXPECT_GE(stats.aborted, 1U) << "the injected produce errors never aborted a transaction";
+  std::fprintf(stderr, "node: %llu transactions, %llu aborted, %llu decided, %llu re-folded\n",
+               static_cast<unsigned long long>(stats.transactions.load()),
+               static_cast<unsigned long long>(stats.aborted.load()), static_cast<unsigned long long>(stats.decided.load()),
+               static_cast<unsigned long long>(stats.refolded.load()));
+
+  // Every partition's state equals a clean re-fold of its requests.
+  const auto expected = refold(brokers);
+  ASSERT_EQ(expected.size(), 2U);
+  for (const auto& [p, h] : expected)
+    EXPECT_EQ(events::to_hex(engine_state((dir / ("partition-" + std::to_string(p))).string())), events::to_hex(h))
+        << "partition " << p;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kase
