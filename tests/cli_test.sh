@@ -60,6 +60,41 @@ set +e
 "$kase" query document C1 eplans --data "$dir/data" > /dev/null 2>&1; [ $? -eq 2 ] || fail "query document without DOCUMENT should exit 2"
 set -e
 "$kase" replay --data "$dir/data" --verify | grep -q 'verify          ok' || fail "replay --verify with documents"
-"$kase" help | grep -q 'query document CLIENT SERVICE DOCUMENT' || fail "help names query document"
-"$kase" help | grep -q 'usage: kase' || fail "help"
+"$kase" help > "$dir/help.txt"  # not piped into grep -q: the text is longer than one stdio buffer
+grep -q 'usage: kase' "$dir/help.txt" || fail "help"
+grep -q -- '--client-ca F' "$dir/help.txt" || fail "help lacks the HTTP options"
+grep -q 'query document CLIENT SERVICE DOCUMENT' "$dir/help.txt" || fail "help names query document"
+
+# kase run --listen: usage errors, then plain HTTP for local development (no curl needed).
+set +e
+"$kase" run --listen 127.0.0.1:0 --brokers 127.0.0.1:1 --data "$dir/http" > /dev/null 2>&1
+[ $? -eq 2 ] || fail "--listen with --brokers should exit 2"
+"$kase" run --listen 127.0.0.1:0 --data "$dir/http" > /dev/null 2>&1
+[ $? -eq 2 ] || fail "--listen without TLS files or --plain-http should exit 2"
+"$kase" run --listen 0.0.0.0:0 --plain-http --data "$dir/http" > /dev/null 2>&1
+[ $? -eq 2 ] || fail "--plain-http on a non-loopback address should exit 2"
+"$kase" run --listen 127.0.0.1:0 --plain-http --data "$dir/http" --http-idle-ms 0 > /dev/null 2>&1
+[ $? -eq 2 ] || fail "--http-idle-ms 0 should exit 2"
+set -e
+"$kase" run --listen 127.0.0.1:0 --plain-http --data "$dir/http" 2> "$dir/run.err" &
+run_pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/run.err")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { kill "$run_pid"; fail "kase run --plain-http did not start: $(cat "$dir/run.err")"; }
+grep -q 'WARNING: --plain-http' "$dir/run.err" || { kill "$run_pid"; fail "no --plain-http warning"; }
+body='{"request_id":"h1","client_id":"C1","actor":"op","channel":"treasury","payload_type":"AccountOpened","payload":{"account":"A1","owner_client":"C1","fiscal_year":2026}}'
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'POST /v1/requests HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+  "${#body}" "$body" >&3
+answer=$(cat <&3)
+exec 3<&-
+echo "$answer" | grep -q '"outcome": "accepted"' || { kill "$run_pid"; fail "POST over plain HTTP: $answer"; }
+kill -TERM "$run_pid"
+wait "$run_pid" || fail "kase run exited $? after SIGTERM"
+grep -q 'stopped; 1 requests decided' "$dir/run.err" || fail "no stop line: $(cat "$dir/run.err")"
+"$kase" get --data "$dir/http" h1 | grep -q '"outcome": "accepted"' || fail "the HTTP request is not in the log"
 echo "cli_test: ok"

@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <csignal>
 
 #include "kase/adapters/demo.h"
+#include "kase/adapters/http.h"
 #include "kase/adapters/kafka.h"
 #include "kase/adapters/ledger.h"
 #include "kase/adapters/query.h"
@@ -62,6 +64,10 @@ commands:
                             the engine node: join consumer group G (default kase-engine), fold
                             each assigned partition into its own RocksDB under DIR, publish
                             decisions to kase.decisions exactly once; stops on SIGINT/SIGTERM
+  run --listen HOST:PORT --data DIR --tls-cert F --tls-key F --client-ca F [HTTP limits]
+                            without --brokers: the HTTP/JSON API over the embedded log, with mutual
+                            TLS (see README.md, "HTTP API"); stops on SIGINT/SIGTERM after deciding
+                            and committing everything accepted
   kafka read decisions|dead-letter|requests --brokers B [--follow] [--max N]
                             print a topic from the beginning (read_committed) as JSON lines,
                             without joining the engine's group
@@ -75,6 +81,26 @@ options:
   --data DIR                the embedded data directory (RocksDB); created when missing
   --no-sync                 do not fsync each batch (faster, loses the last batches on a crash)
   --brokers B               Kafka bootstrap servers, e.g. 127.0.0.1:19092
+  --listen HOST:PORT        serve HTTP on this address (kase run without --brokers)
+  --tls-cert F, --tls-key F the server's certificate chain and private key (PEM)
+  --client-ca F             the CA certificates that issue client certificates (PEM); the subject
+                            CN names the user; OU=kase-channel marks a channel service (may act for
+                            users), OU=kase-treasury the Treasury back office
+  --plain-http              no TLS, for local development on a loopback address only: every
+                            client acts as the Treasury (a warning is printed)
+  --http-threads N          Asio threads (default 2)
+  --http-body-max BYTES     largest request body (default 65536; larger: 413)
+  --http-header-max BYTES   largest request header (default 8192; larger: 431)
+  --http-connections-max N  open connections (default 1024; more are closed at once)
+  --http-requests-per-connection N
+                            requests on one keep-alive connection (default 10000)
+  --http-idle-ms MS         keep-alive wait for the next request (default 30000)
+  --http-read-ms MS         time for the TLS handshake, one whole request or one answer
+                            (default 10000); slower clients are cut off
+  --http-decision-wait-ms MS
+                            how long POST /v1/requests waits for the decision before it answers
+                            202 with the decision's location (default 2000)
+  --http-queue-max N        requests waiting for the engine (default 65536; more: 503)
   --at TIME                 the state as of TIME: UTC microseconds or YYYY-MM-DDTHH:MM[:SS]Z
                             (default: now); queries replay the log up to that time
 
@@ -102,6 +128,11 @@ struct Args {
   bool follow = false;
   bool quiet = false;
   bool jsonl = false;
+  std::string listen;
+  std::string tls_cert, tls_key, client_ca;
+  bool plain_http = false;
+  size_t http_threads = 2;
+  adapters::http::Limits limits;
 };
 
 /// Parses a whole non-negative number within [lo, hi].
@@ -181,6 +212,65 @@ bool parse(int argc, char** argv, Args* a, std::string* err) {
         if (!number(1, UINT64_MAX / 2)) return false;
         a->max = n;
       }
+    } else if (arg == "--listen" || arg == "--tls-cert" || arg == "--tls-key" || arg == "--client-ca") {
+      if (i + 1 >= argc) {
+        *err = arg + " needs a value";
+        return false;
+      }
+      const std::string v = argv[++i];
+      if (arg == "--listen") a->listen = v;
+      else if (arg == "--tls-cert") a->tls_cert = v;
+      else if (arg == "--tls-key") a->tls_key = v;
+      else a->client_ca = v;
+    } else if (arg.rfind("--http-", 0) == 0) {
+      if (i + 1 >= argc) {
+        *err = arg + " needs a value";
+        return false;
+      }
+      const std::string v = argv[++i];
+      uint64_t n = 0;
+      auto number = [&](uint64_t lo, uint64_t hi) {
+        if (parse_number(v, lo, hi, &n)) return true;
+        *err = arg + ": expected a number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got '" +
+               v + "'";
+        return false;
+      };
+      using ms = std::chrono::milliseconds;
+      adapters::http::Limits& l = a->limits;
+      if (arg == "--http-threads") {
+        if (!number(1, 64)) return false;
+        a->http_threads = n;
+      } else if (arg == "--http-body-max") {
+        // The codec refuses larger requests anyway (events::kRequestBytesMax).
+        if (!number(1, events::kRequestBytesMax)) return false;
+        l.body_bytes_max = n;
+      } else if (arg == "--http-header-max") {
+        if (!number(256, 1 << 20)) return false;
+        l.header_bytes_max = n;
+      } else if (arg == "--http-connections-max") {
+        if (!number(1, 1'000'000)) return false;
+        l.connections_max = n;
+      } else if (arg == "--http-requests-per-connection") {
+        if (!number(1, UINT32_MAX)) return false;
+        l.requests_per_connection_max = n;
+      } else if (arg == "--http-idle-ms") {
+        if (!number(1, 3'600'000)) return false;
+        l.idle_timeout = ms(n);
+      } else if (arg == "--http-read-ms") {
+        if (!number(1, 3'600'000)) return false;
+        l.read_timeout = ms(n);
+      } else if (arg == "--http-decision-wait-ms") {
+        if (!number(0, 600'000)) return false;
+        l.decision_wait = ms(n);
+      } else if (arg == "--http-queue-max") {
+        if (!number(1, 10'000'000)) return false;
+        l.queue_requests_max = n;
+      } else {
+        *err = "unknown option " + arg;
+        return false;
+      }
+    } else if (arg == "--plain-http") {
+      a->plain_http = true;
     } else if (arg == "--follow") {
       a->follow = true;
     } else if (arg == "--jsonl") {
@@ -613,8 +703,67 @@ int cmd_produce(const Args& a) {
   return refused == 0 ? 0 : 1;
 }
 
+/// `kase run --listen`: the HTTP API over the embedded log.
+int cmd_run_http(const Args& a) {
+  if (a.data.empty()) return usage_error("run needs --data DIR (the embedded log)");
+  adapters::http::ServerOptions o;
+  const size_t colon = a.listen.rfind(':');
+  uint64_t port = 0;
+  if (colon == std::string::npos || !parse_number(a.listen.substr(colon + 1), 0, 65535, &port))
+    return usage_error("--listen: expected HOST:PORT, e.g. 127.0.0.1:8443, got '" + a.listen + "'");
+  o.address = a.listen.substr(0, colon);
+  if (o.address.size() >= 2 && o.address.front() == '[' && o.address.back() == ']')
+    o.address = o.address.substr(1, o.address.size() - 2);
+  o.port = static_cast<uint16_t>(port);
+  o.plain_http = a.plain_http;
+  o.tls_cert_file = a.tls_cert;
+  o.tls_key_file = a.tls_key;
+  o.client_ca_file = a.client_ca;
+  o.limits = a.limits;
+  o.threads = a.http_threads;
+  if (a.plain_http) {
+    if (!a.tls_cert.empty() || !a.tls_key.empty() || !a.client_ca.empty())
+      return usage_error("--plain-http and --tls-cert/--tls-key/--client-ca exclude each other");
+    std::fprintf(stderr,
+                 "kase run: WARNING: --plain-http: no TLS and no client certificates; every client acts as the "
+                 "Treasury. For local development only.\n");
+  } else if (a.tls_cert.empty() || a.tls_key.empty() || a.client_ca.empty()) {
+    return usage_error("run --listen needs --tls-cert F, --tls-key F and --client-ca F (or --plain-http for local "
+                       "development)");
+  }
+  std::unique_ptr<projections::Store> store;
+  if (Status s = open_store(a, &store); !s.ok()) return storage_error(s);
+  install_stop_handlers();
+  std::unique_ptr<adapters::http::Server> server;
+  if (Status s = adapters::http::Server::start(store.get(), o, &server); !s.ok()) {
+    if (s.code() == Errc::invalid_argument) return usage_error(s.message());
+    return storage_error(s);
+  }
+  std::fprintf(stderr, "kase run: serving %s://%s:%u over the embedded log in %s\n", a.plain_http ? "http" : "https",
+               o.address.c_str(), static_cast<unsigned>(server->port()), a.data.c_str());
+  while (!g_stop.load() && !server->failed()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server->stop();
+  const adapters::http::ServerStats st = server->stats();
+  std::fprintf(stderr,
+               "kase run: stopped; %llu requests decided in %llu commits, %llu HTTP answers, %llu connections "
+               "(%llu refused, %llu failed handshakes, %llu cut off by timeouts)\n",
+               static_cast<unsigned long long>(st.decided), static_cast<unsigned long long>(st.batches),
+               static_cast<unsigned long long>(st.requests), static_cast<unsigned long long>(st.connections),
+               static_cast<unsigned long long>(st.connections_refused),
+               static_cast<unsigned long long>(st.handshakes_failed), static_cast<unsigned long long>(st.timeouts));
+  if (server->failed()) return storage_error({Errc::io_error, "a commit failed; see above"});
+  return 0;
+}
+
 int cmd_run(const Args& a) {
-  if (a.brokers.empty()) return usage_error("run needs --brokers B (the Kafka bootstrap servers)");
+  if (!a.listen.empty() && !a.brokers.empty())
+    return usage_error("--listen serves the embedded log; HTTP over Kafka (--brokers) is not available yet");
+  if (!a.listen.empty()) return cmd_run_http(a);
+  if (a.plain_http || !a.tls_cert.empty() || !a.tls_key.empty() || !a.client_ca.empty())
+    return usage_error("--plain-http and the TLS options need --listen HOST:PORT");
+  if (a.brokers.empty())
+    return usage_error("run needs --brokers B (the Kafka engine node) or --listen HOST:PORT (HTTP over the "
+                       "embedded log)");
   if (a.data.empty()) return usage_error("run needs --data DIR (state per partition)");
   adapters::kafka::NodeOptions o;
   o.brokers = a.brokers;

@@ -1,5 +1,9 @@
 #include "kase/adapters/query.h"
 
+#include <algorithm>
+#include <iterator>
+#include <vector>
+
 #include <boost/json.hpp>
 
 #include "kase/events/codec.h"
@@ -222,6 +226,96 @@ std::string late_applications_jsonl(const engine::State& s, int64_t at_us) {
     out += json::serialize(o);
     out += '\n';
   }
+  return out;
+}
+
+std::string order_json(const engine::State& s, std::string_view client, std::string_view order) {
+  const auto* e = s.orders.find(client, order);
+  if (e == nullptr) return {};
+  const engine::Order& o = e->second;
+  static constexpr const char* kStatus[] = {"prepared", "submitted", "cancelled"};
+  json::object j;
+  j["client"] = client;
+  j["order"] = order;
+  j["account"] = s.names.name(o.account);
+  j["amount_cents"] = o.amount;
+  j["preparer"] = o.preparer == engine::kNoName ? std::string_view{} : s.names.name(o.preparer);
+  j["beneficiary"] = o.beneficiary;
+  j["status"] = kStatus[static_cast<size_t>(o.status)];
+  json::array sigs;
+  for (const engine::Signature& sig : o.signed_by()) {
+    json::object x;
+    x["user"] = s.names.name(sig.user);
+    x["mode"] = fb::EnumNameAccessMode(sig.mode);
+    x["rule"] = engine::rule_of(sig.mode);
+    sigs.push_back(std::move(x));
+  }
+  j["signatures"] = std::move(sigs);
+  return json::serialize(j);
+}
+
+std::string application_json(const engine::State& s, std::string_view application) {
+  const engine::NameId id = s.names.find(application);
+  const auto* e = id == engine::kNoName ? nullptr : s.applications.find(id);
+  if (e == nullptr) return {};
+  const engine::Application& a = e->second;
+  static constexpr const char* kStatus[] = {"submitted", "in_force", "superseded", "terminated", "annulled"};
+  json::object j;
+  j["application"] = application;
+  j["client"] = s.names.name(a.client);
+  j["user"] = s.names.name(a.user);
+  j["kind"] = fb::EnumNameApplicationKind(a.kind);
+  j["status"] = kStatus[static_cast<size_t>(a.status)];
+  j["signed_us"] = a.signed_us;
+  j["submitted_us"] = a.submitted_us;
+  j["registered_us"] = a.registered_us;
+  j["attached_us"] = a.attached_us;
+  j["lapses_on"] = a.lapses_on;  // R31; 0 = not registered
+  if (a.submitted_us != 0) {
+    // R22.1, R22.2: the last business days allowed, counted from the submission.
+    const engine::DateYmd submitted = engine::riga_time(a.submitted_us).date;
+    json::object d;
+    d["registration"] = engine::add_business_days(s.calendar, submitted, 1);
+    d["attachment"] = engine::add_business_days(s.calendar, submitted, 3);
+    j["deadlines"] = std::move(d);
+  }
+  return json::serialize(j);
+}
+
+std::string blocks_json(const engine::State& s) {
+  std::vector<std::pair<std::string_view, const engine::Person*>> blocked;
+  for (const auto& [id, p] : s.persons)
+    if (p.block != fb::BlockCause::none) blocked.emplace_back(s.names.name(id), &p);
+  std::sort(blocked.begin(), blocked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  static constexpr const char* kRule[] = {"", "R28.1", "R28.2", "R28.3", "R28.4"};
+  json::array out;
+  for (const auto& [name, p] : blocked) {
+    json::object x;
+    x["person"] = name;
+    x["cause"] = fb::EnumNameBlockCause(p->block);
+    const auto cause = static_cast<size_t>(p->block);
+    x["rule"] = cause < std::size(kRule) ? kRule[cause] : "R28";
+    x["means"] = fb::EnumNameMeans(p->blocked_means);
+    out.push_back(std::move(x));
+  }
+  return json::serialize(out);
+}
+
+std::string jsonl_to_array(std::string_view lines) {
+  std::string out = "[";
+  size_t start = 0;
+  bool first = true;
+  while (start < lines.size()) {
+    size_t end = lines.find('\n', start);
+    if (end == std::string_view::npos) end = lines.size();
+    if (end > start) {
+      if (!first) out += ", ";
+      out.append(lines.substr(start, end - start));
+      first = false;
+    }
+    start = end + 1;
+  }
+  out += "]";
   return out;
 }
 

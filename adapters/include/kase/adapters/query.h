@@ -32,4 +32,20 @@ std::string late_applications_jsonl(const engine::State& s, int64_t at_us);
 std::string document_json(const engine::State& s, std::string_view client, fb::Service service,
                           std::string_view document);
 
+/// A payment order of a client: account, amount, preparer, status and the
+/// signatures so far (R8), as one JSON object; empty when there is no such order.
+std::string order_json(const engine::State& s, std::string_view client, std::string_view order);
+
+/// An application (R3) with its status, validity (R31) and its R22 deadlines
+/// (registration within 1 business day, attachment within 3), as one JSON
+/// object; empty when there is no such application.
+std::string application_json(const engine::State& s, std::string_view application);
+
+/// R28: every person whose means are blocked, with the cause and its rule, as
+/// a JSON array sorted by person.
+std::string blocks_json(const engine::State& s);
+
+/// JSON lines as one JSON array.
+std::string jsonl_to_array(std::string_view lines);
+
 }  // namespace kase::adapters

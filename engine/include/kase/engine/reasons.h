@@ -140,4 +140,22 @@ inline constexpr const char* kAppropriationExceedsPlan = "plan.appropriation_exc
 // Calendar.
 inline constexpr const char* kDateInvalid = "calendar.date_invalid";
 
+// HTTP intake (adapters/src/http_*.cpp). Answers that never reach the log: the
+// HTTP status carries them with a JSON body {code, message}.
+inline constexpr const char* kHttpBadRequest = "http.bad_request";            // 400: not HTTP/1.1 as expected
+inline constexpr const char* kHttpNotFound = "http.not_found";                // 404: no such route or object
+inline constexpr const char* kHttpMethodNotAllowed = "http.method_not_allowed";  // 405
+inline constexpr const char* kHttpBodyTooLarge = "http.body_too_large";       // 413
+inline constexpr const char* kHttpUnsupportedMediaType = "http.unsupported_media_type";  // 415
+inline constexpr const char* kHttpHeaderTooLarge = "http.header_too_large";   // 431
+inline constexpr const char* kHttpOverloaded = "http.overloaded";             // 503: intake queue full
+inline constexpr const char* kHttpUnavailable = "http.unavailable";           // 503: engine stopped or too slow
+inline constexpr const char* kIntakeTimeSetByServer = "request.intake_time_set_by_server";  // 400 (R47)
+// R41, R22.1.3: what a client certificate may do.
+inline constexpr const char* kActorNotCertificate = "auth.actor_not_certificate";        // 403
+inline constexpr const char* kChannelNotForCertificate = "auth.channel_not_for_certificate";  // 403
+inline constexpr const char* kMeansNotCertificate = "auth.means_not_certificate";        // 403
+inline constexpr const char* kForbidden = "auth.forbidden";                              // 403
+inline constexpr const char* kRequestIdOfAnotherActor = "request.id_of_another_actor";   // 409
+
 }  // namespace kase::engine::reason

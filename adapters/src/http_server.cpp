@@ -1,0 +1,741 @@
+// The HTTP server: Beast sessions as C++20 coroutines on Asio strands, and one
+// engine thread that owns the Ledger (see http.h).
+#include "kase/adapters/http.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "kase/adapters/ledger.h"
+#include "kase/adapters/query.h"
+#include "kase/events/build.h"
+#include "kase/engine/reasons.h"
+
+namespace kase::adapters::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+namespace reason = engine::reason;
+
+using HttpRequest = bhttp::request<bhttp::string_body>;
+using HttpResponse = bhttp::response<bhttp::string_body>;
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+int64_t system_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- The engine thread ----------------------------------------------------------
+
+/// What the engine thread hands back for one piece of work.
+struct EngineReply {
+  enum class Kind : uint8_t { answer, not_found, json, failed } kind = Kind::failed;
+  Answer answer;         // answer: the LogRecord
+  unsigned status = 200; // json
+  std::string json;
+};
+
+/// A query on the live state; runs on the engine thread between batches.
+using StateQuery = std::function<EngineReply(const Ledger&)>;
+
+struct Work {
+  enum class Kind : uint8_t { submit, find, query } kind = Kind::submit;
+  std::string bytes;  // submit: the binary request; find: the request id
+  StateQuery query;
+  std::function<void(EngineReply)> done;  // called on the engine thread
+};
+
+enum class Pushed : uint8_t { queued, overloaded, stopping };
+
+/// Owns the Ledger; drains the queue in order, folding consecutive requests
+/// into one committed batch (group commit), answering each after its batch is
+/// durable. Finds and queries see every request queued before them.
+class EngineLoop {
+ public:
+  EngineLoop(std::unique_ptr<Ledger> ledger, size_t queue_max)
+      : ledger_(std::move(ledger)), queue_max_(queue_max), thread_([this] { run(); }) {}
+  ~EngineLoop() { stop(); }
+
+  Pushed push(Work&& w) {
+    {
+      std::lock_guard lk(mu_);
+      if (stopping_) return Pushed::stopping;
+      if (queue_.size() >= queue_max_) return Pushed::overloaded;
+      queue_.push_back(std::move(w));
+    }
+    cv_.notify_one();
+    return Pushed::queued;
+  }
+
+  /// Refuses new work, decides everything queued and joins.
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  [[nodiscard]] bool failed() const { return failed_.load(); }
+  [[nodiscard]] uint64_t decided() const { return decided_.load(); }
+  [[nodiscard]] uint64_t batches() const { return batches_.load(); }
+
+ private:
+  void run() {
+    std::deque<Work> items;
+    std::vector<std::span<const uint8_t>> spans;
+    std::vector<Answer> answers;
+    for (;;) {
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return !queue_.empty() || stopping_; });
+        if (queue_.empty()) return;
+        items.swap(queue_);
+      }
+      while (!items.empty()) {
+        if (items.front().kind != Work::Kind::submit) {
+          serve(items.front());
+          items.pop_front();
+          continue;
+        }
+        size_t n = 0;
+        spans.clear();
+        while (n < items.size() && items[n].kind == Work::Kind::submit && n < kBatchRequestsMax) {
+          spans.push_back(events::bytes_of(items[n].bytes));
+          ++n;
+        }
+        commit(spans, &answers, items, n);
+        items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(n));
+      }
+    }
+  }
+
+  void commit(std::span<const std::span<const uint8_t>> spans, std::vector<Answer>* answers,
+              std::deque<Work>& items, size_t n) {
+    Status s;
+    if (failed_.load()) {
+      s = {Errc::failed_state, "an earlier commit failed"};
+    } else {
+      s = ledger_->submit(spans, answers);
+    }
+    if (!s.ok()) {
+      if (!failed_.exchange(true)) std::fprintf(stderr, "kase run: commit failed, stopping: %s\n", s.to_string().c_str());
+      for (size_t i = 0; i < n; ++i) items[i].done(EngineReply{});
+      return;
+    }
+    decided_.fetch_add(n);
+    batches_.fetch_add(1);
+    for (size_t i = 0; i < n; ++i) {
+      EngineReply r;
+      r.kind = EngineReply::Kind::answer;
+      r.answer = std::move((*answers)[i]);
+      items[i].done(std::move(r));
+    }
+  }
+
+  void serve(Work& w) {
+    EngineReply r;
+    if (w.kind == Work::Kind::find) {
+      Status s = ledger_->find(w.bytes, &r.answer);
+      if (s.ok()) {
+        r.kind = EngineReply::Kind::answer;
+      } else if (s.code() == Errc::not_found) {
+        r.kind = EngineReply::Kind::not_found;
+      }
+    } else {
+      r = w.query(*ledger_);
+    }
+    w.done(std::move(r));
+  }
+
+  std::unique_ptr<Ledger> ledger_;
+  const size_t queue_max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Work> queue_;
+  bool stopping_ = false;
+  std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> decided_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::thread thread_;  // last: starts after the members above exist
+};
+
+// ---- Responses ----------------------------------------------------------------
+
+HttpResponse json_response(unsigned status, std::string body) {
+  HttpResponse res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::server, "kase");
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = std::move(body);
+  res.body() += '\n';
+  return res;
+}
+
+HttpResponse refusal_response(unsigned status, const char* code, std::string message) {
+  return json_response(status, refusal_json({status, code, std::move(message)}));
+}
+
+/// The JSON codec of this thread (a flatbuffers::Parser is not shared).
+events::JsonCodec& thread_codec() {
+  thread_local events::JsonCodec codec;
+  return codec;
+}
+
+/// The actor of the request inside a logged record ("" when none).
+std::string_view record_actor(const Answer& a) {
+  const auto* rec = flatbuffers::GetRoot<fb::LogRecord>(a.record.data());
+  if (rec->request() == nullptr) return {};
+  const fb::Request* req = events::verify_request({rec->request()->data(), rec->request()->size()});
+  if (req == nullptr || req->actor() == nullptr) return {};
+  return req->actor()->string_view();
+}
+
+/// Subject CN and OUs of the peer's certificate.
+Identity identity_of(SSL* ssl) {
+  Identity who;
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return who;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  auto text = [&](int index) {
+    std::string out;
+    ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+    unsigned char* utf8 = nullptr;
+    const int n = ASN1_STRING_to_UTF8(&utf8, data);
+    if (n > 0) out.assign(reinterpret_cast<const char*>(utf8), static_cast<size_t>(n));
+    OPENSSL_free(utf8);
+    return out;
+  };
+  const int cn = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (cn >= 0) who.name = text(cn);
+  std::vector<std::string> ous;
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, i))
+    ous.push_back(text(i));
+  who.kind = kind_of(ous);
+  return who;
+}
+
+bool is_http_parse_error(const beast::error_code& ec) {
+  return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+}  // namespace
+
+// ---- The server ---------------------------------------------------------------------
+
+class Server::Impl {
+ public:
+  Impl(const ServerOptions& o, std::unique_ptr<Ledger> ledger)
+      : options_(o),
+        limits_(o.limits),
+        clock_(o.clock_us ? o.clock_us : std::function<int64_t()>(system_now_us)),
+        ssl_ctx_(ssl::context::tls_server),
+        ioc_(static_cast<int>(std::max<size_t>(o.threads, 1))),
+        acceptor_(net::make_strand(ioc_)),
+        engine_(std::move(ledger), o.limits.queue_requests_max) {}
+
+  Status open() {
+    beast::error_code ec;
+    const net::ip::address address = net::ip::make_address(options_.address, ec);
+    if (ec) return {Errc::invalid_argument, "--listen: bad address '" + options_.address + "'"};
+    if (options_.plain_http && !address.is_loopback())
+      return {Errc::invalid_argument, "--plain-http serves only a loopback address (127.0.0.1 or ::1)"};
+    if (!options_.plain_http) {
+      if (Status s = configure_tls(); !s.ok()) return s;
+    }
+    const tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return {Errc::io_error, "cannot listen on " + options_.address + ":" + std::to_string(options_.port) +
+                                        ": " + ec.message()};
+    port_ = acceptor_.local_endpoint().port();
+    net::co_spawn(acceptor_.get_executor(), accept_loop(), net::detached);
+    for (size_t i = 0; i < std::max<size_t>(options_.threads, 1); ++i) threads_.emplace_back([this] { ioc_.run(); });
+    return {};
+  }
+
+  void stop() {
+    if (stopped_.exchange(true)) return;
+    stopping_.store(true);
+    net::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    // Everything queued is decided and committed; its answers are posted.
+    engine_.stop();
+    // Let the sessions write them: bounded, idle keep-alive connections stay.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (busy_.load() > 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  [[nodiscard]] uint16_t port() const { return port_; }
+  [[nodiscard]] bool failed() const { return engine_.failed(); }
+  [[nodiscard]] ServerStats stats() const {
+    ServerStats s;
+    s.connections = connections_total_.load();
+    s.connections_refused = connections_refused_.load();
+    s.handshakes_failed = handshakes_failed_.load();
+    s.requests = requests_.load();
+    s.decided = engine_.decided();
+    s.batches = engine_.batches();
+    s.timeouts = timeouts_.load();
+    return s;
+  }
+
+ private:
+  Status configure_tls() {
+    try {
+      ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+      SSL_CTX_set_min_proto_version(ssl_ctx_.native_handle(), TLS1_2_VERSION);
+      ssl_ctx_.use_certificate_chain_file(options_.tls_cert_file);
+      ssl_ctx_.use_private_key_file(options_.tls_key_file, ssl::context::pem);
+      ssl_ctx_.load_verify_file(options_.client_ca_file);
+      // R41: no certificate, an unknown issuer or an expired certificate fails the handshake.
+      ssl_ctx_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options_.client_ca_file.c_str());
+      if (names != nullptr) SSL_CTX_set_client_CA_list(ssl_ctx_.native_handle(), names);
+    } catch (const boost::system::system_error& e) {
+      return {Errc::invalid_argument, std::string("TLS set-up (--tls-cert, --tls-key, --client-ca): ") + e.what()};
+    }
+    return {};
+  }
+
+  /// Counts a connection while it lives.
+  struct ConnectionSlot {
+    std::atomic<size_t>& open;
+    ~ConnectionSlot() { open.fetch_sub(1); }
+  };
+  /// Counts a request between intake and the end of its answer's write.
+  struct BusySlot {
+    std::atomic<size_t>& busy;
+    explicit BusySlot(std::atomic<size_t>& b) : busy(b) { busy.fetch_add(1); }
+    ~BusySlot() { busy.fetch_sub(1); }
+  };
+
+  net::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kTuple);
+      if (ec) {
+        if (!acceptor_.is_open() || stopping_.load()) co_return;
+        // Out of descriptors and the like: wait a little instead of spinning.
+        net::steady_timer pause(co_await net::this_coro::executor, std::chrono::milliseconds(50));
+        co_await pause.async_wait(kTuple);
+        continue;
+      }
+      if (open_connections_.load() >= limits_.connections_max) {
+        connections_refused_.fetch_add(1);
+        beast::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      open_connections_.fetch_add(1);
+      connections_total_.fetch_add(1);
+      auto executor = socket.get_executor();
+      net::co_spawn(executor, connection(std::move(socket)), [](const std::exception_ptr& e) {
+        // A bug in one connection must not take the node down; say so.
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+          std::fprintf(stderr, "kase run: connection ended by an exception: %s\n", x.what());
+        }
+      });
+    }
+  }
+
+  net::awaitable<void> connection(tcp::socket socket) {
+    ConnectionSlot slot{open_connections_};
+    beast::tcp_stream stream(std::move(socket));
+    if (options_.plain_http) {
+      // Local development: no authentication, the Treasury's rights.
+      const Identity who{CertKind::treasury, "plain-http"};
+      co_await serve(stream, who);
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), ssl_ctx_);
+    beast::get_lowest_layer(tls).expires_after(limits_.read_timeout);
+    auto [handshake_ec] = co_await tls.async_handshake(ssl::stream_base::server, kTuple);
+    if (handshake_ec) {
+      handshakes_failed_.fetch_add(1);
+      co_return;
+    }
+    const Identity who = identity_of(tls.native_handle());
+    const bool clean = co_await serve(tls, who);
+    if (clean) {
+      beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
+      auto [shutdown_ec] = co_await tls.async_shutdown(kTuple);
+      (void)shutdown_ec;
+    }
+  }
+
+  /// Serves requests on one connection; false when the connection ended
+  /// abruptly (no TLS close_notify exchange then).
+  template <class Stream>
+  net::awaitable<bool> serve(Stream& stream, const Identity& who) {
+    beast::flat_buffer buffer;
+    auto& lowest = beast::get_lowest_layer(stream);
+    for (size_t served = 0;; ++served) {
+      if (buffer.size() == 0) {
+        // Keep-alive: wait for the first byte of the next request.
+        lowest.expires_after(limits_.idle_timeout);
+        auto [idle_ec, n] = co_await stream.async_read_some(buffer.prepare(1024), kTuple);
+        if (idle_ec) {
+          if (idle_ec == beast::error::timeout) timeouts_.fetch_add(1);
+          co_return false;
+        }
+        buffer.commit(n);
+      }
+      // From its first byte, the whole request must arrive within read_timeout.
+      bhttp::request_parser<bhttp::string_body> parser;
+      limit_parser(parser, limits_);
+      lowest.expires_after(limits_.read_timeout);
+      auto [read_ec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      (void)header_bytes;
+      beast::error_code ec = read_ec;
+      if (!ec && !parser.is_done()) {
+        if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+          bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
+          auto [continue_ec, continue_bytes] = co_await bhttp::async_write(stream, go_on, kTuple);
+          (void)continue_bytes;
+          if (continue_ec) co_return false;
+        }
+        auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+        (void)body_bytes;
+        ec = body_ec;
+      }
+      if (ec) {
+        if (ec == beast::error::timeout) timeouts_.fetch_add(1);  // a slow client, cut off
+        if (!is_http_parse_error(ec) || ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message)
+          co_return false;
+        HttpResponse res =
+            ec == bhttp::error::body_limit
+                ? refusal_response(413, reason::kHttpBodyTooLarge,
+                                   "body larger than " + std::to_string(limits_.body_bytes_max) + " bytes")
+            : ec == bhttp::error::header_limit
+                ? refusal_response(431, reason::kHttpHeaderTooLarge,
+                                   "header larger than " + std::to_string(limits_.header_bytes_max) + " bytes")
+                : refusal_response(400, reason::kHttpBadRequest, "not an HTTP/1.1 request: " + ec.message());
+        res.keep_alive(false);
+        res.prepare_payload();
+        requests_.fetch_add(1);
+        lowest.expires_after(limits_.read_timeout);
+        auto [write_ec, written] = co_await bhttp::async_write(stream, res, kTuple);
+        (void)written;
+        if (!write_ec) co_await linger(lowest);
+        co_return false;
+      }
+
+      HttpRequest& req = parser.get();
+      BusySlot busy(busy_);
+      HttpResponse res = co_await handle(req, who);
+      const bool keep = req.keep_alive() && served + 1 < limits_.requests_per_connection_max && !stopping_.load();
+      res.version(req.version());
+      res.keep_alive(keep);
+      res.prepare_payload();
+      requests_.fetch_add(1);
+      lowest.expires_after(limits_.read_timeout);
+      auto [write_ec, written] = co_await bhttp::async_write(stream, res, kTuple);
+      (void)written;
+      if (write_ec) co_return false;
+      if (!keep) co_return true;
+    }
+  }
+
+  /// After refusing a request whose rest is still coming: stop sending and
+  /// read (and drop) a bounded amount, so that the client sees the answer
+  /// instead of a reset.
+  net::awaitable<void> linger(beast::tcp_stream& lowest) {
+    beast::error_code ignored;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest.expires_after(std::chrono::seconds(1));
+    std::array<char, 4096> sink{};
+    size_t dropped = 0;
+    while (dropped < 4 * limits_.body_bytes_max + limits_.header_bytes_max) {
+      auto [ec, n] = co_await lowest.async_read_some(net::buffer(sink), kTuple);
+      if (ec) break;
+      dropped += n;
+    }
+  }
+
+  struct Waiter {
+    explicit Waiter(const net::any_io_executor& ex) : timer(ex) {}
+    net::steady_timer timer;
+    std::optional<EngineReply> reply;
+  };
+  struct Called {
+    Pushed pushed = Pushed::queued;
+    std::optional<EngineReply> reply;  // empty: not ready within the wait
+  };
+
+  /// Queues work for the engine thread and waits for its reply, at most `wait`.
+  net::awaitable<Called> call(Work work, std::chrono::milliseconds wait) {
+    auto executor = co_await net::this_coro::executor;
+    auto waiter = std::make_shared<Waiter>(executor);
+    waiter->timer.expires_after(wait);
+    std::weak_ptr<Waiter> weak = waiter;
+    work.done = [executor, weak](EngineReply r) {
+      // The reply goes back to the connection's strand; a connection that is
+      // gone no longer waits (the decision is durable and can be fetched).
+      net::post(executor, [weak, r = std::move(r)]() mutable {
+        if (auto w = weak.lock()) {
+          w->reply = std::move(r);
+          w->timer.cancel();
+        }
+      });
+    };
+    Called c;
+    c.pushed = engine_.push(std::move(work));
+    if (c.pushed != Pushed::queued) co_return c;
+    auto [ec] = co_await waiter->timer.async_wait(kTuple);
+    (void)ec;
+    c.reply = std::move(waiter->reply);
+    co_return c;
+  }
+
+  static HttpResponse not_queued(Pushed p) {
+    HttpResponse res = p == Pushed::overloaded
+                           ? refusal_response(503, reason::kHttpOverloaded, "too many requests waiting for the engine")
+                           : refusal_response(503, reason::kHttpUnavailable, "the node is stopping");
+    res.set(bhttp::field::retry_after, "1");
+    return res;
+  }
+
+  static HttpResponse unavailable(const std::string& message) {
+    HttpResponse res = refusal_response(503, reason::kHttpUnavailable, message);
+    res.set(bhttp::field::retry_after, "1");
+    return res;
+  }
+
+  net::awaitable<HttpResponse> handle(const HttpRequest& req, const Identity& who) {
+    const std::string_view target(req.target().data(), req.target().size());
+    const Match m = match(std::string_view(req.method_string().data(), req.method_string().size()), target);
+    if (m.status == 404) co_return refusal_response(404, reason::kHttpNotFound, "no route " + std::string(target));
+    if (m.status == 405) {
+      HttpResponse res = refusal_response(405, reason::kHttpMethodNotAllowed,
+                                          std::string(req.method_string()) + " not allowed; allowed: " + m.allow);
+      res.set(bhttp::field::allow, m.allow);
+      co_return res;
+    }
+    if (!may_query(who, m.id))
+      co_return refusal_response(403, reason::kForbidden, "a user certificate may not read this");
+    switch (m.id) {
+      case RouteId::healthz:
+        co_return json_response(200, R"({"status": "alive"})");
+      case RouteId::readyz:
+        co_return co_await readyz();
+      case RouteId::submit:
+        co_return co_await submit(req, who);
+      case RouteId::decision:
+        co_return co_await decision(m.params[0], who);
+      default:
+        co_return co_await query(m, who);
+    }
+  }
+
+  net::awaitable<HttpResponse> readyz() {
+    if (engine_.failed()) co_return unavailable("a commit failed; the node must be restarted");
+    Work w;
+    w.kind = Work::Kind::query;
+    w.query = [](const Ledger& l) {
+      EngineReply r;
+      r.kind = EngineReply::Kind::json;
+      r.json = "{\"status\": \"ready\", \"log\": \"embedded\", \"next_offset\": " +
+               std::to_string(l.meta().next_offset) + "}";
+      return r;
+    };
+    Called c = co_await call(std::move(w), limits_.decision_wait);
+    if (c.pushed != Pushed::queued) co_return not_queued(c.pushed);
+    if (!c.reply) co_return unavailable("the engine did not answer within the wait");
+    co_return json_response(200, std::move(c.reply->json));
+  }
+
+  net::awaitable<HttpResponse> submit(const HttpRequest& req, const Identity& who) {
+    const auto type = req[bhttp::field::content_type];
+    if (!type.empty() && !beast::iequals(type.substr(0, std::min<size_t>(type.size(), 16)), "application/json"))
+      co_return refusal_response(415, reason::kHttpUnsupportedMediaType, "the body must be application/json");
+    std::string bin;
+    Refusal refusal;
+    if (!intake(thread_codec(), who, req.body(), clock_(), &bin, &refusal))
+      co_return refusal_response(refusal.status, refusal.code.c_str(), std::move(refusal.message));
+    const std::string request_id(flatbuffers::GetRoot<fb::Request>(bin.data())->request_id()->string_view());
+    Work w;
+    w.kind = Work::Kind::submit;
+    w.bytes = std::move(bin);
+    Called c = co_await call(std::move(w), limits_.decision_wait);
+    if (c.pushed != Pushed::queued) co_return not_queued(c.pushed);
+    const std::string location = "/v1/decisions/" + percent_encode(request_id);
+    if (!c.reply) {
+      // Queued, and decided as soon as the engine gets to it.
+      HttpResponse res = json_response(202, "{\"request_id\": " + json_string(request_id) +
+                                                ", \"status\": \"pending\", \"location\": " +
+                                                json_string(location) + "}");
+      res.set(bhttp::field::location, location);
+      co_return res;
+    }
+    if (c.reply->kind != EngineReply::Kind::answer)
+      co_return unavailable("the commit failed; the request was not logged, resubmit it by its request id");
+    co_return answer_response(*c.reply, who, location);
+  }
+
+  HttpResponse answer_response(const EngineReply& r, const Identity& who, const std::string& location) {
+    if (who.kind == CertKind::user && r.answer.duplicate && record_actor(r.answer) != who.name)
+      return refusal_response(409, reason::kRequestIdOfAnotherActor,
+                              "this request id was used by another actor; choose a new one");
+    HttpResponse res = json_response(200, thread_codec().decision_to_json(*r.answer.decision()));
+    res.set(bhttp::field::content_location, location);
+    return res;
+  }
+
+  net::awaitable<HttpResponse> decision(const std::string& request_id, const Identity& who) {
+    Work w;
+    w.kind = Work::Kind::find;
+    w.bytes = request_id;
+    Called c = co_await call(std::move(w), limits_.decision_wait);
+    if (c.pushed != Pushed::queued) co_return not_queued(c.pushed);
+    if (!c.reply) co_return unavailable("the engine did not answer within the wait");
+    if (c.reply->kind == EngineReply::Kind::failed) co_return unavailable("the log could not be read");
+    const bool visible = c.reply->kind == EngineReply::Kind::answer &&
+                         (who.kind != CertKind::user || record_actor(c.reply->answer) == who.name);
+    if (!visible) co_return refusal_response(404, reason::kHttpNotFound, "no decision for request id " + request_id);
+    co_return json_response(200, thread_codec().decision_to_json(*c.reply->answer.decision()));
+  }
+
+  net::awaitable<HttpResponse> query(const Match& m, const Identity& who) {
+    const int64_t now = clock_();
+    if (m.id == RouteId::person && who.kind == CertKind::user && m.params[0] != who.name)
+      co_return refusal_response(403, reason::kForbidden, "a user certificate reads only its own person");
+    Work w;
+    w.kind = Work::Kind::query;
+    // User certificates see orders on accounts they hold rights on and their
+    // own applications; anything else reads as absent (R41).
+    const std::string viewer = who.kind == CertKind::user ? who.name : std::string();
+    w.query = [id = m.id, params = m.params, viewer, now](const Ledger& l) {
+      const engine::State& s = l.state();
+      EngineReply r;
+      r.kind = EngineReply::Kind::json;
+      switch (id) {
+        case RouteId::person:
+          r.json = person_json(s, params[0], now);
+          break;
+        case RouteId::order:
+          r.json = order_json(s, params[0], params[1]);
+          if (!r.json.empty() && !viewer.empty() && !holds_rights(s, viewer, params[0], params[1])) r.json.clear();
+          break;
+        case RouteId::application:
+          r.json = application_json(s, params[0]);
+          if (!r.json.empty() && !viewer.empty()) {
+            const engine::NameId app = s.names.find(params[0]);
+            if (s.applications.find(app)->second.user != s.names.find(viewer)) r.json.clear();
+          }
+          break;
+        case RouteId::late_applications:
+          r.json = jsonl_to_array(late_applications_jsonl(s, now));
+          break;
+        case RouteId::blocks:
+          r.json = blocks_json(s);
+          break;
+        case RouteId::overdue_messages:
+          r.json = jsonl_to_array(overdue_messages_jsonl(s, now));
+          break;
+        default:
+          break;
+      }
+      if (r.json.empty()) r.status = 404;
+      return r;
+    };
+    Called c = co_await call(std::move(w), limits_.decision_wait);
+    if (c.pushed != Pushed::queued) co_return not_queued(c.pushed);
+    if (!c.reply) co_return unavailable("the engine did not answer within the wait");
+    if (c.reply->status == 404) co_return refusal_response(404, reason::kHttpNotFound, "not found");
+    co_return json_response(200, std::move(c.reply->json));
+  }
+
+  /// Whether `user` holds a live eKase mode on the account of the order.
+  static bool holds_rights(const engine::State& s, const std::string& user, const std::string& client,
+                           const std::string& order) {
+    const auto* o = s.orders.find(client, order);
+    const engine::NameId u = s.names.find(user);
+    if (o == nullptr || u == engine::kNoName) return false;
+    const auto* g = s.grants.find(engine::pair_key(u, o->second.account));
+    return g != nullptr && g->second.mode != fb::AccessMode::none && g->second.client == o->second.client;
+  }
+
+  const ServerOptions options_;
+  const Limits limits_;
+  const std::function<int64_t()> clock_;
+  ssl::context ssl_ctx_;  // outlives the streams that the io_context destroys
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  EngineLoop engine_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<size_t> open_connections_{0};
+  std::atomic<size_t> busy_{0};
+  std::atomic<uint64_t> connections_total_{0};
+  std::atomic<uint64_t> connections_refused_{0};
+  std::atomic<uint64_t> handshakes_failed_{0};
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> timeouts_{0};
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() {
+  if (impl_) impl_->stop();
+}
+
+Status Server::start(projections::Store* store, const ServerOptions& options, std::unique_ptr<Server>* out) {
+  std::unique_ptr<Ledger> ledger;
+  if (Status s = Ledger::open(store, &ledger); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>(options, std::move(ledger));
+  if (Status s = impl->open(); !s.ok()) {
+    impl->stop();
+    return s;
+  }
+  out->reset(new Server(std::move(impl)));
+  return {};
+}
+
+uint16_t Server::port() const { return impl_->port(); }
+bool Server::failed() const { return impl_->failed(); }
+ServerStats Server::stats() const { return impl_->stats(); }
+void Server::stop() { impl_->stop(); }
+
+}  // namespace kase::adapters::http
