@@ -97,4 +97,46 @@ kill -TERM "$run_pid"
 wait "$run_pid" || fail "kase run exited $? after SIGTERM"
 grep -q 'stopped; 1 requests decided' "$dir/run.err" || fail "no stop line: $(cat "$dir/run.err")"
 "$kase" get --data "$dir/http" h1 | grep -q '"outcome": "accepted"' || fail "the HTTP request is not in the log"
+
+# Fallback payment files (R48.1, R49): an outage, a file and its summary.
+{
+  echo '{"request_id":"f1","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"AccountOpened","payload":{"account":"LV80TREL0000000000001","owner_client":"C9","fiscal_year":2026}}'
+  echo '{"request_id":"f2","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"RepresentativeRegistered","payload":{"person":"head9","head":true,"specimen_card":true}}'
+  echo '{"request_id":"f3","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"RightsGranted","payload":{"user":"head9","account":"LV80TREL0000000000001","mode":"signature_4","per_order_limit_cents":500000,"daily_limit_cents":800000}}'
+  echo '{"request_id":"f4","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"ServiceOutage","payload":{"service":"ekase","down":true,"expected_minutes":480}}'
+} > "$dir/fb-setup.jsonl"
+"$kase" submit --data "$dir/fb" < "$dir/fb-setup.jsonl" | grep -c '"outcome": "accepted"' | grep -q '^4$' || fail "fallback set-up"
+cat > "$dir/pay.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"><CstmrCdtTrfInitn>
+<GrpHdr><MsgId>M1</MsgId><CreDtTm>2026-11-30T09:00:00</CreDtTm><NbOfTxs>2</NbOfTxs><CtrlSum>6200.01</CtrlSum><InitgPty><Nm>School 9</Nm></InitgPty></GrpHdr>
+<PmtInf><PmtInfId>P1</PmtInfId><PmtMtd>TRF</PmtMtd><Dbtr><Nm>School 9</Nm><Id><OrgId><Othr><Id>90000000009</Id></Othr></OrgId></Id></Dbtr>
+<DbtrAcct><Id><IBAN>LV80TREL0000000000001</IBAN></Id></DbtrAcct>
+<CdtTrfTxInf><PmtId><EndToEndId>E1</EndToEndId></PmtId><Amt><InstdAmt Ccy="EUR">1200.00</InstdAmt></Amt><CdtrAcct><Id><IBAN>LV97HABA0000000000001</IBAN></Id></CdtrAcct><Cdtr><Nm>Supplier</Nm></Cdtr></CdtTrfTxInf>
+<CdtTrfTxInf><PmtId><EndToEndId>E2</EndToEndId></PmtId><Amt><InstdAmt Ccy="EUR">5000.01</InstdAmt></Amt><CdtrAcct><Id><IBAN>LV97HABA0000000000002</IBAN></Id></CdtrAcct><Cdtr><Nm>Builder</Nm></Cdtr></CdtTrfTxInf>
+</PmtInf></CstmrCdtTrfInitn></Document>
+XML
+sig='"signatures": [{"person": "head9", "role": "head", "signed_us": 1795939200000000}]'
+echo "{\"file_name\": \"pay.xml\", \"institution\": \"School 9\", \"tax_number\": \"90000000009\", \"account\": \"LV80TREL0000000000001\", \"payments\": 3, \"total\": \"6200.01\", $sig}" > "$dir/bad-summary.json"
+set +e
+"$kase" fallback ingest --file "$dir/pay.xml" --summary "$dir/bad-summary.json" --client C9 --data "$dir/fb" > "$dir/fb.out" 2> "$dir/fb.err"
+[ $? -eq 1 ] || fail "a summary that differs from its file should exit 1"
+set -e
+grep -q 'R49.4: the summary says 3 payments, the file has 2' "$dir/fb.err" || fail "fallback difference not said: $(cat "$dir/fb.err")"
+grep -q '"reason": "fallback.count_mismatch"' "$dir/fb.out" || fail "fallback mismatch not decided: $(cat "$dir/fb.out")"
+echo "{\"file_name\": \"pay.xml\", \"institution\": \"School 9\", \"tax_number\": \"90000000009\", \"account\": \"LV80TREL0000000000001\", \"payments\": 2, \"total\": \"6200.01\", $sig}" > "$dir/summary.json"
+# The same file with a corrected summary: accepted; one payment over the R9 per-order limit.
+"$kase" fallback ingest --file "$dir/pay.xml" --summary "$dir/summary.json" --client C9 --data "$dir/fb" > "$dir/fb.out" 2>/dev/null \
+  || fail "fallback ingest: $(cat "$dir/fb.out")"
+[ "$(grep -c '"outcome": "accepted"' "$dir/fb.out")" -eq 2 ] || fail "file and payment 1 accepted: $(cat "$dir/fb.out")"
+grep -q '"reason": "limit.per_order_exceeded"' "$dir/fb.out" || fail "payment over the R9 limit not refused"
+"$kase" fallback ingest --file "$dir/pay.xml" --summary "$dir/summary.json" --client C9 --data "$dir/fb" > "$dir/fb2.out" 2>/dev/null
+cmp -s "$dir/fb.out" "$dir/fb2.out" || fail "a file ingested twice must answer with the original decisions"
+echo '<Document' > "$dir/broken.xml"
+set +e
+"$kase" fallback ingest --file "$dir/broken.xml" --summary "$dir/summary.json" --client C9 --data "$dir/fb" > /dev/null 2> "$dir/fb.err"
+[ $? -eq 1 ] || fail "malformed XML should exit 1"
+set -e
+grep -q 'malformed XML' "$dir/fb.err" || fail "malformed XML not said"
+"$kase" replay --data "$dir/fb" --verify | grep -q 'verify          ok' || fail "replay --verify after fallback"
 echo "cli_test: ok"

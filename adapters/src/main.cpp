@@ -14,6 +14,7 @@
 #include <csignal>
 
 #include "kase/adapters/demo.h"
+#include "kase/adapters/fallback.h"
 #include "kase/adapters/http.h"
 #include "kase/adapters/kafka.h"
 #include "kase/adapters/ledger.h"
@@ -75,6 +76,14 @@ commands:
                             re-fold kase.requests from the beginning and check kase.decisions:
                             exactly one decision per request, byte-equal to the re-fold; with
                             --data also the engine's partition states (exit 1 on divergence)
+  fallback ingest --file PAYMENTS.xml --summary SUMMARY.json --client C (--data DIR | --brokers B)
+          [--actor OPERATOR] [--operator-override]
+                            a fallback payment file (ISO 20022 pain.001.001.03) and its signed
+                            summary (R48.1, R49): says exactly where the summary and the file
+                            differ; the file is decided first and its payments become orders that
+                            obey R9; nothing of a rejected file is applied; a file ingested twice
+                            is applied once. Only while eKase is declared down for more than 6
+                            hours (ServiceOutage) unless --operator-override
   help                      this text
 
 options:
@@ -128,6 +137,8 @@ struct Args {
   bool follow = false;
   bool quiet = false;
   bool jsonl = false;
+  std::string file, summary, client, actor = "treasury-operator";
+  bool operator_override = false;
   std::string listen;
   std::string tls_cert, tls_key, client_ca;
   bool plain_http = false;
@@ -176,6 +187,18 @@ bool parse(int argc, char** argv, Args* a, std::string* err) {
         return false;
       }
       a->at = argv[++i];
+    } else if (arg == "--file" || arg == "--summary" || arg == "--client" || arg == "--actor") {
+      if (i + 1 >= argc) {
+        *err = arg + " needs a value";
+        return false;
+      }
+      const std::string v = argv[++i];
+      if (arg == "--file") a->file = v;
+      else if (arg == "--summary") a->summary = v;
+      else if (arg == "--client") a->client = v;
+      else a->actor = v;
+    } else if (arg == "--operator-override") {
+      a->operator_override = true;
     } else if (arg == "--brokers" || arg == "--group" || arg == "--transactional-id" || arg == "--partitions" ||
                arg == "--replication" || arg == "--batch" || arg == "--batch-ms" || arg == "--max") {
       if (i + 1 >= argc) {
@@ -571,6 +594,87 @@ int cmd_demo(const Args& a) {
   return 0;
 }
 
+bool read_file(const std::string& path, std::string* out) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  char buf[65536];
+  size_t n = 0;
+  out->clear();
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    out->append(buf, n);
+    if (out->size() > (64u << 20)) break;  // a named limit: 64 MiB per file
+  }
+  const bool ok = std::ferror(f) == 0 && out->size() <= (64u << 20);
+  std::fclose(f);
+  return ok;
+}
+
+int broker_error(const Status& s);
+
+int cmd_fallback(const Args& a) {
+  if (a.positional.size() != 1 || a.positional[0] != "ingest") return usage_error("fallback needs the subcommand ingest");
+  if (a.file.empty() || a.summary.empty() || a.client.empty())
+    return usage_error("fallback ingest needs --file PAYMENTS.xml, --summary SUMMARY.json and --client C");
+  if (a.data.empty() == a.brokers.empty()) return usage_error("fallback ingest needs one of --data DIR or --brokers B");
+  std::string xml, summary_text;
+  if (!read_file(a.file, &xml)) return usage_error("cannot read --file " + a.file + " (or larger than 64 MiB)");
+  if (!read_file(a.summary, &summary_text)) return usage_error("cannot read --summary " + a.summary);
+  adapters::fallback::PaymentFile file;
+  adapters::fallback::Summary summary;
+  if (Status s = adapters::fallback::parse_pain001(xml, &file); !s.ok()) {
+    std::fprintf(stderr, "kase: %s: the payment file is refused: %s\n", a.file.c_str(), s.message().c_str());
+    return 1;
+  }
+  if (Status s = adapters::fallback::parse_summary(summary_text, &summary); !s.ok()) {
+    std::fprintf(stderr, "kase: %s: the summary is refused: %s\n", a.summary.c_str(), s.message().c_str());
+    return 1;
+  }
+  const std::string name = std::filesystem::path(a.file).filename().string();
+  const std::string digest = adapters::fallback::digest_hex(xml);
+  const auto diffs = adapters::fallback::differences(summary, file, name);
+  for (const auto& d : diffs) std::fprintf(stderr, "kase: %s\n", d.c_str());
+  std::vector<std::string> requests = adapters::fallback::build_requests(
+      summary, file, name, digest, a.client, a.actor, now_us(), a.operator_override);
+  // A file that differs from its summary is decided (and logged, rejected) alone.
+  if (!diffs.empty()) requests.resize(1);
+  events::JsonCodec codec;
+  if (!a.brokers.empty()) {
+    std::unique_ptr<adapters::kafka::RequestProducer> producer;
+    if (Status s = adapters::kafka::RequestProducer::open(a.brokers, &producer); !s.ok()) return broker_error(s);
+    for (const auto& r : requests)
+      if (Status s = producer->produce(events::bytes_of(r)); !s.ok()) return broker_error(s);
+    if (Status s = producer->flush(60'000); !s.ok()) return broker_error(s);
+    std::printf("{\"file\": \"%s\", \"digest\": \"%s\", \"requests_produced\": %zu}\n", name.c_str(),
+                digest.c_str(), requests.size());
+    return diffs.empty() ? 0 : 1;
+  }
+  std::unique_ptr<projections::Store> store;
+  if (Status s = open_store(a, &store); !s.ok()) return storage_error(s);
+  std::unique_ptr<adapters::Ledger> ledger;
+  if (Status s = adapters::Ledger::open(store.get(), &ledger); !s.ok()) return storage_error(s);
+  std::vector<adapters::Answer> answers;
+  std::vector<std::span<const uint8_t>> one = {events::bytes_of(requests[0])};
+  if (Status s = ledger->submit(one, &answers); !s.ok()) return storage_error(s);
+  const fb::Decision& fd = *answers[0].decision();
+  std::printf("%s\n", codec.decision_to_json(fd).c_str());
+  if (fd.outcome() != fb::Outcome::accepted) return 1;  // nothing of a rejected file is applied
+  uint64_t accepted = 0, rejected = 0;
+  for (size_t i = 1; i < requests.size(); i += adapters::kBatchRequestsMax) {
+    std::vector<std::span<const uint8_t>> spans;
+    for (size_t j = i; j < std::min(requests.size(), i + adapters::kBatchRequestsMax); ++j)
+      spans.push_back(events::bytes_of(requests[j]));
+    if (Status s = ledger->submit(spans, &answers); !s.ok()) return storage_error(s);
+    for (const auto& ans : answers) {
+      const fb::Decision& d = *ans.decision();
+      std::printf("%s\n", codec.decision_to_json(d).c_str());
+      (d.outcome() == fb::Outcome::accepted ? accepted : rejected)++;
+    }
+  }
+  std::fprintf(stderr, "kase fallback: %s: %llu payments became orders, %llu rejected\n", name.c_str(),
+               static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(rejected));
+  return 0;
+}
+
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
@@ -816,6 +920,7 @@ int main(int argc, char** argv) {
     if (a.command == "kafka") return cmd_kafka(a);
     if (a.command == "produce") return cmd_produce(a);
     if (a.command == "run") return cmd_run(a);
+    if (a.command == "fallback") return cmd_fallback(a);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kase: internal error: %s\n", e.what());
     return 3;

@@ -252,6 +252,9 @@ Verdict Engine::apply(const fb::Request& req) {
       return on_document(req, t);
     case Payload::AppropriationReceived:
       return on_appropriation(req, *req.payload_as_AppropriationReceived());
+    case Payload::ServiceOutage: return on_outage(req, *req.payload_as_ServiceOutage());
+    case Payload::PaymentFileSubmitted: return on_payment_file(req, *req.payload_as_PaymentFileSubmitted());
+    case Payload::PaymentFromFile: return on_payment_from_file(req, t, *req.payload_as_PaymentFromFile());
     case Payload::NONE: break;
   }
   return Verdict::reject(r::kNoPayload, "R47");

@@ -291,4 +291,33 @@ std::string appropriation_received(const Envelope& e, std::string_view document,
   });
 }
 
+std::string service_outage(const Envelope& e, fb::Service service, bool down, int32_t expected_minutes) {
+  return finish(e, fb::Payload::ServiceOutage, [&](FlatBufferBuilder& b) {
+    return fb::CreateServiceOutage(b, service, down, expected_minutes);
+  });
+}
+
+std::string payment_file(const Envelope& e, const PaymentFileFacts& f) {
+  return finish(e, fb::Payload::PaymentFileSubmitted, [&](FlatBufferBuilder& b) {
+    std::vector<flatbuffers::Offset<fb::SummarySignature>> sigs;
+    for (const auto& s : f.signatures)
+      sigs.push_back(fb::CreateSummarySignature(b, str(b, s.person), s.role, s.signed_us));
+    const auto sv = b.CreateVector(sigs);
+    const auto digest = str(b, f.file_digest), name = str(b, f.file_name), acc = str(b, f.account),
+               facc = str(b, f.file_account), inst = str(b, f.institution), tax = str(b, f.tax_number),
+               finst = str(b, f.file_institution), ftax = str(b, f.file_tax_number),
+               sname = str(b, f.summary_file_name);
+    return fb::CreatePaymentFileSubmitted(b, digest, name, acc, facc, inst, tax, finst, ftax, sname, f.payments,
+                                          f.file_payments, f.total_cents, f.file_total_cents, sv,
+                                          f.operator_override);
+  });
+}
+
+std::string payment_from_file(const Envelope& e, std::string_view file_digest, std::string_view order,
+                              int64_t amount_cents, std::string_view beneficiary) {
+  return finish(e, fb::Payload::PaymentFromFile, [&](FlatBufferBuilder& b) {
+    return fb::CreatePaymentFromFile(b, str(b, file_digest), str(b, order), amount_cents, str(b, beneficiary));
+  });
+}
+
 }  // namespace kase::events

@@ -46,6 +46,7 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   table(Family::structures, b.dirty.structures);
   table(Family::documents, b.dirty.documents);
   table(Family::document_history, b.dirty.document_history);
+  table(Family::payment_files, b.dirty.payment_files);
   if (b.dirty.settings) {
     scratch->clear();
     encode_settings(*b.state, scratch);

@@ -56,6 +56,7 @@ const char* family_name(Family f) noexcept {
     case Family::structures: return "structures";
     case Family::documents: return "documents";
     case Family::document_history: return "document_history";
+    case Family::payment_files: return "payment_files";
     case Family::count_: break;
   }
   return "?";
@@ -235,6 +236,16 @@ void encode_value(const Document& v, const Names& n, std::string* o) {
   put_str(o, v.opinion_digest);
   put_i32(o, static_cast<int32_t>(v.history_count));
 }
+void encode_value(const PaymentFile& v, const Names& n, std::string* o) {
+  put_u8(o, kValueVersion);
+  put_name(o, n, v.client);
+  put_name(o, n, v.account);
+  put_name(o, n, v.signer);
+  put_i32(o, v.payments);
+  put_i32(o, v.applied);
+  put_i64(o, v.total);
+  put_i64(o, v.applied_total);
+}
 void encode_value(const DocumentEvent& v, const Names& n, std::string* o) {
   put_u8(o, kValueVersion);
   put_i64(o, v.at_us);
@@ -343,7 +354,7 @@ void encode_value(const Person& v, const Names&, std::string* o) {
 }
 
 // Settings version 2 appends the identity policy (R28.1, R28.4) to version 1.
-constexpr uint8_t kSettingsVersion = 2;
+constexpr uint8_t kSettingsVersion = 3;
 
 void encode_settings(const State& s, std::string* o) {
   put_u8(o, kSettingsVersion);
@@ -361,12 +372,16 @@ void encode_settings(const State& s, std::string* o) {
   put_i32(o, s.identity_policy.failures_to_block);
   put_i64(o, s.identity_policy.request_interval_us);
   put_i32(o, s.identity_policy.short_intervals_to_block);
+  for (const auto& sv : s.services) {  // version 3: R48 outages
+    put_i64(o, sv.down_since_us);
+    put_i32(o, sv.expected_minutes);
+  }
 }
 
 Status decode_settings(std::string_view value, State* s) {
   Reader r(value);
   const uint8_t version = r.u8();
-  if (version != 1 && version != kSettingsVersion) return corrupt(Family::meta, "settings");
+  if (version < 1 || version > kSettingsVersion) return corrupt(Family::meta, "settings");
   const auto n = r.get(4);
   if (n != s->services.size()) return corrupt(Family::meta, "settings");
   for (auto& sv : s->services) {
@@ -384,6 +399,12 @@ Status decode_settings(std::string_view value, State* s) {
     s->identity_policy.failures_to_block = r.i32();
     s->identity_policy.request_interval_us = r.i64();
     s->identity_policy.short_intervals_to_block = r.i32();
+  }
+  if (version >= 3) {
+    for (auto& sv : s->services) {
+      sv.down_since_us = r.i64();
+      sv.expected_minutes = r.i32();
+    }
   }
   return r.done() ? Status::Ok() : corrupt(Family::meta, "settings");
 }
@@ -528,6 +549,18 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       const int32_t count = r.i32();
       if (count < 0 || static_cast<uint32_t>(count) > kDocumentHistoryMax) return corrupt(f, key);
       d.history_count = static_cast<uint32_t>(count);
+      break;
+    }
+    case Family::payment_files: {
+      if (key.empty()) return corrupt(f, key);
+      PaymentFile& pf = s->payment_files[names.intern(key)];
+      pf.client = intern_or_none(names, r.str());
+      pf.account = intern_or_none(names, r.str());
+      pf.signer = intern_or_none(names, r.str());
+      pf.payments = r.i32();
+      pf.applied = r.i32();
+      pf.total = r.i64();
+      pf.applied_total = r.i64();
       break;
     }
     case Family::document_history: {
@@ -729,6 +762,7 @@ events::Hash state_hash(const State& s) {
   hash_table(&c, Family::structures, s.structures, s.names);
   hash_table(&c, Family::documents, s.documents, s.names);
   hash_table(&c, Family::document_history, s.document_history, s.names);
+  hash_table(&c, Family::payment_files, s.payment_files, s.names);
   std::string settings;
   encode_settings(s, &settings);
   SHA256_Update(&c, settings.data(), settings.size());

@@ -407,6 +407,19 @@ struct ServiceState {
   int32_t open_minute = 8 * 60;
   int32_t close_minute = 18 * 60;
   bool suspended = false;
+  int64_t down_since_us = 0;     // R48: declared unable to work since (0 = working)
+  int32_t expected_minutes = 0;  // R48: the outage's expected length
+};
+
+/// R48.1, R49: an accepted payment file, keyed by the digest of its bytes.
+struct PaymentFile : Dirty {
+  NameId client = kNoName;
+  NameId account = kNoName;
+  NameId signer = kNoName;   // the head or specimen-card person whose R9 limits apply
+  int32_t payments = 0;      // R49.4
+  int32_t applied = 0;       // payments turned into orders so far
+  Cents total = 0;           // R49.5
+  Cents applied_total = 0;
 };
 
 template <class K, class T, class H = IdHash>
@@ -432,6 +445,7 @@ struct State {
   Table<StructureKey, Structure, StructureKeyHash> structures;  // (client, type, year) (R16)
   Table<PairKey, Dirty> message_reads;             // (message, user) (R36)
   Table<DocumentKey, Document, DocumentKeyHash> documents;             // (client, service, document)
+  Table<NameId, PaymentFile> payment_files;        // file digest (R48.1, R49)
   Table<HistoryKey, DocumentEvent, HistoryKeyHash> document_history;  // (document, seq)
   int32_t persons_with_means = 0;                  // derived: persons with registered means
   BusinessCalendar calendar;
@@ -462,13 +476,14 @@ struct DirtySet {
   List<RightKey, ServiceRight> service_rights;
   List<StructureKey, Structure> structures;
   List<DocumentKey, Document> documents;
+  List<NameId, PaymentFile> payment_files;
   List<HistoryKey, DocumentEvent> document_history;
   bool settings = false;  // calendar overrides, service states or identity policy changed
   [[nodiscard]] size_t size() const {
     return accounts.size() + representatives.size() + grants.size() + permissions.size() +
            limit_overrides.size() + day_totals.size() + orders.size() + persons.size() + applications.size() + data_exchange.size() + messages.size() +
            message_reads.size() + clients.size() + roles.size() + service_rights.size() + structures.size() +
-           documents.size() + document_history.size() + (settings ? 1 : 0);
+           documents.size() + document_history.size() + payment_files.size() + (settings ? 1 : 0);
   }
 };
 
@@ -564,6 +579,10 @@ class Engine {
   Verdict on_document(const fb::Request& req, const RigaTime& t);
   Verdict on_exchange_test(const fb::Request& req, const RigaTime& t, const DocumentRequest& d);
   Verdict on_appropriation(const fb::Request& req, const fb::AppropriationReceived& p);
+  // Fallback payment files (fallback.cpp).
+  Verdict on_outage(const fb::Request& req, const fb::ServiceOutage& p);
+  Verdict on_payment_file(const fb::Request& req, const fb::PaymentFileSubmitted& p);
+  Verdict on_payment_from_file(const fb::Request& req, const RigaTime& t, const fb::PaymentFromFile& p);
   /// The actor's rights for a step on a document of `owner`, through the
   /// client `acting_for` names (R6.5, R16, R19.2.4, R19.2.7, R19.2.8).
   Verdict document_rights(const fb::Request& req, const RigaTime& t, const DocumentRequest& d, NameId owner,

@@ -131,6 +131,19 @@ inline constexpr const char* kDocumentNotSubmitted = "document.not_submitted";
 inline constexpr const char* kDocumentAlreadyAccepted = "document.already_accepted";
 inline constexpr const char* kDocumentWrongStatus = "document.wrong_status";
 inline constexpr const char* kDocumentHistoryFull = "document.history_full";
+
+// Fallback payment files (R48.1, R49).
+inline constexpr const char* kFallbackServiceNotDown = "fallback.service_not_down";            // R48.1
+inline constexpr const char* kFallbackFileDuplicate = "fallback.file_duplicate";               // R48.1
+inline constexpr const char* kFallbackInstitutionMismatch = "fallback.institution_mismatch";   // R49.1
+inline constexpr const char* kFallbackAccountMismatch = "fallback.account_mismatch";           // R49.2
+inline constexpr const char* kFallbackFileNameMismatch = "fallback.file_name_mismatch";        // R49.3
+inline constexpr const char* kFallbackCountMismatch = "fallback.count_mismatch";               // R49.4
+inline constexpr const char* kFallbackTotalMismatch = "fallback.total_mismatch";               // R49.5
+inline constexpr const char* kFallbackHeadSignatureMissing = "fallback.head_signature_missing";    // R48.1
+inline constexpr const char* kFallbackSignature3Missing = "fallback.signature3_missing";       // R48.1
+inline constexpr const char* kFallbackFileUnknown = "fallback.file_unknown";                   // R48.1
+inline constexpr const char* kFallbackPaymentNotInFile = "fallback.payment_not_in_file";       // R49.4, R49.5
 inline constexpr const char* kReportOwn = "report.own_report";
 inline constexpr const char* kReportNoStructure = "report.no_structure";
 inline constexpr const char* kReportOpinionMissing = "report.opinion_missing";

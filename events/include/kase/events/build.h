@@ -96,6 +96,26 @@ std::string document_accept(const Envelope& e, fb::Service service, std::string_
 std::string document_view(const Envelope& e, fb::Service service, std::string_view document,
                           std::string_view acting_for = {});
 std::string appropriation_received(const Envelope& e, std::string_view document, int64_t amount_cents);
+
+// Fallback payment files (R48.1, R49).
+std::string service_outage(const Envelope& e, fb::Service service, bool down, int32_t expected_minutes);
+struct SummarySigner {
+  std::string person;
+  fb::SummaryRole role = fb::SummaryRole::head;
+  int64_t signed_us = 0;
+};
+/// What a summary states and what its file holds (see PaymentFileSubmitted).
+struct PaymentFileFacts {
+  std::string file_digest, file_name, account, file_account, institution, tax_number, file_institution,
+      file_tax_number, summary_file_name;
+  int32_t payments = 0, file_payments = 0;
+  int64_t total_cents = 0, file_total_cents = 0;
+  std::vector<SummarySigner> signatures;
+  bool operator_override = false;
+};
+std::string payment_file(const Envelope& e, const PaymentFileFacts& f);
+std::string payment_from_file(const Envelope& e, std::string_view file_digest, std::string_view order,
+                              int64_t amount_cents, std::string_view beneficiary);
 std::string login_attempt(const Envelope& e, fb::Means means, bool success);
 std::string breach_reported(const Envelope& e, fb::Means means);
 std::string means_blocked(const Envelope& e, std::string_view person, fb::BlockCause cause);

@@ -45,6 +45,7 @@ enum class Family : uint8_t {
   structures,       // R16: institution structures
   documents,        // R2, R6, R19, R21: documents in ePlans, eEstimates, eReports, eLoans
   document_history, // R37, R47: each document's steps: who did what, when, by which request
+  payment_files,    // R48.1, R49: accepted fallback payment files by digest
   count_,
 };
 inline constexpr size_t kFamilyCount = static_cast<size_t>(Family::count_);
@@ -213,6 +214,7 @@ void encode_value(const engine::Roles& v, const engine::Names& n, std::string* o
 void encode_value(const engine::ServiceRight& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Structure& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::Document& v, const engine::Names& n, std::string* out);
+void encode_value(const engine::PaymentFile& v, const engine::Names& n, std::string* out);
 void encode_value(const engine::DocumentEvent& v, const engine::Names& n, std::string* out);
 void encode_settings(const engine::State& s, std::string* out);
 
