@@ -19,7 +19,7 @@ jobs="${KASE_BENCH_JOBS:-2}"
 results="$root/bench/results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O2 -g1" >/dev/null
-cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_kafka_bench
+cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_replay_bench kase_kafka_bench
 
 commit="$(git -C "$root" rev-parse --short HEAD)"
 if [ -n "$(git -C "$root" status --porcelain -- engine events projections adapters bench CMakeLists.txt)" ]; then
@@ -85,8 +85,10 @@ fi
 
 run kase_hot_path_bench hot_path.json
 run kase_e2e_bench e2e_embedded.json
+run kase_replay_bench replay_embedded.json
 
-python3 - "$root/bench/README.md" "$results/hot_path.json" "$results/e2e_embedded.json" <<'PY'
+python3 - "$root/bench/README.md" "$results/hot_path.json" "$results/e2e_embedded.json" \
+  "$results/replay_embedded.json" <<'PY'
 import json, re, sys
 readme, *files = sys.argv[1:]
 targets = {  # items (decisions or requests) per second, one core
@@ -94,6 +96,8 @@ targets = {  # items (decisions or requests) per second, one core
     "hot_path/sign_with_verifier": 2_000_000,
     "e2e_embedded/submit_quiet_sync": 300_000,
     "e2e_embedded/submit_quiet_nosync": None,
+    "replay_embedded/verify": 1_000_000,  # issue 7: audit replay, first target
+    "replay_embedded/fold": None,
 }
 rows = ["| benchmark | median | target | ratio to target | date | machine | commit |",
         "|---|---|---|---|---|---|---|"]
@@ -107,7 +111,7 @@ for f in files:
         name = re.sub(r"(/min_time:[^/]*)?/manual_time.*$", "", b["run_name"])
         rate = b["items_per_second"]
         t = targets.get(name)
-        unit = "decisions/s" if name.startswith("hot_path") else "requests/s"
+        unit = "decisions/s" if name.startswith("hot_path") else "records/s" if name.startswith("replay") else "requests/s"
         rows.append(f'| `{name}` | {rate:,.0f} {unit} | {f"{t:,} {unit}" if t else "(comparison)"} | '
                     f'{f"{rate / t:.2f}" if t else "–"} | {c["date"][:10]} | {machine} | {c.get("commit", "?")} |')
 table = "\n".join(rows)

@@ -310,58 +310,88 @@ Status Ledger::find(std::string_view request_id, Answer* out) {
   return store_->get_record(*offset, &out->record);
 }
 
-Status replay(projections::Store* store, bool verify, ReplayResult* out) {
-  engine::Engine engine;
-  events::Hash chain{};
-  uint64_t expected_offset = 0;
+Refold::Refold(bool verify) : verify_(verify) {}
+
+uint64_t Refold::id_digest(std::string_view request_id, uint64_t offset) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over the id, then the offset
+  for (const char c : request_id) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
+  for (int i = 0; i < 8; ++i) h = (h ^ ((offset >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
+  return h;
+}
+Refold::~Refold() = default;
+
+bool Refold::diverge(uint64_t offset, std::string what, const fb::Decision* stored,
+                     const events::DecisionFields* mine) {
+  divergence_.offset = static_cast<int64_t>(offset);
+  divergence_.what = "offset " + std::to_string(offset) + ": " + std::move(what);
+  if (codec_ == nullptr) codec_ = std::make_unique<events::JsonCodec>();
+  if (stored != nullptr) divergence_.stored_json = codec_->decision_to_json(*stored);
+  if (mine != nullptr) {
+    flatbuffers::FlatBufferBuilder b(512);
+    b.Finish(events::build_decision(b, *mine, &chain_));
+    divergence_.recomputed_json = codec_->decision_to_json(*flatbuffers::GetRoot<fb::Decision>(b.GetBufferPointer()));
+  }
+  return false;
+}
+
+bool Refold::add(uint64_t offset, std::span<const uint8_t> bytes) {
+  const fb::LogRecord* rec = events::verify_log_record(bytes);
+  const fb::Request* req = nullptr;
+  if (rec != nullptr && rec->request() != nullptr) {
+    req = events::verify_request({rec->request()->data(), rec->request()->size()});
+  }
+  if (rec == nullptr || req == nullptr || rec->decision() == nullptr)
+    return diverge(offset, "log record does not verify", nullptr, nullptr);
+  if (offset != records_)
+    return diverge(records_, "missing from the log (next is " + std::to_string(offset) + ")", nullptr, nullptr);
+  ++records_;
+  last_ = engine_.apply(*req);
+  (void)engine_.take_dirty();
+  if (last_.accepted) ++accepted_;
+  const events::DecisionFields d = fields_of(last_, sv(req->request_id()), offset);
+  ids_digest_ += id_digest(d.request_id, offset);
+  chain_ = events::chain_next(chain_, {rec->request()->data(), rec->request()->size()}, d);
+  if (!verify_) return true;
+  const fb::Decision& stored = *rec->decision();
+  const bool same = stored.offset() == offset && sv(stored.request_id()) == d.request_id &&
+                    (stored.outcome() == fb::Outcome::accepted) == d.accepted && sv(stored.reason()) == d.reason &&
+                    sv(stored.rule()) == d.rule && stored.amount_cents() == d.amount_cents &&
+                    stored.limit_cents() == d.limit_cents && stored.day_total_cents() == d.day_total_cents;
+  if (!same)
+    return diverge(offset,
+                   "stored decision " + std::string(sv(stored.reason())) + "/" + std::string(sv(stored.rule())) +
+                       " differs from recomputed " + std::string(d.reason) + "/" + std::string(d.rule),
+                   &stored, &d);
+  if (sv(stored.hash()) != events::to_hex(chain_))
+    return diverge(offset,
+                   "hash chain broken (stored " + std::string(sv(stored.hash())) + ", recomputed " +
+                       events::to_hex(chain_) + ")",
+                   &stored, &d);
+  return true;
+}
+
+Status replay(projections::Store* store, bool verify, ReplayResult* out,
+              const std::function<void(uint64_t)>& progress) {
+  Refold refold(verify);
+  constexpr uint64_t kProgressEvery = 65536;
   Status scan = store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
-    const fb::LogRecord* rec = events::verify_log_record(bytes);
-    const fb::Request* req = nullptr;
-    if (rec != nullptr && rec->request() != nullptr) {
-      req = events::verify_request({rec->request()->data(), rec->request()->size()});
-    }
-    if (rec == nullptr || req == nullptr || rec->decision() == nullptr) {
-      out->intact = false;
-      out->error = "offset " + std::to_string(offset) + ": log record does not verify";
-      return false;
-    }
-    if (offset != expected_offset) {
-      out->intact = false;
-      out->error = "offset " + std::to_string(expected_offset) + ": missing from the log (next is " +
-                   std::to_string(offset) + ")";
-      return false;
-    }
-    ++expected_offset;
-    ++out->records;
-    const engine::Verdict v = engine.apply(*req);
-    (void)engine.take_dirty();
-    (v.accepted ? out->accepted : out->rejected)++;
-    const events::DecisionFields d = fields_of(v, sv(req->request_id()), offset);
-    chain = events::chain_next(chain, {rec->request()->data(), rec->request()->size()}, d);
-    if (verify) {
-      const fb::Decision& stored = *rec->decision();
-      const bool same = stored.offset() == offset && sv(stored.request_id()) == d.request_id &&
-                        (stored.outcome() == fb::Outcome::accepted) == d.accepted &&
-                        sv(stored.reason()) == d.reason && sv(stored.rule()) == d.rule &&
-                        stored.amount_cents() == d.amount_cents && stored.limit_cents() == d.limit_cents &&
-                        stored.day_total_cents() == d.day_total_cents;
-      if (!same) {
-        out->intact = false;
-        out->error = "offset " + std::to_string(offset) + ": stored decision " +
-                     std::string(sv(stored.reason())) + "/" + std::string(sv(stored.rule())) +
-                     " differs from recomputed " + std::string(d.reason) + "/" + std::string(d.rule);
-        return false;
-      }
-      if (sv(stored.hash()) != events::to_hex(chain)) {
-        out->intact = false;
-        out->error = "offset " + std::to_string(offset) + ": hash chain broken (stored " +
-                     std::string(sv(stored.hash())) + ", recomputed " + events::to_hex(chain) + ")";
-        return false;
-      }
-    }
+    if (!refold.add(offset, bytes)) return false;
+    if (progress && refold.records() % kProgressEvery == 0) progress(refold.records());
     return true;
   });
   if (!scan.ok()) return scan;
+  if (progress) progress(refold.records());
+  out->records = refold.records();
+  out->accepted = refold.accepted();
+  out->rejected = refold.rejected();
+  if (!refold.divergence().what.empty()) {
+    out->intact = false;
+    out->error = refold.divergence().what;
+    out->divergence = refold.divergence();
+  }
+  const events::Hash chain = refold.chain_head();
+  const uint64_t expected_offset = refold.records();
+  engine::Engine& engine = refold.engine();
   out->chain_head = chain;
   out->state_hash = projections::state_hash(engine.state());
   out->counts = projections::state_counts(engine.state());
@@ -379,6 +409,23 @@ Status replay(projections::Store* store, bool verify, ReplayResult* out) {
     } else if (meta.chain_head != chain || meta.next_offset != expected_offset) {
       out->intact = false;
       out->error = "persisted chain head or next offset differs from the log";
+    }
+  }
+  if (verify && out->intact) {
+    // The idempotency index (request id -> offset) must name exactly the log's requests.
+    uint64_t digest = 0;
+    uint64_t ids = 0;
+    if (Status s = store->load_request_ids([&](std::string_view id, uint64_t offset) {
+          digest += Refold::id_digest(id, offset);
+          ++ids;
+        });
+        !s.ok()) {
+      out->intact = false;
+      out->error = "request id index does not load: " + s.to_string();
+    } else if (ids != expected_offset || digest != refold.ids_digest()) {
+      out->intact = false;
+      out->error = "request id index (" + std::to_string(ids) + " ids) differs from the log's " +
+                   std::to_string(expected_offset) + " requests";
     }
   }
   return {};

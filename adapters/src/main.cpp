@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include <csignal>
 
+#include "kase/adapters/audit.h"
 #include "kase/adapters/demo.h"
 #include "kase/adapters/fallback.h"
 #include "kase/adapters/http.h"
@@ -84,6 +86,27 @@ commands:
                             obey R9; nothing of a rejected file is applied; a file ingested twice
                             is applied once. Only while eKase is declared down for more than 6
                             hours (ServiceOutage) unless --operator-override
+  audit verify --data DIR | --brokers B
+                            check the storage checksums, the SHA-256 hash chain over every decision,
+                            every decision recomputed from its request, the projections and the
+                            request-id index; prints the first divergence with the offset and both
+                            decisions (exit 0 intact, 1 not)
+  audit history --person P | --account A | --client C (--data DIR | --brokers B)
+                [--from TIME] [--to TIME] [--csv]
+                            every request of P, A or C with its decision, reason and the rights and
+                            limits in force at that moment; JSON lines, or CSV with --csv
+  audit state --at TIME | --offset N [--person P | --account A | --client C]
+              (--data DIR | --brokers B)
+                            the state as it was then: rights, means, blocks, limits and day totals,
+                            one-day changes, orders, applications, documents (JSON per partition)
+  audit explain REQUEST_ID (--data DIR | --brokers B) [--json]
+                            the checks the engine made for that request, in order, with the values
+                            it compared, and whether the recomputed decision equals the stored one
+                            (exit 1 when the request is not in the log)
+                            Audit commands never write: the data directory is opened read-only
+                            (beside a running node), Kafka is read from the beginning without
+                            joining the engine's group; each partition is reported on its own.
+                            On a terminal, long runs show progress on stderr.
   help                      this text
 
 options:
@@ -144,6 +167,10 @@ struct Args {
   bool plain_http = false;
   size_t http_threads = 2;
   adapters::http::Limits limits;
+  bool csv = false;
+  bool json = false;
+  std::string from, to, person, account;  // --client: shared with fallback
+  std::string offset;
 };
 
 /// Parses a whole non-negative number within [lo, hi].
@@ -294,6 +321,19 @@ bool parse(int argc, char** argv, Args* a, std::string* err) {
       }
     } else if (arg == "--plain-http") {
       a->plain_http = true;
+    } else if (arg == "--from" || arg == "--to" || arg == "--person" || arg == "--account" ||
+               arg == "--offset") {
+      if (i + 1 >= argc) {
+        *err = arg + " needs a value";
+        return false;
+      }
+      std::string& slot = arg == "--from" ? a->from : arg == "--to" ? a->to : arg == "--person" ? a->person
+                          : arg == "--account" ? a->account : arg == "--client" ? a->client : a->offset;
+      slot = argv[++i];
+    } else if (arg == "--csv") {
+      a->csv = true;
+    } else if (arg == "--json") {
+      a->json = true;
     } else if (arg == "--follow") {
       a->follow = true;
     } else if (arg == "--jsonl") {
@@ -675,6 +715,95 @@ int cmd_fallback(const Args& a) {
   return 0;
 }
 
+int cmd_audit(const Args& a) {
+  if (a.positional.empty()) return usage_error("audit needs a subcommand: verify | history | state | explain");
+  const std::string& what = a.positional[0];
+  if (a.data.empty() == a.brokers.empty()) return usage_error("audit " + what + " needs --data DIR or --brokers B");
+  adapters::audit::Source source{a.data, a.brokers};
+  if (!a.data.empty() && !std::filesystem::exists(a.data)) return usage_error("no data directory " + a.data);
+  adapters::audit::Subject subject{a.person, a.account, a.client};
+  const int subjects = !a.person.empty() + !a.account.empty() + !a.client.empty();
+  if (subjects > 1) return usage_error("audit " + what + ": name one of --person, --account, --client");
+  adapters::audit::ProgressBar bar("kase audit " + what, isatty(STDERR_FILENO) != 0);
+  const auto emit = [](const std::string& line) {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+  };
+  const auto failed = [&](const Status& s) {
+    bar.finish();
+    if (s.code() == Errc::invalid_argument) return usage_error(s.message());
+    return storage_error(s);
+  };
+
+  if (what == "verify") {
+    if (a.positional.size() != 1) return usage_error("audit verify takes no arguments");
+    adapters::audit::VerifyReport r;
+    if (Status s = adapters::audit::verify(source, bar.callback(), &r); !s.ok()) return failed(s);
+    bar.finish();
+    for (const auto& l : r.lines) std::printf("%s\n", l.c_str());
+    if (r.intact) {
+      std::printf("verify ok: %llu records in %llu partition(s); hash chain intact, every decision recomputed "
+                  "equal%s\n",
+                  static_cast<unsigned long long>(r.records), static_cast<unsigned long long>(r.partitions),
+                  a.brokers.empty() ? ", projections and request ids equal a clean replay, storage checksums ok"
+                                    : ", exactly one decision per request");
+      return 0;
+    }
+    std::printf("verify FAILED%s: %s\n",
+                r.partition == adapters::audit::kEmbedded ? "" : (" in partition " + std::to_string(r.partition)).c_str(),
+                r.divergence.what.c_str());
+    if (r.divergence.offset >= 0) std::printf("offset      %lld\n", static_cast<long long>(r.divergence.offset));
+    if (!r.divergence.stored_json.empty()) std::printf("stored      %s\n", r.divergence.stored_json.c_str());
+    if (!r.divergence.recomputed_json.empty()) std::printf("recomputed  %s\n", r.divergence.recomputed_json.c_str());
+    return 1;
+  }
+  if (what == "history") {
+    if (a.positional.size() != 1) return usage_error("audit history takes no arguments");
+    if (subjects != 1) return usage_error("audit history needs --person P, --account A or --client C");
+    adapters::audit::HistoryOptions o;
+    o.subject = subject;
+    o.csv = a.csv;
+    if (!a.from.empty() && !parse_time(a.from, &o.from_us)) return usage_error("--from: not a time: " + a.from);
+    if (!a.to.empty() && !parse_time(a.to, &o.to_us)) return usage_error("--to: not a time: " + a.to);
+    if (Status s = adapters::audit::history(source, o, bar.callback(), emit); !s.ok()) return failed(s);
+    return 0;
+  }
+  if (what == "state") {
+    if (a.positional.size() != 1) return usage_error("audit state takes no arguments");
+    if (a.at.empty() == a.offset.empty()) return usage_error("audit state needs --at TIME or --offset N");
+    adapters::audit::StateOptions o;
+    o.subject = subject;
+    if (!a.at.empty()) {
+      int64_t at = 0;
+      if (!parse_time(a.at, &at)) return usage_error("--at: not a time: " + a.at);
+      o.at_us = at;
+    } else {
+      uint64_t n = 0;
+      if (!parse_number(a.offset, 0, UINT64_MAX / 2, &n)) return usage_error("--offset: not an offset: " + a.offset);
+      o.offset = n;
+    }
+    if (Status s = adapters::audit::state(source, o, bar.callback(), emit); !s.ok()) return failed(s);
+    return 0;
+  }
+  if (what == "explain") {
+    if (a.positional.size() != 2) return usage_error("audit explain needs one REQUEST_ID");
+    std::vector<adapters::audit::Explanation> found;
+    if (Status s = adapters::audit::explain(source, a.positional[1], bar.callback(), &found); !s.ok())
+      return failed(s);
+    bar.finish();
+    if (found.empty()) {
+      std::fprintf(stderr, "kase: no request with id %s in the log\n", a.positional[1].c_str());
+      return 1;
+    }
+    for (const auto& e : found) {
+      const std::string out = a.json ? adapters::audit::explanation_json(e) + "\n" : adapters::audit::explanation_text(e);
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    }
+    return 0;
+  }
+  return usage_error("unknown audit subcommand '" + what + "' (verify, history, state, explain)");
+}
+
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
@@ -909,14 +1038,16 @@ int main(int argc, char** argv) {
   }
   try {
     if (a.command == "help" || a.command == "--help" || a.command == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
+      // One write: a reader that stops early (grep -q) never leaves us a broken pipe.
+      const size_t n = std::strlen(kUsage);
+      return ::write(STDOUT_FILENO, kUsage, n) == static_cast<ssize_t>(n) ? 0 : 3;
     }
     if (a.command == "submit") return cmd_submit(a);
     if (a.command == "replay") return cmd_replay(a);
     if (a.command == "demo") return cmd_demo(a);
     if (a.command == "get") return cmd_get(a);
     if (a.command == "query") return cmd_query(a);
+    if (a.command == "audit") return cmd_audit(a);
     if (a.command == "kafka") return cmd_kafka(a);
     if (a.command == "produce") return cmd_produce(a);
     if (a.command == "run") return cmd_run(a);

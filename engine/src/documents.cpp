@@ -190,7 +190,11 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
   if (!d.acting_for.empty() && !valid_name(d.acting_for)) return Verdict::reject(r::kValueInvalid, rule);
   if (d.exchange_test) return on_exchange_test(req, t, d);
   // R32, R34: the document's own service must be open.
-  if (Verdict v = check_service_open(d.service, t); !v.accepted) return v;
+  if (Verdict v = check_service_open(d.service, t); !v.accepted) {
+    if (tracing()) note("service.open", v.rule, false, service_detail(d.service, t));
+    return v;
+  }
+  if (tracing()) note("service.open", "R32", true, service_detail(d.service, t));
 
   // The request's own values, before any state is looked at.
   if (d.step == DocumentStep::create) {
@@ -225,6 +229,14 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
   const auto service = static_cast<uint8_t>(d.service);
   DocumentEntry* e =
       owner == kNoName || name == kNoName ? nullptr : state_.documents.find(DocumentKey{owner, name, service});
+  if (tracing())
+    note("document.exists", rule, (d.step == DocumentStep::create) == (e == nullptr),
+         std::string(fb::EnumNameService(d.service)) + " document " + std::string(d.document) + " of client " +
+             std::string(sv(req.client_id())) +
+             (e != nullptr ? std::string(": ") + fb::EnumNameDocumentKind(e->second.kind) + ", status " +
+                                 document_status_name(e->second.status)
+                           : std::string(" does not exist")) +
+             "; step " + document_step_name(d.step));
   if (d.step == DocumentStep::create && e != nullptr) return Verdict::reject(r::kDocumentExists, rule);
   if (d.step != DocumentStep::create && e == nullptr) return Verdict::reject(r::kDocumentUnknown, rule);
   const Document* doc = e != nullptr ? &e->second : nullptr;
@@ -246,6 +258,12 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
   DocumentStatus next = DocumentStatus::draft;
   SignRole role = SignRole::none;
   Verdict v = document_step(d, rights, owner, kind, doc, user, &next, &role);
+  if (tracing())
+    note("document.step", v.rule, v.accepted,
+         std::string("step ") + document_step_name(d.step) + " on a " + fb::EnumNameDocumentKind(kind) + " in status " +
+             (doc != nullptr ? document_status_name(doc->status) : "(new)") + " with mode bits " +
+             std::to_string(rights.mode) + ", groups " + std::to_string(rights.groups) +
+             (v.accepted ? std::string(" -> ") + document_status_name(next) : std::string(": ") + v.reason));
   if (!v.accepted) return v;
   // R6.1, R19.2.1, R21.2.1: viewing changes nothing; its decision is logged (R47).
   if (d.step == DocumentStep::view) return v;
@@ -364,15 +382,25 @@ Verdict Engine::document_rights(const fb::Request& req, const RigaTime& t, const
     default: return Verdict::reject(r::kValueInvalid, "R2");
   }
   const auto* right = user == kNoName || via == kNoName ? nullptr : state_.service_rights.find(key);
+  if (tracing())
+    note("rights.service", rule, right != nullptr && right->second.mode != 0,
+         "user " + std::string(sv(req.actor())) + " acting for " + name_of(via) + (own ? " (own)" : "") +
+             (right != nullptr && right->second.mode != 0
+                  ? ": mode bits " + std::to_string(right->second.mode) + ", groups " + std::to_string(right->second.groups)
+                  : std::string(": no rights")));
   // R30: a termination leaves mode 0.
   if (right == nullptr || right->second.mode == 0) return Verdict::reject(r::kNoRights, rule);
   // R5, R18, R20, R31: rights granted under an application last as long as it does.
   if (right->second.application != kNoName) {
-    if (Verdict v = check_application(right->second.application, application_rule(d.service), t); !v.accepted)
-      return v;
+    const Verdict v = check_application(right->second.application, application_rule(d.service), t);
+    if (tracing()) note("rights.application", v.rule, v.accepted, application_detail(right->second.application, t));
+    if (!v.accepted) return v;
   }
   // R22.1.1: for R6, R19 and R21, means of the Unified Login Module (as for R8.1–R8.4).
-  if (Verdict v = check_means(via, user, AccessMode::view_all, req.means()); !v.accepted) return v;
+  if (Verdict v = check_means(via, user, AccessMode::view_all, req.means()); !v.accepted || tracing()) {
+    note("means", v.rule, v.accepted, means_detail(via, user, AccessMode::view_all, req.means()));
+    if (!v.accepted) return v;
+  }
   out->mode = right->second.mode;
   out->groups = right->second.groups;
   return Verdict::ok(rule);

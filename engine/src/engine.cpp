@@ -15,12 +15,60 @@ using fb::Payload;
 
 namespace {
 
+using detail::compare_cents;
+using detail::NoTrace;
 using detail::sv;
+using detail::Tracing;
 using detail::valid_name;
 
 constexpr size_t service_index(fb::Service s) { return static_cast<size_t>(s); }
 
+std::string ymd_text(DateYmd d) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d / 10000, d / 100 % 100, d % 100);
+  return buf;
+}
+
+std::string minute_text(int32_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", m / 60 % 100, m % 60);
+  return buf;
+}
+
 }  // namespace
+
+std::string format_cents(Cents c) {
+  const bool negative = c < 0;
+  const uint64_t v = negative ? 0 - static_cast<uint64_t>(c) : static_cast<uint64_t>(c);
+  std::string whole = std::to_string(v / 100);
+  for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3) whole.insert(static_cast<size_t>(i), ",");
+  char cents[4];
+  std::snprintf(cents, sizeof cents, "%02u", static_cast<unsigned>(v % 100));
+  return (negative ? "-" : "") + whole + "." + cents;
+}
+
+std::string Engine::name_of(NameId id) const {
+  return id == kNoName || id >= state_.names.size() ? std::string("(unknown)") : std::string(state_.names.name(id));
+}
+
+std::string Engine::service_detail(fb::Service service, const RigaTime& t) const {
+  const ServiceState& s = state_.services[service_index(service)];
+  return std::string(fb::EnumNameService(service)) + (s.suspended ? " suspended" : " not suspended") + "; Riga " +
+         ymd_text(t.date) + " " + minute_text(t.minute_of_day) + " (" +
+         (is_business_day(t) ? "business day" : "not a business day") + "), hours " + minute_text(s.open_minute) +
+         "-" + minute_text(s.close_minute);
+}
+
+std::string Engine::application_detail(NameId application, const RigaTime& t) const {
+  static constexpr const char* kStatus[] = {"submitted", "in_force", "superseded", "terminated", "annulled"};
+  const auto* e = state_.applications.find(application);
+  if (e == nullptr) return "application " + name_of(application) + " unknown";
+  std::string d = "application " + name_of(application) + " " + kStatus[static_cast<size_t>(e->second.status)];
+  if (e->second.lapses_on != 0)
+    d += "; lapses on " + ymd_text(e->second.lapses_on) + (t.date >= e->second.lapses_on ? " <= " : " > ") + "Riga date " +
+         ymd_text(t.date);
+  return d;
+}
 
 const char* rule_of(AccessMode mode) noexcept {
   switch (mode) {
@@ -173,37 +221,72 @@ bool bound_by_hours(Payload t) {
 }  // namespace
 
 Verdict Engine::apply(const fb::Request& req) {
-  if (Verdict v = check_envelope(req); !v.accepted) return v;
+  // The one branch tracing costs when off: decide<NoTrace> holds no trace code.
+  if (trace_ == nullptr) [[likely]] return decide(req, NoTrace{});
+  const Verdict v = decide(req, Tracing{trace_});
+  std::string d = v.reason;
+  if (v.amount >= 0) d += "; amount " + format_cents(v.amount);
+  if (v.limit >= 0) d += "; limit " + format_cents(v.limit);
+  if (v.day_total >= 0) d += "; day total before " + format_cents(v.day_total);
+  trace_->add("decision", v.rule, v.accepted, std::move(d));
+  return v;
+}
+
+template <class T>
+Verdict Engine::decide(const fb::Request& req, T tr) {
+  if (Verdict v = check_envelope(req); !v.accepted) {
+    KASE_TRACE(tr, "envelope", v.rule, false, std::string(v.reason) + " (schema version " +
+                                                  std::to_string(req.schema_version()) + ")");
+    return v;
+  }
   const Payload type = req.payload_type();
+  KASE_TRACE(tr, "envelope", "R47", true,
+             std::string("schema version ") + std::to_string(req.schema_version()) + ", payload " +
+                 fb::EnumNamePayload(type) + ", actor " + std::string(sv(req.actor())) + ", client " +
+                 std::string(sv(req.client_id())) + ", means " + fb::EnumNameMeans(req.means()));
   const bool user_payload = is_user_payload(type);
   const bool from_treasury = req.channel() == fb::Channel::treasury;
   // R3: an application is an electronic document (portal) or paper the Treasury enters.
   const bool application = type == Payload::ApplicationSubmitted;
-  if (application && req.channel() != fb::Channel::portal && !from_treasury)
-    return Verdict::reject(r::kWrongChannel, "R3");
+  const char* channel_rule = application ? "R3" : "R41";
+  const bool channel_ok = application ? (req.channel() == fb::Channel::portal || from_treasury)
+                                      : (user_payload != from_treasury);
+  KASE_TRACE(tr, "channel", channel_rule, channel_ok,
+             std::string("channel ") + fb::EnumNameChannel(req.channel()) + "; " +
+                 (application ? "an application comes through the portal or the Treasury"
+                  : user_payload ? "a user's action never comes from the treasury channel"
+                                 : "only the treasury channel sends this payload"));
+  if (application && !channel_ok) return Verdict::reject(r::kWrongChannel, "R3");
   if (!application && !user_payload && !from_treasury) return Verdict::reject(r::kTreasuryOnly, "R41");
   if (user_payload && from_treasury) return Verdict::reject(r::kWrongChannel, "R41");
   if (user_payload && state_.blocked_persons > 0) {
-    if (Verdict v = check_not_blocked(req); !v.accepted) return v;
+    if (Verdict v = check_not_blocked(req); !v.accepted) {
+      KASE_TRACE(tr, "identity.not_blocked", v.rule, false,
+                 "actor " + std::string(sv(req.actor())) + " is blocked: " + v.reason);
+      return v;
+    }
   }
+  if (user_payload) KASE_TRACE(tr, "identity.not_blocked", "R28", true, "actor " + std::string(sv(req.actor())) + " is not blocked");
 
   const RigaTime t = clock_.at(req.intake_us());
   if (bound_by_hours(type)) {
     // R32, R34: users act only while the service is open.
-    if (Verdict v = check_service_open(fb::Service::ekase, t); !v.accepted) return v;
+    const Verdict v = check_service_open(fb::Service::ekase, t);
+    KASE_TRACE(tr, "service.open", v.rule, v.accepted, service_detail(fb::Service::ekase, t));
+    if (!v.accepted) return v;
   }
 
   switch (type) {
-    case Payload::PaymentOrderSign: return on_sign(req, t, *req.payload_as_PaymentOrderSign());
+    case Payload::PaymentOrderSign: return on_sign(req, t, *req.payload_as_PaymentOrderSign(), tr);
     case Payload::PaymentOrderPrepare: {
       const auto* p = req.payload_as_PaymentOrderPrepare();
-      return on_prepare(req, t, p->order(), p->account(), p->amount_cents(), p->beneficiary(), false);
+      return on_prepare(req, t, p->order(), p->account(), p->amount_cents(), p->beneficiary(), false, tr);
     }
     case Payload::PaymentOrderImport: {
       const auto* p = req.payload_as_PaymentOrderImport();
-      return on_prepare(req, t, p->order(), p->account(), p->amount_cents(), p->beneficiary(), true);
+      return on_prepare(req, t, p->order(), p->account(), p->amount_cents(), p->beneficiary(), true, tr);
     }
-    case Payload::PaymentOrderCancel: return on_cancel(req, *req.payload_as_PaymentOrderCancel());
+    case Payload::PaymentOrderCancel: return on_cancel(req, *req.payload_as_PaymentOrderCancel(), tr);
     case Payload::AccountOpened: return on_account_opened(req, *req.payload_as_AccountOpened());
     case Payload::AccountClosed: return on_account_closed(*req.payload_as_AccountClosed());
     case Payload::AccountBlocked: return on_account_blocked(*req.payload_as_AccountBlocked());
@@ -453,9 +536,16 @@ void Engine::revoke(GrantEntry& g) {
 Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
                                 const fb::LimitChangeOneDay& p) {
   GrantEntry* git = find_grant(req, p.user(), p.account());
+  note("rights.grant", "R14", git != nullptr,
+       "user " + std::string(sv(p.user())) + " on account " + std::string(sv(p.account())) + " for client " +
+           std::string(sv(req.client_id())) +
+           (git != nullptr ? std::string(": ") + fb::EnumNameAccessMode(git->second.mode) : std::string(": no mode")));
   if (git == nullptr) return Verdict::reject(r::kNoRights, "R14");
+  note("rights.has_limits", "R14", has_limits(git->second.mode), "R9 limits belong to R8.4-R8.8 and R8.10");
   if (!has_limits(git->second.mode)) return Verdict::reject(r::kChangeNoLimits, "R14");
   if (!ymd_valid(p.date())) return Verdict::reject(r::kDateInvalid, "R15");
+  note("limit_change.date", "R15", p.date() >= t.date,
+       "date " + std::to_string(p.date()) + (p.date() >= t.date ? " >= " : " < ") + "Riga date " + ymd_text(t.date));
   if (p.date() < t.date) return Verdict::reject(r::kChangeDatePast, "R15");
   const Cents po = p.per_order_limit_cents();
   const Cents daily = p.daily_limit_cents();
@@ -475,27 +565,53 @@ Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
 
 // ---- Payment orders -------------------------------------------------------------
 
+template <class T>
 Verdict Engine::acting_rights(NameId client, NameId user, NameId account, const RigaTime& t, fb::Means means,
-                              ActingRights* out) {
+                              ActingRights* out, T tr) {
   auto git = state_.grants.find(pair_key(user, account));
   if (user == kNoName || account == kNoName || git == nullptr ||
-      git->second.mode == AccessMode::none || git->second.client != client)
+      git->second.mode == AccessMode::none || git->second.client != client) {
+    KASE_TRACE(tr, "rights.grant", "R8", false,
+               "user " + name_of(user) + " holds no mode on account " + name_of(account) + " for client " +
+                   name_of(client));
     return Verdict::reject(r::kNoRights, "R8");
+  }
+  KASE_TRACE(tr, "rights.grant", rule_of(git->second.mode), true,
+             "user " + name_of(user) + " holds " + fb::EnumNameAccessMode(git->second.mode) + " on account " +
+                 name_of(account) + " for client " + name_of(client) +
+                 (has_limits(git->second.mode) ? "; R7 limits per order " + format_cents(git->second.per_order_limit) +
+                                                     ", daily " + format_cents(git->second.daily_limit)
+                                               : std::string()));
   // R7, R30, R31: rights granted under an application last as long as it does.
   if (git->second.application != kNoName) {
-    if (Verdict v = check_application(git->second.application, "R7", t); !v.accepted) return v;
+    const Verdict v = check_application(git->second.application, "R7", t);
+    KASE_TRACE(tr, "rights.application", v.rule, v.accepted, application_detail(git->second.application, t));
+    if (!v.accepted) return v;
+  } else {
+    KASE_TRACE(tr, "rights.application", "R7", true, "granted without an application: stands until revoked");
   }
-  if (Verdict v = check_means(client, user, git->second.mode, means); !v.accepted) return v;
+  {
+    const Verdict v = check_means(client, user, git->second.mode, means);
+    KASE_TRACE(tr, "means", v.rule, v.accepted, means_detail(client, user, git->second.mode, means));
+    if (!v.accepted) return v;
+  }
   auto acc = state_.accounts.find(account);
   if (acc == nullptr) return Verdict::reject(r::kAccountUnknown, "R8");
   const Account& a = acc->second;
   const AccessMode mode = git->second.mode;
   if (!is_view_mode(mode)) {
     // R11–R13: stronger modes fall back to view.
+    KASE_TRACE(tr, "account.own", "R11", a.owner_client == client,
+               "account owner " + name_of(a.owner_client) + ", acting client " + name_of(client));
     if (a.owner_client != client) return Verdict::reject(r::kAccountViewOnly, "R11");
+    KASE_TRACE(tr, "account.not_deposit", "R12", !a.deposit, a.deposit ? "a deposit account" : "not a deposit account");
     if (a.deposit) return Verdict::reject(r::kAccountViewOnly, "R12");
-    if (a.closed || a.blocked || a.fiscal_year < t.date / 10000)
-      return Verdict::reject(r::kAccountViewOnly, "R13");
+    const bool usable = !a.closed && !a.blocked && a.fiscal_year >= t.date / 10000;
+    KASE_TRACE(tr, "account.usable", "R13", usable,
+               std::string(a.closed ? "closed" : "open") + ", " + (a.blocked ? "blocked" : "not blocked") +
+                   ", opened for fiscal year " + std::to_string(a.fiscal_year) + " (request year " +
+                   std::to_string(t.date / 10000) + ")");
+    if (!usable) return Verdict::reject(r::kAccountViewOnly, "R13");
   }
   out->grant = &git->second;
   out->account = &acc->second;
@@ -514,12 +630,16 @@ void Engine::limits_for(PairKey grant_key, const Grant& g, DateYmd date, Cents* 
   if (it->second.daily_limit != -1) *daily = it->second.daily_limit;
 }
 
+template <class T>
 Verdict Engine::check_limits(NameId user, NameId account, const Grant& g, const Order* order, Cents amount,
-                             const RigaTime& t, bool* count, DayTotalEntry** day_total) {
+                             const RigaTime& t, bool* count, DayTotalEntry** day_total, T tr) {
   const PairKey k = pair_key(user, account);
   Cents per_order = 0;
   Cents daily = 0;
   limits_for(k, g, t.date, &per_order, &daily);
+  KASE_TRACE(tr, "limit.per_order", per_order != g.per_order_limit ? "R15" : "R9", amount <= per_order,
+             compare_cents("amount", amount, "per-order limit", per_order) +
+                 (per_order != g.per_order_limit ? " (one-day change for " + ymd_text(t.date) + ", R14)" : ""));
   if (amount > per_order) {
     Verdict v = Verdict::reject(r::kPerOrderExceeded, "R9");
     v.amount = amount;
@@ -535,6 +655,12 @@ Verdict Engine::check_limits(NameId user, NameId account, const Grant& g, const 
   auto dt = state_.day_totals.find(k);
   *day_total = dt != nullptr ? &*dt : nullptr;
   const Cents before = (dt != nullptr && dt->second.date == t.date) ? dt->second.total : 0;
+  KASE_TRACE(tr, "limit.daily", daily != g.daily_limit ? "R15" : "R9", !*count || before + amount <= daily,
+             !*count ? "the order already counts in this user's day total (" + format_cents(before) + ")"
+                     : "day total " + format_cents(before) + " + amount " + format_cents(amount) +
+                           (before + amount <= daily ? " <= " : " > ") + "daily limit " + format_cents(daily) +
+                           " on " + ymd_text(t.date) +
+                           (daily != g.daily_limit ? " (one-day change, R14)" : ""));
   if (*count && before + amount > daily) {
     Verdict v = Verdict::reject(r::kDailyExceeded, "R9");
     v.amount = amount;
@@ -562,26 +688,43 @@ void Engine::count_in_day_total(Order& o, NameId user, Cents amount, DateYmd dat
   o.counted[o.counted_count++] = Counted{user, date};
 }
 
+template <class T>
 Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flatbuffers::String* order,
                            const flatbuffers::String* account, Cents amount,
-                           const flatbuffers::String* beneficiary, bool import) {
-  if (!valid_name(sv(order)) || !valid_name(sv(req.client_id())) || sv(account).empty())
+                           const flatbuffers::String* beneficiary, bool import, T tr) {
+  if (!valid_name(sv(order)) || !valid_name(sv(req.client_id())) || sv(account).empty()) {
+    KASE_TRACE(tr, "values", "R8", false, "order, client and account must be non-empty names");
     return Verdict::reject(r::kValueInvalid, "R8");
+  }
+  KASE_TRACE(tr, "order.amount", "R9", amount > 0, "amount " + format_cents(amount) + (amount > 0 ? " > 0" : " <= 0"));
   if (amount <= 0) {
     Verdict v = Verdict::reject(r::kAmountInvalid, "R9");
     v.amount = amount;
     return v;
   }
+  if (import) KASE_TRACE(tr, "channel.online", "R8.10", req.channel() == fb::Channel::online,
+                         std::string("an import comes through the online channel; channel ") +
+                             fb::EnumNameChannel(req.channel()));
   if (import && req.channel() != fb::Channel::online) return Verdict::reject(r::kWrongChannel, "R8.10");
-  if (state_.orders.find(sv(req.client_id()), sv(order)) != nullptr)
-    return Verdict::reject(r::kOrderExists, "R8");
+  const bool exists = state_.orders.find(sv(req.client_id()), sv(order)) != nullptr;
+  KASE_TRACE(tr, "order.new", "R8", !exists,
+             "order " + std::string(sv(order)) + (exists ? " already exists" : " is new") + " for client " +
+                 std::string(sv(req.client_id())));
+  if (exists) return Verdict::reject(r::kOrderExists, "R8");
 
   const NameId client = state_.names.find(sv(req.client_id()));
   const NameId user = state_.names.find(sv(req.actor()));
   const NameId acc = state_.names.find(sv(account));
   ActingRights rights;
-  if (Verdict v = acting_rights(client, user, acc, t, req.means(), &rights); !v.accepted) return v;
+  if (Verdict v = acting_rights(client, user, acc, t, req.means(), &rights, tr); !v.accepted) return v;
   const AccessMode mode = rights.grant->mode;
+  const bool may = import ? mode == AccessMode::online_manage
+                          : mode == AccessMode::manage_po || mode == AccessMode::signature_2 ||
+                                mode == AccessMode::signature_4;
+  KASE_TRACE(tr, "mode.may_prepare", rule_of(mode), may,
+             std::string("mode ") + fb::EnumNameAccessMode(mode) +
+                 (import ? "; imports need online_manage (R8.10)"
+                         : "; manage_po, signature_2 and signature_4 prepare (R8.4, R8.6, R8.8)"));
   if (import) {
     if (mode != AccessMode::online_manage) return Verdict::reject(r::kModeCannotImport, rule_of(mode));
   } else if (is_view_mode(mode)) {
@@ -593,7 +736,7 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   }
   bool count = false;
   DayTotalEntry* day_total = nullptr;
-  Verdict v = check_limits(user, acc, *rights.grant, nullptr, amount, t, &count, &day_total);
+  Verdict v = check_limits(user, acc, *rights.grant, nullptr, amount, t, &count, &day_total, tr);
   if (!v.accepted) return v;
 
   OrderTable::Entry* it = &state_.orders.emplace(sv(req.client_id()), sv(order));
@@ -611,22 +754,39 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   return v;
 }
 
-Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::PaymentOrderSign& p) {
+template <class T>
+Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::PaymentOrderSign& p, T tr) {
   OrderTable::Entry* it = state_.orders.find(sv(req.client_id()), sv(p.order()));
+  KASE_TRACE(tr, "order.exists", "R8", it != nullptr,
+             "order " + std::string(sv(p.order())) + " of client " + std::string(sv(req.client_id())) +
+                 (it != nullptr ? ": amount " + format_cents(it->second.amount) + " on account " +
+                                      name_of(it->second.account) + ", " +
+                                      std::to_string(it->second.signature_count) + " signature(s)"
+                                : std::string(" unknown")));
   if (it == nullptr) return Verdict::reject(r::kOrderUnknown, "R8");
   Order& o = it->second;
+  KASE_TRACE(tr, "order.open", "R8", o.status == OrderStatus::prepared,
+             o.status == OrderStatus::prepared    ? "awaiting signatures"
+             : o.status == OrderStatus::submitted ? "already submitted for execution"
+                                                  : "cancelled");
   if (o.status == OrderStatus::submitted) return Verdict::reject(r::kOrderSubmitted, "R8");
   if (o.status == OrderStatus::cancelled) return Verdict::reject(r::kOrderCancelled, "R8");
 
   const NameId user = state_.names.find(sv(req.actor()));
   ActingRights rights;
-  if (Verdict v = acting_rights(o.client, user, o.account, t, req.means(), &rights); !v.accepted) return v;
+  if (Verdict v = acting_rights(o.client, user, o.account, t, req.means(), &rights, tr); !v.accepted) return v;
   const AccessMode mode = rights.grant->mode;
+  KASE_TRACE(tr, "mode.may_sign", rule_of(mode),
+             !is_view_mode(mode) && mode != AccessMode::manage_po && mode != AccessMode::online_manage,
+             std::string("mode ") + fb::EnumNameAccessMode(mode) + "; signature_1 to signature_4 sign (R8.5-R8.8)");
   if (is_view_mode(mode)) return Verdict::reject(r::kModeViewOnly, rule_of(mode));
   if (mode == AccessMode::manage_po || mode == AccessMode::online_manage)
     return Verdict::reject(r::kModeCannotSign, rule_of(mode));
-  for (const Signature& s : o.signed_by())
-    if (s.user == user) return Verdict::reject(r::kSamePerson, "R8");
+  bool signed_before = false;
+  for (const Signature& s : o.signed_by()) signed_before = signed_before || s.user == user;
+  KASE_TRACE(tr, "signature.one_per_person", "R8", !signed_before,
+             "user " + name_of(user) + (signed_before ? " already signed this order" : " has not signed this order"));
+  if (signed_before) return Verdict::reject(r::kSamePerson, "R8");
 
   // The signature chain (the R8 interpretation in engine/README.md).
   const size_t n = o.signature_count;
@@ -648,11 +808,22 @@ Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::Pay
       in_order = (n == 1 && at(0) == AccessMode::signature_2) || (n == 0 && mode == AccessMode::signature_4);
     submits = in_order && mode != AccessMode::signature_2;
   }
+  if constexpr (T::kOn) {
+    if (tr.sink != nullptr) {
+      std::string chain;
+      for (size_t i = 0; i < n; ++i) chain += std::string(i == 0 ? "" : ", ") + fb::EnumNameAccessMode(at(i));
+      tr.sink->add("signature.chain", rule_of(mode), in_order,
+                   "signed so far [" + chain + "], now " + fb::EnumNameAccessMode(mode) + "; account " +
+                       (rights.account->signature3_users > 0 ? "has a signature-3 user: 2, 1, then 3 submits"
+                                                             : "has no signature-3 user: 2 then 1, 4 alone, or 2 then 4") +
+                       (submits ? "; this signature submits the order" : ""));
+    }
+  }
   if (!in_order) return Verdict::reject(r::kOutOfOrder, rule_of(mode));
 
   bool count = false;
   DayTotalEntry* day_total = nullptr;
-  Verdict v = check_limits(user, o.account, *rights.grant, &o, o.amount, t, &count, &day_total);
+  Verdict v = check_limits(user, o.account, *rights.grant, &o, o.amount, t, &count, &day_total, tr);
   if (!v.accepted) return v;
 
   KASE_ENGINE_ASSERT(o.signature_count < kSignaturesMax);
@@ -664,15 +835,24 @@ Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::Pay
   return v;
 }
 
-Verdict Engine::on_cancel(const fb::Request& req, const fb::PaymentOrderCancel& p) {
+template <class T>
+Verdict Engine::on_cancel(const fb::Request& req, const fb::PaymentOrderCancel& p, T tr) {
   OrderTable::Entry* it = state_.orders.find(sv(req.client_id()), sv(p.order()));
+  KASE_TRACE(tr, "order.exists", "R8", it != nullptr,
+             "order " + std::string(sv(p.order())) + " of client " + std::string(sv(req.client_id())));
   if (it == nullptr) return Verdict::reject(r::kOrderUnknown, "R8");
   Order& o = it->second;
+  KASE_TRACE(tr, "order.open", "R8", o.status == OrderStatus::prepared,
+             o.status == OrderStatus::prepared    ? "awaiting signatures"
+             : o.status == OrderStatus::submitted ? "already submitted for execution"
+                                                  : "cancelled");
   if (o.status == OrderStatus::submitted) return Verdict::reject(r::kOrderSubmitted, "R8");
   if (o.status == OrderStatus::cancelled) return Verdict::reject(r::kOrderCancelled, "R8");
   const NameId user = state_.names.find(sv(req.actor()));
   bool may = user != kNoName && o.preparer == user;
   for (const Signature& s : o.signed_by()) may = may || (user != kNoName && s.user == user);
+  KASE_TRACE(tr, "order.preparer_or_signer", "R8", may,
+             "user " + std::string(sv(req.actor())) + (may ? " prepared or signed it" : " neither prepared nor signed it"));
   if (!may) return Verdict::reject(r::kNotPreparerOrSigner, "R8");
 
   // R9: a cancelled order releases its amount from the day totals it entered.
@@ -764,8 +944,15 @@ Verdict Engine::on_login(const fb::Request& req, const fb::LoginAttempt& p) {
   // registered (no rights, not a representative) is not identified.
   if (p.means() > fb::Means::MAX) return Verdict::reject(r::kValueInvalid, "R25");
   auto* e = state_.persons.find(state_.names.find(sv(req.actor())));
+  note("identity.known", "R25", e != nullptr,
+       "person " + std::string(sv(req.actor())) + (e != nullptr ? " is known to the Treasury" : " is not known"));
   if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
   Person& person = e->second;
+  if (tracing())
+    note("login.credentials", "R28.1", p.success(),
+         std::string(p.success() ? "correct" : "wrong") + " entry with " + fb::EnumNameMeans(p.means()) + "; " +
+             std::to_string(person.failures) + " consecutive wrong entries before, block at " +
+             std::to_string(state_.identity_policy.failures_to_block));
   if (p.success()) {
     if (person.failures != 0) {
       person.failures = 0;  // R28.1: a success resets the count
@@ -798,7 +985,12 @@ Verdict Engine::on_breach_reported(const fb::Request& req) {
 
 Verdict Engine::on_means_blocked(const fb::MeansBlocked& p) {
   auto* e = state_.persons.find(state_.names.find(sv(p.person())));
+  note("identity.known", "R25", e != nullptr, "person " + std::string(sv(p.person())));
   if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
+  note("block.cause", "R28.2",
+       p.cause() == fb::BlockCause::suspicion || p.cause() == fb::BlockCause::reported_by_user,
+       std::string("cause ") + (p.cause() <= fb::BlockCause::MAX ? fb::EnumNameBlockCause(p.cause()) : "?") +
+           "; the Treasury blocks on suspicion or report");
   // Wrong entries (R28.1) and request rates (R28.4) are decided by the engine
   // from the events themselves; the Treasury blocks on suspicion or report.
   if (p.cause() != fb::BlockCause::suspicion && p.cause() != fb::BlockCause::reported_by_user)
@@ -811,6 +1003,9 @@ Verdict Engine::on_means_restored(const fb::MeansRestored& p) {
   auto* e = state_.persons.find(state_.names.find(sv(p.person())));
   if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
   Person& person = e->second;
+  note("identity.blocked", "R29", person.block != fb::BlockCause::none,
+       std::string("block ") + fb::EnumNameBlockCause(person.block) + ", blocked means " +
+           fb::EnumNameMeans(person.blocked_means));
   if (person.block == fb::BlockCause::none) return Verdict::reject(r::kNotBlocked, "R29");
   const fb::Means m = person.blocked_means;
   bool allowed = false;
@@ -827,6 +1022,9 @@ Verdict Engine::on_means_restored(const fb::MeansRestored& p) {
               person.block == fb::BlockCause::suspicion || person.block == fb::BlockCause::reported_by_user ||
               person.block == fb::BlockCause::request_rate;
   }
+  note("restoration.way", rule, allowed,
+       std::string(p.by_application() ? "by application (R29.2)" : "by the support service (R29.1)") + " for block " +
+           fb::EnumNameBlockCause(person.block));
   if (!allowed) return Verdict::reject(r::kRestorationNotAllowed, rule);
   person.block = fb::BlockCause::none;
   person.blocked_means = fb::Means::unknown;
@@ -860,7 +1058,7 @@ Verdict Engine::on_online_request(const fb::Request& req, const RigaTime& t, con
   const NameId user = state_.names.find(sv(req.actor()));
   ActingRights rights;
   if (Verdict v = acting_rights(state_.names.find(sv(req.client_id())), user,
-                                state_.names.find(sv(p.account())), t, req.means(), &rights);
+                                state_.names.find(sv(p.account())), t, req.means(), &rights, Tracing{trace_});
       !v.accepted)
     return v;
   const AccessMode mode = rights.grant->mode;
@@ -912,8 +1110,12 @@ Verdict Engine::on_application_submitted(const fb::Request& req, const fb::Appli
   // R4: signed by a person entitled to represent the client or authorised by it.
   const NameId client = state_.names.find(sv(req.client_id()));
   const NameId signer = state_.names.find(sv(p.signer()));
-  if (client == kNoName || signer == kNoName || state_.representatives.find(pair_key(client, signer)) == nullptr)
-    return Verdict::reject(r::kApplicationSignerNotRepresentative, "R4");
+  const bool representative =
+      client != kNoName && signer != kNoName && state_.representatives.find(pair_key(client, signer)) != nullptr;
+  note("application.signer", "R4", representative,
+       "signer " + std::string(sv(p.signer())) + (representative ? " is" : " is not") +
+           " a registered representative of client " + std::string(sv(req.client_id())));
+  if (!representative) return Verdict::reject(r::kApplicationSignerNotRepresentative, "R4");
   if (state_.applications.count(state_.names.find(sv(p.application()))) != 0)
     return Verdict::reject(r::kApplicationExists, "R3");
   auto [e, fresh] = state_.applications.try_emplace(state_.names.intern(sv(p.application())));
@@ -934,6 +1136,7 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
   if (e == nullptr || e->second.client != state_.names.find(sv(req.client_id())))
     return Verdict::reject(r::kApplicationUnknown, "R22");
   Application& a = e->second;
+  note("application.pending", "R22", a.status == ApplicationStatus::submitted, application_detail(e->first, t));
   if (a.status != ApplicationStatus::submitted) return Verdict::reject(r::kApplicationNotPending, "R22");
   a.status = ApplicationStatus::in_force;
   a.registered_us = req.intake_us();
@@ -1024,9 +1227,17 @@ Verdict Engine::grant_application(const fb::Request& req, const flatbuffers::Str
   const NameId u = state_.names.find(sv(user));
   const NameId client = state_.names.find(sv(req.client_id()));
   auto* app = state_.applications.find(state_.names.find(sv(application)));
-  if (app == nullptr || app->second.status != ApplicationStatus::in_force || app->second.kind != kind ||
-      u == kNoName || app->second.user != u || app->second.client != client)
-    return Verdict::reject(r::kApplicationNotInForce, rule);
+  const bool fits = app != nullptr && app->second.status == ApplicationStatus::in_force && app->second.kind == kind &&
+                    u != kNoName && app->second.user == u && app->second.client == client;
+  if (tracing())
+    note("application.in_force", rule, fits,
+         (app == nullptr ? "application " + std::string(sv(application)) + " unknown"
+                         : application_detail(app->first, riga_time(req.intake_us())) + ", kind " +
+                               fb::EnumNameApplicationKind(app->second.kind) + " for user " + name_of(app->second.user) +
+                               " and client " + name_of(app->second.client)) +
+             "; needs a registered " + fb::EnumNameApplicationKind(kind) + " application of user " +
+             std::string(sv(user)) + " and client " + std::string(sv(req.client_id())));
+  if (!fits) return Verdict::reject(r::kApplicationNotInForce, rule);
   *out = app->first;
   if (app->second.attached_us == 0) {
     // R22.2: the first attachment of services and modes under the application.
@@ -1044,6 +1255,24 @@ constexpr uint8_t bit(fb::Means m) {
 }
 bool is_code_means(fb::Means m) { return m == fb::Means::code_card || m == fb::Means::code_calculator; }
 }  // namespace
+
+std::string Engine::means_detail(NameId client, NameId user, AccessMode mode, fb::Means means) const {
+  const auto list = [](uint8_t bits) {
+    std::string out;
+    for (int m = 1; m <= static_cast<int>(fb::Means::MAX); ++m)
+      if ((bits & (1u << m)) != 0) out += std::string(out.empty() ? "" : " ") + fb::EnumNameMeans(static_cast<fb::Means>(m));
+    return out.empty() ? std::string("none") : out;
+  };
+  std::string d = std::string("session means ") + (means <= fb::Means::MAX ? fb::EnumNameMeans(means) : "?") +
+                  " for mode " + fb::EnumNameAccessMode(mode);
+  if (mode == AccessMode::online_view || mode == AccessMode::online_manage)
+    d += std::string("; client's data exchange ") +
+         (state_.data_exchange.find(client) != nullptr ? "established" : "not established") + " (R24)";
+  const auto* e = user == kNoName ? nullptr : state_.persons.find(user);
+  if (e == nullptr || e->second.means_registered == 0) return d + "; no means recorded: identified by the channel";
+  return d + "; registered [" + list(e->second.means_registered) + "], exception [" +
+         list(e->second.means_exception) + "], activated [" + list(e->second.means_activated) + "]";
+}
 
 Verdict Engine::check_means(NameId client, NameId user, AccessMode mode, fb::Means means) const {
   const bool online = mode == AccessMode::online_view || mode == AccessMode::online_manage;
@@ -1417,5 +1646,9 @@ Verdict Engine::on_loan_rights(const fb::Request& req, const fb::LoanRightsGrant
   static constexpr const char* kModeRule[] = {"R21", "R21.2.1", "R21.2.2", "R21.2.3"};
   return Verdict::ok(kModeRule[static_cast<size_t>(p.mode())]);
 }
+
+// The R9 checks are shared with fallback.cpp (fallback payments obey R9).
+template Verdict Engine::check_limits<detail::Tracing>(NameId, NameId, const Grant&, const Order*, Cents,
+                                                       const RigaTime&, bool*, DayTotalEntry**, detail::Tracing);
 
 }  // namespace kase::engine

@@ -136,7 +136,8 @@ Verdict Engine::on_payment_from_file(const fb::Request& req, const RigaTime& t, 
     return Verdict::reject(r::kNoRights, "R9");
   bool count = false;
   DayTotalEntry* day_total = nullptr;
-  Verdict v = check_limits(f.signer, f.account, g->second, nullptr, p.amount_cents(), t, &count, &day_total);
+  Verdict v = check_limits(f.signer, f.account, g->second, nullptr, p.amount_cents(), t, &count, &day_total,
+                           detail::Tracing{trace_});
   if (!v.accepted) return v;
 
   OrderTable::Entry* it = &state_.orders.emplace(sv(req.client_id()), sv(p.order()));

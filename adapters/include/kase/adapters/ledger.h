@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -96,9 +97,55 @@ class Ledger {
   std::vector<Answer> in_flight_answers_;
 };
 
+/// The first place a log and its re-fold disagree.
+struct Divergence {
+  int64_t offset = -1;          // -1: none, or not at one record (e.g. projections)
+  std::string what;             // one line
+  std::string stored_json;      // the stored decision, when one differs
+  std::string recomputed_json;  // the re-fold's decision for that request
+};
+
+/// Re-folds LogRecords one at a time into a fresh engine (the same fold as
+/// the node) and, with `verify`, checks each stored decision and the SHA-256
+/// chain against the re-fold. The scratch engine is the caller's to inspect
+/// (audit state, history, explain). Thread-safety: one thread.
+class Refold {
+ public:
+  explicit Refold(bool verify);
+  ~Refold();
+  /// Folds the record at `offset` (offsets must follow on from 0). False at
+  /// the first divergence; divergence() says where and how.
+  bool add(uint64_t offset, std::span<const uint8_t> record);
+  /// The verdict the last add() recomputed.
+  [[nodiscard]] const engine::Verdict& last_verdict() const { return last_; }
+  engine::Engine& engine() { return engine_; }
+  [[nodiscard]] const Divergence& divergence() const { return divergence_; }
+  [[nodiscard]] uint64_t records() const { return records_; }
+  [[nodiscard]] uint64_t accepted() const { return accepted_; }
+  [[nodiscard]] uint64_t rejected() const { return records_ - accepted_; }
+  [[nodiscard]] const events::Hash& chain_head() const { return chain_; }
+  /// An order-free digest of the (request id, offset) pairs folded so far,
+  /// to compare with the store's idempotency index (ids_digest()).
+  [[nodiscard]] uint64_t ids_digest() const { return ids_digest_; }
+  static uint64_t id_digest(std::string_view request_id, uint64_t offset);
+
+ private:
+  bool diverge(uint64_t offset, std::string what, const fb::Decision* stored, const events::DecisionFields* mine);
+
+  bool verify_;
+  engine::Engine engine_;
+  events::Hash chain_{};
+  uint64_t records_ = 0;
+  uint64_t accepted_ = 0;
+  uint64_t ids_digest_ = 0;
+  engine::Verdict last_;
+  Divergence divergence_;
+  std::unique_ptr<events::JsonCodec> codec_;  // for the divergence's JSON, made when needed
+};
+
 /// Rebuilds state from a store's log into a fresh engine; with `verify` also
 /// checks the hash chain and that every recomputed decision equals the stored
-/// one. Reports the first divergence in `error`.
+/// one. Reports the first divergence in `error` and `divergence`.
 struct ReplayResult {
   uint64_t records = 0;
   uint64_t accepted = 0;
@@ -108,7 +155,10 @@ struct ReplayResult {
   projections::StateCounts counts;
   bool intact = true;
   std::string error;
+  Divergence divergence;
 };
-Status replay(projections::Store* store, bool verify, ReplayResult* out);
+/// `progress`, when set, is called now and then with the records done.
+Status replay(projections::Store* store, bool verify, ReplayResult* out,
+              const std::function<void(uint64_t)>& progress = {});
 
 }  // namespace kase::adapters

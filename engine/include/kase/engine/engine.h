@@ -48,6 +48,29 @@ struct Verdict {
   }
 };
 
+/// One check the fold made for a request, for `kase audit explain`: which
+/// check, under which rule, whether it passed, and the values it compared
+/// (e.g. "amount 1,200.00 <= per-order limit 5,000.00").
+struct TraceCheck {
+  const char* check = "";  // stable name, e.g. "limit.per_order"
+  const char* rule = "";   // rule ID, e.g. "R9"
+  bool passed = true;
+  std::string detail;
+};
+
+/// Collects the checks of every request applied while it is attached
+/// (Engine::set_trace), in the order the engine made them; the last entry of
+/// a request is its decision. Thread-safety: used by the engine's thread.
+struct Trace {
+  std::vector<TraceCheck> checks;
+  void add(const char* check, const char* rule, bool passed, std::string detail) {
+    checks.push_back(TraceCheck{check, rule, passed, std::move(detail)});
+  }
+};
+
+/// Cents as euros with thousands separators: 120000 -> "1,200.00".
+std::string format_cents(Cents c);
+
 // ---- State ------------------------------------------------------------------
 // Names (people, accounts, clients) are interned: the tables are keyed by small
 // integer ids, so that the hot path hashes integers, not strings, and orders
@@ -512,9 +535,30 @@ class Engine {
   /// Hands over the entries touched since the last call and starts a new batch.
   DirtySet take_dirty();
 
+  /// Attaches a trace sink (not owned; null detaches): every later apply()
+  /// records the checks it makes, with the values compared, into it. Tracing
+  /// never changes a decision. With no sink, apply() pays one predictable
+  /// branch: the payment-order path is compiled a second time for tracing
+  /// (the T parameter below), so its untraced copy holds no trace code.
+  void set_trace(Trace* trace) noexcept { trace_ = trace; }
+
  private:
+  // T is detail::NoTrace (compiled out) or detail::Tracing (records into a
+  // sink when it is not null): see engine/src/checks.h.
+  template <class T>
+  Verdict decide(const fb::Request& req, T tr);
   Verdict check_envelope(const fb::Request& req) const;
   Verdict check_service_open(fb::Service service, const RigaTime& t) const;
+  // The values a check compared, for a trace (off the hot path).
+  std::string service_detail(fb::Service service, const RigaTime& t) const;
+  std::string application_detail(NameId application, const RigaTime& t) const;
+  std::string means_detail(NameId client, NameId user, AccessMode mode, fb::Means means) const;
+  std::string name_of(NameId id) const;
+  /// Off the hot path: records a check when a trace is attached.
+  void note(const char* check, const char* rule, bool passed, std::string detail) const {
+    if (trace_ != nullptr) trace_->add(check, rule, passed, std::move(detail));
+  }
+  [[nodiscard]] bool tracing() const noexcept { return trace_ != nullptr; }
 
   Verdict on_account_opened(const fb::Request& req, const fb::AccountOpened& p);
   Verdict on_account_closed(const fb::AccountClosed& p);
@@ -526,11 +570,14 @@ class Engine {
   Verdict on_rights_granted(const fb::Request& req, const fb::RightsGranted& p);
   Verdict on_rights_revoked(const fb::Request& req, const fb::RightsRevoked& p);
   Verdict on_limit_change(const fb::Request& req, const RigaTime& t, const fb::LimitChangeOneDay& p);
+  template <class T>
   Verdict on_prepare(const fb::Request& req, const RigaTime& t, const flatbuffers::String* order,
                      const flatbuffers::String* account, Cents amount,
-                     const flatbuffers::String* beneficiary, bool import);
-  Verdict on_sign(const fb::Request& req, const RigaTime& t, const fb::PaymentOrderSign& p);
-  Verdict on_cancel(const fb::Request& req, const fb::PaymentOrderCancel& p);
+                     const flatbuffers::String* beneficiary, bool import, T tr);
+  template <class T>
+  Verdict on_sign(const fb::Request& req, const RigaTime& t, const fb::PaymentOrderSign& p, T tr);
+  template <class T>
+  Verdict on_cancel(const fb::Request& req, const fb::PaymentOrderCancel& p, T tr);
   Verdict on_service_hours(const fb::ServiceHoursNotice& p);
   Verdict on_suspension(const fb::ServiceSuspension& p);
   Verdict on_calendar_override(const fb::CalendarOverride& p);
@@ -621,8 +668,9 @@ class Engine {
     Grant* grant = nullptr;
     Account* account = nullptr;
   };
+  template <class T>
   Verdict acting_rights(NameId client, NameId user, NameId account, const RigaTime& t, fb::Means means,
-                        ActingRights* out);
+                        ActingRights* out, T tr);
   /// R22.1, R24: the means of the request are registered, activated and strong
   /// enough for the mode; online modes need the client's data exchange.
   Verdict check_means(NameId client, NameId user, AccessMode mode, fb::Means means) const;
@@ -631,8 +679,9 @@ class Engine {
   using DayTotalEntry = std::pair<const PairKey, DayTotal>;
   /// R9: checks the limits; says whether the order enters the user's day total
   /// and hands back the user's day-total entry when there is one.
+  template <class T>
   Verdict check_limits(NameId user, NameId account, const Grant& g, const Order* order, Cents amount,
-                       const RigaTime& t, bool* count, DayTotalEntry** day_total);
+                       const RigaTime& t, bool* count, DayTotalEntry** day_total, T tr);
   void count_in_day_total(Order& o, NameId user, Cents amount, DateYmd date, DayTotalEntry* entry);
 
 
@@ -654,6 +703,7 @@ class Engine {
   mutable int64_t business_day_number_ = INT64_MIN;
   mutable bool business_day_ = false;
   uint64_t batch_ = 1;
+  Trace* trace_ = nullptr;  // not owned; null on the hot path
 };
 
 /// R36: the users (holding rights for the message's client) who have not read

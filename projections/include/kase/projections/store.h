@@ -125,6 +125,11 @@ class Store {
 
   /// Loads persisted state into `state` (empty on a new store).
   virtual Status load(engine::State* state, Meta* meta) = 0;
+  /// Loads only the Meta (where the log stands).
+  virtual Status load_meta(Meta* meta) {
+    engine::State scratch;
+    return load(&scratch, meta);
+  }
   /// Loads every request id and its offset (idempotency index).
   virtual Status load_request_ids(const std::function<void(std::string_view, uint64_t)>& fn) = 0;
   /// Writes the batch atomically. With Sync::now it is durable on return
@@ -143,11 +148,19 @@ class Store {
   virtual Status get_record(uint64_t offset, std::string* out) = 0;
   /// Calls fn for every persisted state entry, family by family, keys sorted.
   virtual Status scan_state(const std::function<void(Family, std::string_view, std::string_view)>& fn) = 0;
+  /// Checks the storage's own checksums over everything it holds, read or
+  /// not (RocksDB: every block of every table file, and each whole file
+  /// against the checksum its manifest recorded). Corruption when one fails.
+  virtual Status verify_files() { return {}; }
 };
 
 struct RocksOptions {
   bool sync = true;               // fsync the WAL per batch
   bool create_if_missing = true;
+  /// Opens without writing anything, beside a running node if need be (no
+  /// lock is taken); a damaged write-ahead log is an error, never silently
+  /// cut short. commit() fails. For audits and read-only tools.
+  bool read_only = false;
 };
 
 Status open_rocks_store(const std::string& dir, const RocksOptions& opts, std::unique_ptr<Store>* out);

@@ -1,0 +1,149 @@
+// Audit replay from the embedded log, on one core (issue 7): how fast
+// `kase audit verify` and `kase audit state` re-fold a data directory.
+//
+// Untimed, once: the world's setup and a pool of payment-order traffic
+// (bench/world.h) are submitted through a Ledger into a fresh RocksDB store
+// (no fsync; the store is flushed by closing and reopening it read-only, as
+// an audit opens it). Timed, per iteration: one whole replay of that log —
+//   replay_embedded/verify: scan the log segments, verify each LogRecord and
+//     its nested request (FlatBuffers verifier), re-fold with the engine,
+//     recompute and compare every decision and the SHA-256 chain
+//     (adapters::Refold with verify, what `kase audit verify` does per record);
+//   replay_embedded/fold: scan, verify the records and fold, without the
+//     decision comparison and the chain check (what `kase audit state` does;
+//     the chain is still computed).
+// Items are log records. At --tiny size every replay is checked: all records,
+// no divergence, the state hash of the live ledger.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kase/adapters/ledger.h"
+#include "kase/projections/store.h"
+#include "world.h"
+
+namespace kase::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool g_failed = false;
+
+void fail(benchmark::State& state, const std::string& what) {
+  g_failed = true;
+  state.SkipWithError(what.c_str());
+}
+
+size_t pool_requests() { return tiny_mode() ? 2048 : 1'048'576; }
+
+fs::path bench_dir_base() {
+  if (const char* d = std::getenv("KASE_BENCH_DIR"); d != nullptr && d[0] != '\0') return d;
+  return fs::temp_directory_path();
+}
+
+/// The store every iteration replays, built once before any timing.
+struct Built {
+  fs::path dir;
+  std::unique_ptr<projections::Store> store;  // read-only
+  uint64_t records = 0;
+  events::Hash state_hash{};
+  std::string error;
+  ~Built() {
+    store.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+void build(Built& out) {
+  {
+    out.dir = bench_dir_base() / ("kase-bench-replay-" + std::to_string(::getpid()));
+    std::error_code ec;
+    fs::remove_all(out.dir, ec);
+    const Pool p = build_pool(pool_requests());
+    {
+      std::unique_ptr<projections::Store> store;
+      projections::RocksOptions o;
+      o.sync = false;
+      if (Status s = projections::open_rocks_store(out.dir.string(), o, &store); !s.ok()) {
+        out.error = s.to_string();
+        return;
+      }
+      std::unique_ptr<adapters::Ledger> ledger;
+      if (Status s = adapters::Ledger::open(store.get(), &ledger); !s.ok()) {
+        out.error = s.to_string();
+        return;
+      }
+      for (const auto* part : {&p.setup, &p.requests}) {
+        for (size_t i = 0; i < part->size(); i += adapters::kBatchRequestsMax) {
+          const auto batch = std::span(*part).subspan(i, std::min(adapters::kBatchRequestsMax, part->size() - i));
+          if (Status s = ledger->submit_quiet(batch); !s.ok()) {
+            out.error = s.to_string();
+            return;
+          }
+        }
+      }
+      if (Status s = ledger->drain(nullptr); !s.ok()) out.error = s.to_string();
+      out.records = ledger->meta().next_offset;
+      out.state_hash = projections::state_hash(ledger->state());
+    }
+    // Reopened read-only, as `kase audit` opens a data directory.
+    projections::RocksOptions ro;
+    ro.read_only = true;
+    if (Status s = projections::open_rocks_store(out.dir.string(), ro, &out.store); !s.ok()) out.error = s.to_string();
+  }
+}
+
+Built& built() {
+  static Built b;
+  static const bool done = (build(b), true);
+  (void)done;
+  return b;
+}
+
+void BM_Replay(benchmark::State& state, bool verify) {
+  Built& b = built();
+  if (!b.error.empty()) return fail(state, "build: " + b.error);
+  int64_t records = 0;
+  for (auto _ : state) {
+    adapters::Refold refold(verify);
+    Status s = b.store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
+      return refold.add(offset, bytes);
+    });
+    if (!s.ok()) return fail(state, "scan: " + s.to_string());
+    if (!refold.divergence().what.empty()) return fail(state, "divergence: " + refold.divergence().what);
+    if (refold.records() != b.records)
+      return fail(state, "replayed " + std::to_string(refold.records()) + " of " + std::to_string(b.records));
+    if (tiny_mode() && projections::state_hash(refold.engine().state()) != b.state_hash)
+      return fail(state, "replayed state differs from the ledger's");
+    records += static_cast<int64_t>(refold.records());
+  }
+  state.SetItemsProcessed(records);
+}
+
+}  // namespace
+}  // namespace kase::bench
+
+int main(int argc, char** argv) {
+  using namespace kase::bench;
+  namespace fs = std::filesystem;
+  parse_tiny_flag(&argc, argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const Built& b = built();  // before any timing
+  benchmark::AddCustomContext("kase_tiny", tiny_mode() ? "1" : "0");
+  benchmark::AddCustomContext("kase_log_records", std::to_string(b.records));
+  benchmark::RegisterBenchmark("replay_embedded/verify", BM_Replay, true)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("replay_embedded/fold", BM_Replay, false)->Unit(benchmark::kMillisecond);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  // Close RocksDB before static destruction tears down its environment.
+  built().store.reset();
+  std::error_code ec;
+  fs::remove_all(built().dir, ec);
+  return g_failed ? 1 : 0;
+}
