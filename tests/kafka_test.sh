@@ -101,6 +101,18 @@ for scenario in "${scenarios[@]}"; do
     [ "$h1" = "$h2" ] || fail "state hash differs: embedded $h1, kafka $h2"
     "$kase" kafka verify --brokers "$B" --data "$work/eq" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify"; }
     grep -q "engine partitions compared 1" "$work/verify.txt" || fail "engine state not compared"
+    # kase audit on Kafka (read from the beginning, no group): intact, and the
+    # same history and explanations as on the embedded log, partition named.
+    "$kase" audit verify --brokers "$B" >"$work/audit.txt" || { cat "$work/audit.txt" >&2; fail "audit verify on Kafka"; }
+    grep -q "^verify ok: .* in 1 partition" "$work/audit.txt" || fail "audit verify on Kafka did not say ok"
+    "$kase" audit history --brokers "$B" --client INST-ROADS | sed 's/^{"partition":0,/{/' >"$work/audit-kafka.jsonl"
+    "$kase" audit history --data "$work/embedded" --client INST-ROADS >"$work/audit-embedded.jsonl"
+    [ -s "$work/audit-embedded.jsonl" ] && cmp -s "$work/audit-embedded.jsonl" "$work/audit-kafka.jsonl" ||
+      fail "audit history on Kafka differs from the embedded log's"
+    id=$(grep -m1 'limit.daily_exceeded' "$work/audit-embedded.jsonl" | sed 's/.*"request_id":"\([^"]*\)".*/\1/')
+    "$kase" audit explain "$id" --brokers "$B" >"$work/explain.txt" || fail "audit explain on Kafka exited $?"
+    grep -q "^request $id (partition 0) at offset" "$work/explain.txt" && grep -q "FAIL limit.daily (R9)" "$work/explain.txt" &&
+      grep -q "equal to the stored decision" "$work/explain.txt" || { head -3 "$work/explain.txt" >&2; fail "audit explain on Kafka"; }
     # Undecodable messages go to the dead letters and do not stop the partition.
     say "equivalence: $(grep -c accepted "$work/kafka.jsonl") accepted of $n_demo, identical decisions and state hash"
     ;;

@@ -398,7 +398,7 @@ Verdict Engine::document_rights(const fb::Request& req, const RigaTime& t, const
   }
   // R22.1.1: for R6, R19 and R21, means of the Unified Login Module (as for R8.1–R8.4).
   if (Verdict v = check_means(via, user, AccessMode::view_all, req.means()); !v.accepted || tracing()) {
-    note("means", v.rule, v.accepted, means_detail(via, user, AccessMode::view_all, req.means()));
+    if (tracing()) note("means", v.rule, v.accepted, means_detail(via, user, AccessMode::view_all, req.means()));
     if (!v.accepted) return v;
   }
   out->mode = right->second.mode;

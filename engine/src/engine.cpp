@@ -536,15 +536,15 @@ void Engine::revoke(GrantEntry& g) {
 Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
                                 const fb::LimitChangeOneDay& p) {
   GrantEntry* git = find_grant(req, p.user(), p.account());
-  note("rights.grant", "R14", git != nullptr,
+  if (tracing()) note("rights.grant", "R14", git != nullptr,
        "user " + std::string(sv(p.user())) + " on account " + std::string(sv(p.account())) + " for client " +
            std::string(sv(req.client_id())) +
            (git != nullptr ? std::string(": ") + fb::EnumNameAccessMode(git->second.mode) : std::string(": no mode")));
   if (git == nullptr) return Verdict::reject(r::kNoRights, "R14");
-  note("rights.has_limits", "R14", has_limits(git->second.mode), "R9 limits belong to R8.4-R8.8 and R8.10");
+  if (tracing()) note("rights.has_limits", "R14", has_limits(git->second.mode), "R9 limits belong to R8.4-R8.8 and R8.10");
   if (!has_limits(git->second.mode)) return Verdict::reject(r::kChangeNoLimits, "R14");
   if (!ymd_valid(p.date())) return Verdict::reject(r::kDateInvalid, "R15");
-  note("limit_change.date", "R15", p.date() >= t.date,
+  if (tracing()) note("limit_change.date", "R15", p.date() >= t.date,
        "date " + std::to_string(p.date()) + (p.date() >= t.date ? " >= " : " < ") + "Riga date " + ymd_text(t.date));
   if (p.date() < t.date) return Verdict::reject(r::kChangeDatePast, "R15");
   const Cents po = p.per_order_limit_cents();
@@ -754,8 +754,11 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   return v;
 }
 
+// Out of line, as before tracing: inlined into decide(), it pushed acting_rights()
+// and check_limits() out of line instead (about 40 instructions more a request).
 template <class T>
-Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::PaymentOrderSign& p, T tr) {
+[[gnu::noinline]] Verdict Engine::on_sign(const fb::Request& req, const RigaTime& t, const fb::PaymentOrderSign& p,
+                                          T tr) {
   OrderTable::Entry* it = state_.orders.find(sv(req.client_id()), sv(p.order()));
   KASE_TRACE(tr, "order.exists", "R8", it != nullptr,
              "order " + std::string(sv(p.order())) + " of client " + std::string(sv(req.client_id())) +
@@ -944,7 +947,7 @@ Verdict Engine::on_login(const fb::Request& req, const fb::LoginAttempt& p) {
   // registered (no rights, not a representative) is not identified.
   if (p.means() > fb::Means::MAX) return Verdict::reject(r::kValueInvalid, "R25");
   auto* e = state_.persons.find(state_.names.find(sv(req.actor())));
-  note("identity.known", "R25", e != nullptr,
+  if (tracing()) note("identity.known", "R25", e != nullptr,
        "person " + std::string(sv(req.actor())) + (e != nullptr ? " is known to the Treasury" : " is not known"));
   if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
   Person& person = e->second;
@@ -985,9 +988,9 @@ Verdict Engine::on_breach_reported(const fb::Request& req) {
 
 Verdict Engine::on_means_blocked(const fb::MeansBlocked& p) {
   auto* e = state_.persons.find(state_.names.find(sv(p.person())));
-  note("identity.known", "R25", e != nullptr, "person " + std::string(sv(p.person())));
+  if (tracing()) note("identity.known", "R25", e != nullptr, "person " + std::string(sv(p.person())));
   if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
-  note("block.cause", "R28.2",
+  if (tracing()) note("block.cause", "R28.2",
        p.cause() == fb::BlockCause::suspicion || p.cause() == fb::BlockCause::reported_by_user,
        std::string("cause ") + (p.cause() <= fb::BlockCause::MAX ? fb::EnumNameBlockCause(p.cause()) : "?") +
            "; the Treasury blocks on suspicion or report");
@@ -1003,7 +1006,7 @@ Verdict Engine::on_means_restored(const fb::MeansRestored& p) {
   auto* e = state_.persons.find(state_.names.find(sv(p.person())));
   if (e == nullptr) return Verdict::reject(r::kUnknownPerson, "R25");
   Person& person = e->second;
-  note("identity.blocked", "R29", person.block != fb::BlockCause::none,
+  if (tracing()) note("identity.blocked", "R29", person.block != fb::BlockCause::none,
        std::string("block ") + fb::EnumNameBlockCause(person.block) + ", blocked means " +
            fb::EnumNameMeans(person.blocked_means));
   if (person.block == fb::BlockCause::none) return Verdict::reject(r::kNotBlocked, "R29");
@@ -1022,7 +1025,7 @@ Verdict Engine::on_means_restored(const fb::MeansRestored& p) {
               person.block == fb::BlockCause::suspicion || person.block == fb::BlockCause::reported_by_user ||
               person.block == fb::BlockCause::request_rate;
   }
-  note("restoration.way", rule, allowed,
+  if (tracing()) note("restoration.way", rule, allowed,
        std::string(p.by_application() ? "by application (R29.2)" : "by the support service (R29.1)") + " for block " +
            fb::EnumNameBlockCause(person.block));
   if (!allowed) return Verdict::reject(r::kRestorationNotAllowed, rule);
@@ -1112,7 +1115,7 @@ Verdict Engine::on_application_submitted(const fb::Request& req, const fb::Appli
   const NameId signer = state_.names.find(sv(p.signer()));
   const bool representative =
       client != kNoName && signer != kNoName && state_.representatives.find(pair_key(client, signer)) != nullptr;
-  note("application.signer", "R4", representative,
+  if (tracing()) note("application.signer", "R4", representative,
        "signer " + std::string(sv(p.signer())) + (representative ? " is" : " is not") +
            " a registered representative of client " + std::string(sv(req.client_id())));
   if (!representative) return Verdict::reject(r::kApplicationSignerNotRepresentative, "R4");
@@ -1136,7 +1139,7 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
   if (e == nullptr || e->second.client != state_.names.find(sv(req.client_id())))
     return Verdict::reject(r::kApplicationUnknown, "R22");
   Application& a = e->second;
-  note("application.pending", "R22", a.status == ApplicationStatus::submitted, application_detail(e->first, t));
+  if (tracing()) note("application.pending", "R22", a.status == ApplicationStatus::submitted, application_detail(e->first, t));
   if (a.status != ApplicationStatus::submitted) return Verdict::reject(r::kApplicationNotPending, "R22");
   a.status = ApplicationStatus::in_force;
   a.registered_us = req.intake_us();
