@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -136,6 +137,7 @@ options:
   --at TIME                 the state as of TIME: UTC microseconds or YYYY-MM-DDTHH:MM[:SS]Z
                             (default: now); queries replay the log up to that time
 
+Options take their value as --name VALUE or --name=VALUE.
 Request JSON is the FlatBuffers JSON form of events/schema/kase.fbs (see events/README.md);
 intake_us is stamped with the current time when absent or 0.
 Exit codes: 0 ok, 1 verification failed or input lines refused, 2 usage error, 3 storage or
@@ -192,6 +194,76 @@ int storage_error(const Status& s) {
   return 3;
 }
 
+// The options, one table per kind; parse() is the only reader.
+struct TextOption {
+  const char* name;
+  std::string Args::*field;
+};
+constexpr TextOption kTextOptions[] = {
+    {"--data", &Args::data},         {"--at", &Args::at},
+    {"--file", &Args::file},         {"--summary", &Args::summary},
+    {"--client", &Args::client},     {"--actor", &Args::actor},
+    {"--brokers", &Args::brokers},   {"--group", &Args::group},
+    {"--transactional-id", &Args::transactional_id},
+    {"--listen", &Args::listen},     {"--tls-cert", &Args::tls_cert},
+    {"--tls-key", &Args::tls_key},   {"--client-ca", &Args::client_ca},
+    {"--from", &Args::from},         {"--to", &Args::to},
+    {"--person", &Args::person},     {"--account", &Args::account},
+    {"--offset", &Args::offset},
+};
+
+struct NumberOption {
+  const char* name;
+  uint64_t lo, hi;
+  void (*set)(Args*, uint64_t);
+};
+using Ms = std::chrono::milliseconds;
+constexpr NumberOption kNumberOptions[] = {
+    {"--partitions", 1, 10000, [](Args* a, uint64_t n) { a->partitions = static_cast<int>(n); }},
+    {"--replication", 1, 16, [](Args* a, uint64_t n) { a->replication = static_cast<int>(n); }},
+    {"--batch", 1, adapters::kBatchRequestsMax, [](Args* a, uint64_t n) { a->batch = n; }},
+    {"--batch-ms", 1, 10000, [](Args* a, uint64_t n) { a->batch_ms = static_cast<int>(n); }},
+    {"--max", 1, UINT64_MAX / 2, [](Args* a, uint64_t n) { a->max = n; }},
+    {"--http-threads", 1, 64, [](Args* a, uint64_t n) { a->http_threads = n; }},
+    // The codec refuses larger requests anyway (events::kRequestBytesMax).
+    {"--http-body-max", 1, events::kRequestBytesMax, [](Args* a, uint64_t n) { a->limits.body_bytes_max = n; }},
+    {"--http-header-max", 256, 1 << 20, [](Args* a, uint64_t n) { a->limits.header_bytes_max = n; }},
+    {"--http-connections-max", 1, 1'000'000, [](Args* a, uint64_t n) { a->limits.connections_max = n; }},
+    {"--http-requests-per-connection", 1, UINT32_MAX,
+     [](Args* a, uint64_t n) { a->limits.requests_per_connection_max = n; }},
+    {"--http-idle-ms", 1, 3'600'000, [](Args* a, uint64_t n) { a->limits.idle_timeout = Ms(n); }},
+    {"--http-read-ms", 1, 3'600'000, [](Args* a, uint64_t n) { a->limits.read_timeout = Ms(n); }},
+    {"--http-decision-wait-ms", 0, 600'000, [](Args* a, uint64_t n) { a->limits.decision_wait = Ms(n); }},
+    {"--http-queue-max", 1, 10'000'000, [](Args* a, uint64_t n) { a->limits.queue_requests_max = n; }},
+};
+
+struct FlagOption {
+  const char* name;
+  bool Args::*field;
+  bool value;
+};
+constexpr FlagOption kFlagOptions[] = {
+    {"--operator-override", &Args::operator_override, true},
+    {"--plain-http", &Args::plain_http, true},
+    {"--csv", &Args::csv, true},
+    {"--json", &Args::json, true},
+    {"--follow", &Args::follow, true},
+    {"--jsonl", &Args::jsonl, true},
+    {"--quiet", &Args::quiet, true},
+    {"--verify", &Args::verify, true},
+    {"--no-sync", &Args::sync, false},
+};
+
+template <typename Option, size_t N>
+const Option* find_option(const Option (&table)[N], std::string_view name) {
+  for (const Option& o : table) {
+    if (name == o.name) return &o;
+  }
+  return nullptr;
+}
+
+/// Parses the command line: `kase COMMAND [--option VALUE | --option=VALUE |
+/// --flag | POSITIONAL]...`.
 bool parse(int argc, char** argv, Args* a, std::string* err) {
   if (argc < 2) {
     *err = "no command given";
@@ -200,158 +272,47 @@ bool parse(int argc, char** argv, Args* a, std::string* err) {
   a->command = argv[1];
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--data") {
-      if (i + 1 >= argc) {
-        *err = "--data needs a directory";
-        return false;
-      }
-      a->data = argv[++i];
-    } else if (arg.rfind("--data=", 0) == 0) {
-      a->data = arg.substr(7);
-    } else if (arg == "--at") {
-      if (i + 1 >= argc) {
-        *err = "--at needs a time";
-        return false;
-      }
-      a->at = argv[++i];
-    } else if (arg == "--file" || arg == "--summary" || arg == "--client" || arg == "--actor") {
-      if (i + 1 >= argc) {
-        *err = arg + " needs a value";
-        return false;
-      }
-      const std::string v = argv[++i];
-      if (arg == "--file") a->file = v;
-      else if (arg == "--summary") a->summary = v;
-      else if (arg == "--client") a->client = v;
-      else a->actor = v;
-    } else if (arg == "--operator-override") {
-      a->operator_override = true;
-    } else if (arg == "--brokers" || arg == "--group" || arg == "--transactional-id" || arg == "--partitions" ||
-               arg == "--replication" || arg == "--batch" || arg == "--batch-ms" || arg == "--max") {
-      if (i + 1 >= argc) {
-        *err = arg + " needs a value";
-        return false;
-      }
-      const std::string v = argv[++i];
-      uint64_t n = 0;
-      auto number = [&](uint64_t lo, uint64_t hi) {
-        if (parse_number(v, lo, hi, &n)) return true;
-        *err = arg + ": expected a number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got '" +
-               v + "'";
-        return false;
-      };
-      if (arg == "--brokers") {
-        a->brokers = v;
-      } else if (arg == "--group") {
-        a->group = v;
-      } else if (arg == "--transactional-id") {
-        a->transactional_id = v;
-      } else if (arg == "--partitions") {
-        if (!number(1, 10000)) return false;
-        a->partitions = static_cast<int>(n);
-      } else if (arg == "--replication") {
-        if (!number(1, 16)) return false;
-        a->replication = static_cast<int>(n);
-      } else if (arg == "--batch") {
-        if (!number(1, adapters::kBatchRequestsMax)) return false;
-        a->batch = n;
-      } else if (arg == "--batch-ms") {
-        if (!number(1, 10000)) return false;
-        a->batch_ms = static_cast<int>(n);
-      } else {
-        if (!number(1, UINT64_MAX / 2)) return false;
-        a->max = n;
-      }
-    } else if (arg == "--listen" || arg == "--tls-cert" || arg == "--tls-key" || arg == "--client-ca") {
-      if (i + 1 >= argc) {
-        *err = arg + " needs a value";
-        return false;
-      }
-      const std::string v = argv[++i];
-      if (arg == "--listen") a->listen = v;
-      else if (arg == "--tls-cert") a->tls_cert = v;
-      else if (arg == "--tls-key") a->tls_key = v;
-      else a->client_ca = v;
-    } else if (arg.rfind("--http-", 0) == 0) {
-      if (i + 1 >= argc) {
-        *err = arg + " needs a value";
-        return false;
-      }
-      const std::string v = argv[++i];
-      uint64_t n = 0;
-      auto number = [&](uint64_t lo, uint64_t hi) {
-        if (parse_number(v, lo, hi, &n)) return true;
-        *err = arg + ": expected a number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got '" +
-               v + "'";
-        return false;
-      };
-      using ms = std::chrono::milliseconds;
-      adapters::http::Limits& l = a->limits;
-      if (arg == "--http-threads") {
-        if (!number(1, 64)) return false;
-        a->http_threads = n;
-      } else if (arg == "--http-body-max") {
-        // The codec refuses larger requests anyway (events::kRequestBytesMax).
-        if (!number(1, events::kRequestBytesMax)) return false;
-        l.body_bytes_max = n;
-      } else if (arg == "--http-header-max") {
-        if (!number(256, 1 << 20)) return false;
-        l.header_bytes_max = n;
-      } else if (arg == "--http-connections-max") {
-        if (!number(1, 1'000'000)) return false;
-        l.connections_max = n;
-      } else if (arg == "--http-requests-per-connection") {
-        if (!number(1, UINT32_MAX)) return false;
-        l.requests_per_connection_max = n;
-      } else if (arg == "--http-idle-ms") {
-        if (!number(1, 3'600'000)) return false;
-        l.idle_timeout = ms(n);
-      } else if (arg == "--http-read-ms") {
-        if (!number(1, 3'600'000)) return false;
-        l.read_timeout = ms(n);
-      } else if (arg == "--http-decision-wait-ms") {
-        if (!number(0, 600'000)) return false;
-        l.decision_wait = ms(n);
-      } else if (arg == "--http-queue-max") {
-        if (!number(1, 10'000'000)) return false;
-        l.queue_requests_max = n;
-      } else {
-        *err = "unknown option " + arg;
-        return false;
-      }
-    } else if (arg == "--plain-http") {
-      a->plain_http = true;
-    } else if (arg == "--from" || arg == "--to" || arg == "--person" || arg == "--account" ||
-               arg == "--offset") {
-      if (i + 1 >= argc) {
-        *err = arg + " needs a value";
-        return false;
-      }
-      std::string& slot = arg == "--from" ? a->from : arg == "--to" ? a->to : arg == "--person" ? a->person
-                          : arg == "--account" ? a->account : arg == "--client" ? a->client : a->offset;
-      slot = argv[++i];
-    } else if (arg == "--csv") {
-      a->csv = true;
-    } else if (arg == "--json") {
-      a->json = true;
-    } else if (arg == "--follow") {
-      a->follow = true;
-    } else if (arg == "--jsonl") {
-      a->jsonl = true;
-    } else if (arg == "--quiet") {
-      a->quiet = true;
-    } else if (arg == "--verify") {
-      a->verify = true;
-    } else if (arg == "--no-sync") {
-      a->sync = false;
-    } else if (arg == "--help" || arg == "-h") {
+    if (arg == "--help" || arg == "-h") {
       a->command = "help";
-    } else if (!arg.empty() && arg[0] == '-') {
-      *err = "unknown option " + arg;
-      return false;
-    } else {
-      a->positional.push_back(arg);
+      continue;
     }
+    if (arg.empty() || arg[0] != '-') {
+      a->positional.push_back(arg);
+      continue;
+    }
+    if (const FlagOption* f = find_option(kFlagOptions, arg)) {
+      a->*(f->field) = f->value;
+      continue;
+    }
+    // A value option: `--name VALUE` or `--name=VALUE`.
+    const size_t eq = arg.find('=');
+    const std::string name = arg.substr(0, eq);
+    const TextOption* t = find_option(kTextOptions, name);
+    const NumberOption* n = t == nullptr ? find_option(kNumberOptions, name) : nullptr;
+    if (t == nullptr && n == nullptr) {
+      *err = "unknown option " + name;
+      return false;
+    }
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      *err = name + " needs a value";
+      return false;
+    }
+    if (t != nullptr) {
+      a->*(t->field) = value;
+      continue;
+    }
+    uint64_t number = 0;
+    if (!parse_number(value, n->lo, n->hi, &number)) {
+      *err = name + ": expected a number from " + std::to_string(n->lo) + " to " + std::to_string(n->hi) +
+             ", got '" + value + "'";
+      return false;
+    }
+    n->set(a, number);
   }
   return true;
 }

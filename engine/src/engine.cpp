@@ -183,6 +183,12 @@ Verdict Engine::check_service_open(fb::Service service, const RigaTime& t) const
 
 namespace {
 
+/// A step on a document in ePlans, eEstimates, eReports or eLoans: the
+/// eight document payloads sit next to each other in the union.
+bool is_document_payload(Payload t) { return t >= Payload::DocumentCreate && t <= Payload::DocumentView; }
+static_assert(static_cast<int>(Payload::DocumentView) - static_cast<int>(Payload::DocumentCreate) == 7,
+              "the document payloads must stay contiguous in the union");
+
 /// Payloads a person sends; everything else comes from the Treasury.
 bool is_user_payload(Payload t) {
   switch (t) {
@@ -194,22 +200,11 @@ bool is_user_payload(Payload t) {
     case Payload::LoginAttempt:
     case Payload::BreachReported:
     case Payload::MessageRead:
-    case Payload::DocumentCreate:
-    case Payload::DocumentUpdate:
-    case Payload::DocumentCheck:
-    case Payload::DocumentApprove:
-    case Payload::DocumentSign:
-    case Payload::DocumentSubmit:
-    case Payload::DocumentAccept:
-    case Payload::DocumentView:
       return true;
     default:
-      return false;
+      return is_document_payload(t);
   }
 }
-
-/// A step on a document in ePlans, eEstimates, eReports or eLoans.
-bool is_document_payload(Payload t) { return t >= Payload::DocumentCreate && t <= Payload::DocumentView; }
 
 /// R32: logins and breach reports are taken at any hour; the services are not.
 /// Document steps are bound by their own service's hours (documents.cpp).
