@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <memory>
 #include <string>
 
 #include "kase/engine/calendar.h"
@@ -12,6 +13,7 @@
 #include "kase/engine/reasons.h"
 #include "kase/events/build.h"
 #include "kase/events/codec.h"
+#include "kase/projections/store.h"
 
 namespace kase::testing {
 
@@ -85,6 +87,21 @@ struct Harness {
   }
   engine::Verdict cancel(const std::string& user, const std::string& order) {
     return apply(events::po_cancel(as(user), order));
+  }
+
+  /// What a restart loads: everything the fold touched, stored and loaded
+  /// back into a fresh state (derived tables are rebuilt by the loader).
+  std::unique_ptr<engine::State> reloaded() {
+    auto store = projections::make_memory_store();
+    projections::Batch b;
+    b.dirty = engine.take_dirty();
+    b.state = &engine.state();
+    auto loaded = std::make_unique<engine::State>();
+    projections::Meta meta;
+    EXPECT_TRUE(store->commit(b).ok());
+    EXPECT_TRUE(store->load(loaded.get(), &meta).ok());
+    EXPECT_EQ(projections::state_hash(*loaded), projections::state_hash(engine.state()));
+    return loaded;
   }
 
   const engine::Order& order(const std::string& id) {

@@ -308,9 +308,11 @@ struct DocModel {
     std::string first_signer;
     bool opinion = false;
     int64_t amount = 0, appropriated = 0;
+    std::string period, accepted_by;  // reports
   };
   using Key = std::tuple<std::string, int, std::string>;  // owner, service, id
   std::map<Key, Doc> docs;
+  std::map<std::tuple<std::string, int, std::string>, std::string> slots;  // (owner, kind, period) -> report id (R16)
   std::map<std::tuple<std::string, std::string, int>, int> plan;                     // (user, client, service) -> mode
   std::map<std::tuple<std::string, std::string, std::string>, std::pair<int, int>> report;  // (user, client, scope) -> modes, groups
   std::map<std::pair<std::string, std::string>, std::pair<int, int>> loan;             // (user, client) -> mode, groups
@@ -329,6 +331,7 @@ struct DocModel {
     std::string owner, user, via, id;
     DocumentKindT kind = DocumentKindT::financing_plan;
     int64_t amount = -1;
+    std::string period = "Y";  // reports: annual 2026, this period
   };
 
   /// The expected reason ("" = accepted), applying the step when accepted.
@@ -483,6 +486,15 @@ struct DocModel {
                                               : has(fb::ReportMode::manage_sign) || has(fb::ReportMode::consolidate_sign);
             if (!finance) return has(fb::ReportMode::sign_head) ? r::kDocumentFinanceSignatureMissing : r::kDocumentModeNotAllowed;
             if (s != 1) return r::kDocumentNotChecked;
+            if (consolidated) {
+              // R19.2.4: I's report of the period (M's structure) accepted by M.
+              auto slot = slots.find({"I", static_cast<int>(K::report), d->period});
+              const Doc* sub = slot == slots.end()
+                                   ? nullptr
+                                   : &docs.at(Key{"I", static_cast<int>(fb::Service::ereports), slot->second});
+              if (sub == nullptr || sub->status != 5 || sub->accepted_by != "M")
+                return r::kReportConsolidationIncomplete;
+            }
             d->first_signer = q.user;
             next = 3;
             break;
@@ -493,6 +505,7 @@ struct DocModel {
               return r::kDocumentModeNotAllowed;
             if (s == 5) return r::kDocumentAlreadyAccepted;
             if (s != 4) return r::kDocumentNotSubmitted;
+            d->accepted_by = rc;
             next = 5;
             break;
           case St::approve:
@@ -535,9 +548,16 @@ struct DocModel {
       }
     }
     if (q.step == St::view) return "";
+    const bool report_kind = q.service == fb::Service::ereports;
+    if (q.step == St::create && report_kind) {
+      // R16: one report of a kind per institution and period.
+      if (slots.count({q.owner, static_cast<int>(q.kind), q.period}) != 0) return r::kReportPeriodTaken;
+      slots[{q.owner, static_cast<int>(q.kind), q.period}] = q.id;
+    }
     if (d == nullptr) {
       d = &docs[key];
       d->kind = q.kind;
+      if (report_kind) d->period = q.period;
     }
     if (writes && q.amount >= 0) d->amount = q.amount;
     d->status = next;
@@ -749,7 +769,9 @@ void run_document_seed(uint64_t seed, int ops, StepTally* tally) {
           break;
         default: q.kind = pick(std::vector{K::loan_request, K::loan_agreement, K::disbursement_request});
       }
-      // Reports carry no amount (the builder sends 0).
+      // Reports carry no amount (the builder sends 0); two periods, so that
+      // both a second report of a period and a complete consolidation happen.
+      q.period = rng() % 2 ? "Y" : "H1";
       if (q.step == St::create)
         q.amount = q.service == fb::Service::ereports ? 0
                                                       : static_cast<int64_t>(rng() % 1000) - (rng() % 20 == 0 ? 1000 : 0);
@@ -763,7 +785,7 @@ void run_document_seed(uint64_t seed, int ops, StepTally* tally) {
       switch (q.step) {
         case St::create:
           bytes = q.service == fb::Service::ereports
-                      ? events::report_create(e, q.id, q.kind, "sha256:c", fb::ReportType::annual, 2026, "Y", q.via)
+                      ? events::report_create(e, q.id, q.kind, "sha256:c", fb::ReportType::annual, 2026, q.period, q.via)
                       : events::document_create(e, q.service, q.id, q.kind, "sha256:c", q.amount, q.via);
           break;
         case St::update: bytes = events::document_update(e, q.service, q.id, "sha256:u", q.amount, q.via); break;

@@ -1,6 +1,11 @@
 // Document workflows in ePlans, eEstimates (R6), eReports (R16, R19) and eLoans
 // (R21), decided by the fold: who may do which step, on whose document, when.
 // One test or more per rule ID.
+#include <array>
+#include <set>
+#include <string>
+#include <vector>
+
 #include "harness.h"
 
 namespace kase::testing {
@@ -20,6 +25,16 @@ using fb::Service;
 
 struct Documents : public ::testing::Test {
   Harness h;
+
+  /// The R16 report slots by name: "owner kind type year period -> document".
+  static std::set<std::string> slots(const engine::State& s) {
+    std::set<std::string> out;
+    for (const auto& [k, doc] : s.report_slots)
+      out.insert(std::string(s.names.name(k.client)) + " " + std::to_string(k.kind) + " " + std::to_string(k.type) +
+                 " " + std::to_string(k.year) + " " + std::string(s.names.name(k.period)) + " -> " +
+                 std::string(s.names.name(doc)));
+    return out;
+  }
 
   /// Runs `f` with the harness's client set to `client`, then restores it.
   template <class F>
@@ -57,9 +72,9 @@ struct Documents : public ::testing::Test {
   }
   engine::Verdict report(const std::string& owner, const std::string& user, const std::string& doc,
                          DocumentKind k = DocumentKind::report, ReportType t = ReportType::annual, int32_t year = 2026,
-                         const std::string& via = "") {
+                         const std::string& via = "", const std::string& period = "Y") {
     return at(owner, [&] {
-      return h.apply(events::report_create(h.as(user), doc, k, "sha256:" + doc, t, year, "Y", via));
+      return h.apply(events::report_create(h.as(user), doc, k, "sha256:" + doc, t, year, period, via));
     });
   }
   engine::Verdict update(const std::string& owner, const std::string& user, Service s, const std::string& doc,
@@ -371,6 +386,26 @@ TEST_F(Reports, R19_2_3_R19_2_5_SummaryReportIsSignedByBoth) {
   EXPECT_EQ(status("I", Service::ereports, "S1"), S::submitted);
 }
 
+TEST_F(Reports, R16_1_R16_2_OneReportPerKindTypeYearAndPeriod) {
+  // R1 is I's annual 2026 report for period Y: a second one is refused,
+  // whoever enters it, and the first stays as it was.
+  EXPECT_REJECTED(report("I", "fin", "R2"), reason::kReportPeriodTaken, "R16.1");
+  EXPECT_EQ(document("I", Service::ereports, "R2"), nullptr);
+  // Another period, year, type or kind is another report.
+  EXPECT_ACCEPTED(report("I", "clerk", "R3", DocumentKind::report, ReportType::annual, 2026, "", "H1"));
+  EXPECT_ACCEPTED(report("I", "clerk", "R4", DocumentKind::report, ReportType::annual, 2025));
+  EXPECT_ACCEPTED(report("I", "clerk", "R5", DocumentKind::summary_report));
+  EXPECT_ACCEPTED(report("I", "clerk", "P1", DocumentKind::report, ReportType::periodic));
+  EXPECT_REJECTED(report("I", "clerk", "P2", DocumentKind::report, ReportType::periodic), reason::kReportPeriodTaken,
+                  "R16.2");
+  // A refusal for rights comes first: the slot is no one else's business.
+  EXPECT_REJECTED(report("I", "viewer", "R6"), reason::kDocumentModeNotAllowed, "R19.2.2");
+  // The slots survive a restart: the loader rebuilds them from the stored documents.
+  const auto loaded = h.reloaded();
+  EXPECT_EQ(slots(*loaded), slots(h.engine.state()));
+  EXPECT_EQ(slots(*loaded).size(), 5u);
+}
+
 TEST_F(Reports, R19_2_1_EveryModeViews) {
   for (const char* u : {"viewer", "clerk", "fin", "boss"}) {
     const engine::Verdict v = view("I", u, Service::ereports, "R1");
@@ -436,9 +471,9 @@ TEST_F(Reports, R19_2_8_R19_1_3_AuditorMarksVerifiedOrAgreedWithTheOpinion) {
   EXPECT_EQ(document("I", Service::ereports, "R1")->opinion_digest, "sha256:opinion");
   EXPECT_REJECTED(audit("I", "aud", "R1", AuditVerdict::agreed, "sha256:o2"), reason::kReportOpinionExists, "R19.2.8");
   // A person who is no longer an auditor marks nothing.
-  ASSERT_ACCEPTED_ALL(report("I", "clerk", "R2"), check("I", "clerk", Service::ereports, "R2"),
-                      sign("I", "fin", Service::ereports, "R2"), sign("I", "boss", Service::ereports, "R2"),
-                      roles("I", "aud", PersonRole::NONE));
+  ASSERT_ACCEPTED_ALL(report("I", "clerk", "R2", DocumentKind::report, ReportType::annual, 2026, "", "H1"),
+                      check("I", "clerk", Service::ereports, "R2"), sign("I", "fin", Service::ereports, "R2"),
+                      sign("I", "boss", Service::ereports, "R2"), roles("I", "aud", PersonRole::NONE));
   EXPECT_REJECTED(audit("I", "aud", "R2", AuditVerdict::agreed, "sha256:o"), reason::kRoleRequired, "R19.2.8");
   // The State Audit Office marks any institution's report with its own rights.
   ASSERT_ACCEPTED_ALL(kind("SAO", ClientKind::state_audit_office),
@@ -484,6 +519,60 @@ TEST_F(Consolidation, R19_2_4_AcceptsTheStructuresReportsAndSignsTheConsolidated
   EXPECT_STREQ(signed_by.rule, "R19.2.4");
   EXPECT_ACCEPTED(sign("M", "mhead", Service::ereports, "C1"));
   EXPECT_EQ(status("M", Service::ereports, "C1"), S::submitted);
+}
+
+TEST_F(Consolidation, R19_2_4_ConsolidatedReportWaitsForEveryReportOfTheStructure) {
+  // M's 2027 structure holds I and J; the consolidated report of a period is
+  // signed once both their reports of that period are accepted by M.
+  ASSERT_ACCEPTED_ALL(structure("M", ReportType::annual, 2027, {"I", "J"}),
+                      roles("J", "jfin", PersonRole::finance_employee), roles("J", "jboss", PersonRole::head),
+                      report_rights("J", "jfin", "J", ReportGroup::view_prepare, ReportMode::manage_sign),
+                      report_rights("J", "jboss", "J", ReportGroup::view_prepare, ReportMode::sign_head),
+                      report_rights("M", "cons", "J", ReportGroup::accept | ReportGroup::view_prepare,
+                                    ReportMode::consolidate_sign),
+                      report_rights("X", "xva", "X", ReportGroup::accept, ReportMode::view_accept));
+  const auto submitted = [&](const std::string& owner, const std::string& fin, const std::string& boss,
+                             const std::string& doc, const std::string& period = "Y") {
+    ASSERT_ACCEPTED_ALL(report(owner, fin, doc, DocumentKind::report, ReportType::annual, 2027, "", period),
+                        check(owner, fin, Service::ereports, doc), sign(owner, fin, Service::ereports, doc),
+                        sign(owner, boss, Service::ereports, doc));
+  };
+  submitted("I", "fin", "boss", "I27");
+  submitted("J", "jfin", "jboss", "J27");
+  ASSERT_ACCEPTED_ALL(report("M", "cons", "C27", DocumentKind::consolidated_report, ReportType::annual, 2027),
+                      check("M", "cons", Service::ereports, "C27"));
+  // Neither accepted yet.
+  EXPECT_REJECTED(sign("M", "cons", Service::ereports, "C27"), reason::kReportConsolidationIncomplete, "R19.2.4");
+  ASSERT_TRUE(accept("I", "cons", "I27", "M").accepted);
+  EXPECT_REJECTED(sign("M", "cons", Service::ereports, "C27"), reason::kReportConsolidationIncomplete, "R19.2.4");
+  // J's report accepted by someone else (R19.2.7) does not count for M.
+  ASSERT_TRUE(accept("J", "xva", "J27", "X").accepted);
+  EXPECT_REJECTED(sign("M", "cons", Service::ereports, "C27"), reason::kReportConsolidationIncomplete, "R19.2.4");
+  // A report of another period, accepted by M, does not count either.
+  submitted("J", "jfin", "jboss", "J27b", "H1");
+  ASSERT_TRUE(accept("J", "cons", "J27b", "M").accepted);
+  EXPECT_REJECTED(sign("M", "cons", Service::ereports, "C27"), reason::kReportConsolidationIncomplete, "R19.2.4");
+}
+
+TEST_F(Consolidation, R19_2_4_ConsolidatedReportSignedWhenAllAreAccepted) {
+  ASSERT_ACCEPTED_ALL(structure("M", ReportType::annual, 2027, {"I", "J"}),
+                      roles("J", "jfin", PersonRole::finance_employee), roles("J", "jboss", PersonRole::head),
+                      report_rights("J", "jfin", "J", ReportGroup::view_prepare, ReportMode::manage_sign),
+                      report_rights("J", "jboss", "J", ReportGroup::view_prepare, ReportMode::sign_head),
+                      report_rights("M", "cons", "J", ReportGroup::accept | ReportGroup::view_prepare,
+                                    ReportMode::consolidate_sign));
+  for (const auto& [owner, fin, boss, doc] :
+       std::vector<std::array<std::string, 4>>{{"I", "fin", "boss", "I27"}, {"J", "jfin", "jboss", "J27"}}) {
+    ASSERT_ACCEPTED_ALL(report(owner, fin, doc, DocumentKind::report, ReportType::annual, 2027, "", "Q4"),
+                        check(owner, fin, Service::ereports, doc), sign(owner, fin, Service::ereports, doc),
+                        sign(owner, boss, Service::ereports, doc), accept(owner, "cons", doc, "M"));
+  }
+  ASSERT_ACCEPTED_ALL(report("M", "cons", "C27", DocumentKind::consolidated_report, ReportType::annual, 2027, "", "Q4"),
+                      check("M", "cons", Service::ereports, "C27"));
+  const engine::Verdict v = sign("M", "cons", Service::ereports, "C27");
+  EXPECT_ACCEPTED(v);
+  EXPECT_STREQ(v.rule, "R19.2.4");
+  EXPECT_ACCEPTED(sign("M", "mhead", Service::ereports, "C27"));
 }
 
 TEST_F(Consolidation, R19_2_4_ConsolidatedReportNeedsAStructure) {

@@ -265,6 +265,20 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
              std::to_string(rights.mode) + ", groups " + std::to_string(rights.groups) +
              (v.accepted ? std::string(" -> ") + document_status_name(next) : std::string(": ") + v.reason));
   if (!v.accepted) return v;
+  if (d.step == DocumentStep::create && is_report(d.kind)) {
+    // R16: one report of a kind per institution, report type, year and period.
+    const NameId period = state_.names.find(d.period);
+    const auto* slot = owner == kNoName || period == kNoName
+                           ? nullptr
+                           : state_.report_slots.find(ReportSlotKey{owner, period, d.year, static_cast<uint8_t>(d.kind),
+                                                                    static_cast<uint8_t>(d.report_type)});
+    if (tracing())
+      note("report.period", structure_rule(d.report_type), slot == nullptr,
+           std::string(fb::EnumNameDocumentKind(d.kind)) + " of " + std::string(sv(req.client_id())) + " for " +
+               fb::EnumNameReportType(d.report_type) + " " + std::to_string(d.year) + " period " +
+               std::string(d.period) + (slot != nullptr ? ": already " + name_of(slot->second) : ": none yet"));
+    if (slot != nullptr) return Verdict::reject(r::kReportPeriodTaken, structure_rule(d.report_type));
+  }
   // R6.1, R19.2.1, R21.2.1: viewing changes nothing; its decision is logged (R47).
   if (d.step == DocumentStep::view) return v;
   if (doc != nullptr && doc->history_count >= kDocumentHistoryMax) return Verdict::reject(r::kDocumentHistoryFull, "R47");
@@ -279,6 +293,9 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
       fresh.report_type = d.report_type;
       fresh.year = d.year;
       fresh.period.assign(d.period);
+      state_.report_slots[ReportSlotKey{e->first.client, state_.names.intern(d.period), d.year,
+                                        static_cast<uint8_t>(d.kind), static_cast<uint8_t>(d.report_type)}] =
+          e->first.document;
     }
   }
   Document& m = e->second;
@@ -537,6 +554,9 @@ Verdict Engine::document_step(const DocumentRequest& d, const DocumentRights& g,
             return reject(r::kDocumentModeNotAllowed, rule);
           }
           if (s != S::checked) return reject(r::kDocumentNotChecked, rule);
+          if (consolidated) {
+            if (Verdict v = check_consolidation(owner, *doc); !v.accepted) return v;
+          }
           *role = SignRole::finance_employee;
           return to(S::signed_once, rule);
         }
@@ -600,6 +620,40 @@ Verdict Engine::document_step(const DocumentRequest& d, const DocumentRights& g,
     }
     default: return reject(r::kValueInvalid, "R2");
   }
+}
+
+Verdict Engine::check_consolidation(NameId owner, const Document& consolidated) const {
+  // R19.2.4: the consolidated report is signed once the reports of every
+  // institution in the structure in force, of the same type, year and period,
+  // are accepted by the consolidating client.
+  const Structure* st = structure_in_force(owner, consolidated.report_type, consolidated.year);
+  if (st == nullptr) return Verdict::reject(r::kReportNoStructure, structure_rule(consolidated.report_type));
+  const NameId period = state_.names.find(consolidated.period);
+  size_t accepted = 0;
+  NameId missing = kNoName;
+  for (const NameId institution : st->institutions) {
+    const auto* slot = period == kNoName ? nullptr
+                                         : state_.report_slots.find(ReportSlotKey{
+                                               institution, period, consolidated.year,
+                                               static_cast<uint8_t>(fb::DocumentKind::report),
+                                               static_cast<uint8_t>(consolidated.report_type)});
+    const DocumentEntry* e =
+        slot == nullptr ? nullptr
+                        : state_.documents.find(
+                              DocumentKey{institution, slot->second, static_cast<uint8_t>(fb::Service::ereports)});
+    if (e != nullptr && e->second.status == DocumentStatus::accepted && e->second.accepted_by == owner) {
+      ++accepted;
+    } else if (missing == kNoName) {
+      missing = institution;
+    }
+  }
+  if (tracing())
+    note("report.consolidation", "R19.2.4", missing == kNoName,
+         std::to_string(accepted) + " of " + std::to_string(st->institutions.size()) +
+             " reports of the structure accepted by " + name_of(owner) + " for period " + consolidated.period +
+             (missing != kNoName ? "; not yet: " + name_of(missing) : std::string()));
+  if (missing != kNoName) return Verdict::reject(r::kReportConsolidationIncomplete, "R19.2.4");
+  return Verdict::ok("R19.2.4");
 }
 
 Verdict Engine::on_appropriation(const fb::Request& req, const fb::AppropriationReceived& p) {

@@ -549,6 +549,8 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       const int32_t count = r.i32();
       if (count < 0 || static_cast<uint32_t>(count) > kDocumentHistoryMax) return corrupt(f, key);
       d.history_count = static_cast<uint32_t>(count);
+      if (service_of(d.kind) == fb::Service::ereports)  // derived
+        s->report_slots[ReportSlotKey{k.client, names.intern(d.period), d.year, kind, type}] = k.document;
       break;
     }
     case Family::payment_files: {

@@ -380,6 +380,21 @@ struct Document : Dirty {
   std::string opinion_digest;
   uint32_t history_count = 0;     // entries in document_history
 };
+/// R16: one report of a kind per institution, report type, year and period.
+struct ReportSlotKey {
+  NameId client = kNoName;
+  NameId period = kNoName;
+  int32_t year = 0;
+  uint8_t kind = 0;  // fb::DocumentKind
+  uint8_t type = 0;  // fb::ReportType
+  bool operator==(const ReportSlotKey&) const = default;
+};
+struct ReportSlotKeyHash {
+  size_t operator()(const ReportSlotKey& k) const noexcept {
+    return IdHash{}(pair_key(k.client, k.period) ^ (static_cast<uint64_t>(static_cast<uint32_t>(k.year)) << 20) ^
+                    (static_cast<uint64_t>(k.kind) << 8) ^ k.type);
+  }
+};
 /// One entry of a document's history: who did what, when, by which request.
 struct HistoryKey {
   DocumentKey document;
@@ -470,6 +485,7 @@ struct State {
   Table<DocumentKey, Document, DocumentKeyHash> documents;             // (client, service, document)
   Table<NameId, PaymentFile> payment_files;        // file digest (R48.1, R49)
   Table<HistoryKey, DocumentEvent, HistoryKeyHash> document_history;  // (document, seq)
+  Table<ReportSlotKey, NameId, ReportSlotKeyHash> report_slots;      // derived: the report's document id
   int32_t persons_with_means = 0;                  // derived: persons with registered means
   BusinessCalendar calendar;
   std::array<ServiceState, 5> services{};
@@ -618,6 +634,7 @@ class Engine {
   /// for an annual report also the next year's (R16.1 names the report year
   /// and the previous one), else the newest earlier one. Null when none.
   const Structure* structure_in_force(NameId client, fb::ReportType type, int32_t year) const;
+  Verdict check_consolidation(NameId owner, const Document& consolidated) const;
 
   // Documents (documents.cpp).
   struct DocumentRequest;

@@ -148,6 +148,8 @@ inline constexpr const char* kReportOwn = "report.own_report";
 inline constexpr const char* kReportNoStructure = "report.no_structure";
 inline constexpr const char* kReportOpinionMissing = "report.opinion_missing";
 inline constexpr const char* kReportOpinionExists = "report.opinion_exists";
+inline constexpr const char* kReportPeriodTaken = "report.period_taken";                  // R16
+inline constexpr const char* kReportConsolidationIncomplete = "report.consolidation_incomplete";  // R19.2.4
 inline constexpr const char* kAppropriationExceedsPlan = "plan.appropriation_exceeds_plan";
 
 // Calendar.
