@@ -309,6 +309,7 @@ struct DocModel {
     bool opinion = false;
     int64_t amount = 0, appropriated = 0;
     std::string period, accepted_by;  // reports
+    std::string agreement;            // disbursement requests (R21.1.2); an agreement's disbursed: appropriated
   };
   using Key = std::tuple<std::string, int, std::string>;  // owner, service, id
   std::map<Key, Doc> docs;
@@ -332,6 +333,7 @@ struct DocModel {
     DocumentKindT kind = DocumentKindT::financing_plan;
     int64_t amount = -1;
     std::string period = "Y";  // reports: annual 2026, this period
+    std::string agreement;     // disbursement requests: the loan agreement's id
   };
 
   /// The expected reason ("" = accepted), applying the step when accepted.
@@ -548,6 +550,17 @@ struct DocModel {
       }
     }
     if (q.step == St::view) return "";
+    Doc* agreement = nullptr;
+    if (kind == K::disbursement_request && (q.step == St::create || q.step == St::submit)) {
+      // R21.1.2: under a submitted loan agreement of the owner, never beyond its amount.
+      auto a = docs.find(Key{q.owner, static_cast<int>(fb::Service::eloans), d != nullptr ? d->agreement : q.agreement});
+      if (a == docs.end() || a->second.kind != K::loan_agreement) return r::kLoanAgreementUnknown;
+      if (a->second.status != 4) return r::kLoanAgreementNotSubmitted;
+      agreement = &a->second;
+      if (q.step == St::submit && d->amount > agreement->amount - agreement->appropriated)
+        return r::kLoanDisbursementExceedsAgreement;
+    }
+    if (q.step == St::submit && agreement != nullptr) agreement->appropriated += d->amount;
     const bool report_kind = q.service == fb::Service::ereports;
     if (q.step == St::create && report_kind) {
       // R16: one report of a kind per institution and period.
@@ -558,6 +571,7 @@ struct DocModel {
       d = &docs[key];
       d->kind = q.kind;
       if (report_kind) d->period = q.period;
+      if (q.kind == K::disbursement_request) d->agreement = q.agreement;
     }
     if (writes && q.amount >= 0) d->amount = q.amount;
     d->status = next;
@@ -767,7 +781,11 @@ void run_document_seed(uint64_t seed, int ops, StepTally* tally) {
         case fb::Service::ereports:
           q.kind = pick(std::vector{K::report, K::summary_report, K::consolidated_report});
           break;
-        default: q.kind = pick(std::vector{K::loan_request, K::loan_agreement, K::disbursement_request});
+        default:
+          q.kind = pick(std::vector{K::loan_request, K::loan_agreement, K::disbursement_request});
+          // A disbursement request names an agreement: mostly one of the owner's loan documents.
+          if (q.step == St::create && q.kind == K::disbursement_request)
+            q.agreement = list.empty() || rng() % 10 == 0 ? "none" : pick(list);
       }
       // Reports carry no amount (the builder sends 0); two periods, so that
       // both a second report of a period and a complete consolidation happen.
@@ -786,7 +804,7 @@ void run_document_seed(uint64_t seed, int ops, StepTally* tally) {
         case St::create:
           bytes = q.service == fb::Service::ereports
                       ? events::report_create(e, q.id, q.kind, "sha256:c", fb::ReportType::annual, 2026, q.period, q.via)
-                      : events::document_create(e, q.service, q.id, q.kind, "sha256:c", q.amount, q.via);
+                      : events::document_create(e, q.service, q.id, q.kind, "sha256:c", q.amount, q.via, q.agreement);
           break;
         case St::update: bytes = events::document_update(e, q.service, q.id, "sha256:u", q.amount, q.via); break;
         case St::check: bytes = events::document_check(e, q.service, q.id, q.via); break;

@@ -67,8 +67,11 @@ struct Documents : public ::testing::Test {
 
   // Steps on a document of `owner` by `user` (acting for `via`, when given).
   engine::Verdict create(const std::string& owner, const std::string& user, Service s, const std::string& doc,
-                         DocumentKind k, int64_t amount = 0, const std::string& via = "") {
-    return at(owner, [&] { return h.apply(events::document_create(h.as(user), s, doc, k, "sha256:" + doc, amount, via)); });
+                         DocumentKind k, int64_t amount = 0, const std::string& via = "",
+                         const std::string& agreement = "") {
+    return at(owner, [&] {
+      return h.apply(events::document_create(h.as(user), s, doc, k, "sha256:" + doc, amount, via, agreement));
+    });
   }
   engine::Verdict report(const std::string& owner, const std::string& user, const std::string& doc,
                          DocumentKind k = DocumentKind::report, ReportType t = ReportType::annual, int32_t year = 2026,
@@ -672,12 +675,40 @@ TEST_F(Loans, R21_1_1_LoanRequestsOfMunicipalitiesOnly) {
 }
 
 TEST_F(Loans, R21_1_2_AgreementsAndDisbursementRequests) {
+  const auto disbursement = [&](const std::string& user, const std::string& doc, int64_t amount,
+                                const std::string& agreement) {
+    return create("MU", user, Service::eloans, doc, DocumentKind::disbursement_request, amount, "", agreement);
+  };
   EXPECT_ACCEPTED(create("MU", "ag", Service::eloans, "A1", DocumentKind::loan_agreement, 90'000 * kEur));
-  EXPECT_ACCEPTED(create("MU", "ag", Service::eloans, "D1", DocumentKind::disbursement_request, 10'000 * kEur));
-  EXPECT_REJECTED(create("MU", "lv", Service::eloans, "D2", DocumentKind::disbursement_request),
-                  reason::kDocumentGroupRequired, "R21.1.2");
-  ASSERT_ACCEPTED_ALL(sign("MU", "ag", Service::eloans, "D1"), submit("MU", "ag", Service::eloans, "D1"));
+  EXPECT_REJECTED(disbursement("lv", "D2", 0, "A1"), reason::kDocumentGroupRequired, "R21.1.2");
+  // A disbursement request names its agreement; nothing else names one.
+  EXPECT_REJECTED(disbursement("ag", "D1", 10'000 * kEur, ""), reason::kValueInvalid, "R21.1.2");
+  EXPECT_REJECTED(create("MU", "ag", Service::eloans, "A2", DocumentKind::loan_agreement, 1, "", "A1"),
+                  reason::kValueInvalid, "R21.1.2");
+  EXPECT_REJECTED(disbursement("ag", "D1", 10'000 * kEur, "A9"), reason::kLoanAgreementUnknown, "R21.1.2");
+  EXPECT_REJECTED(disbursement("ag", "D1", 10'000 * kEur, "L1"), reason::kLoanAgreementUnknown, "R21.1.2");
+  // ... under an agreement that is signed and submitted.
+  EXPECT_REJECTED(disbursement("ag", "D1", 10'000 * kEur, "A1"), reason::kLoanAgreementNotSubmitted, "R21.1.2");
+  ASSERT_ACCEPTED_ALL(sign("MU", "ag", Service::eloans, "A1"), submit("MU", "ag", Service::eloans, "A1"),
+                      disbursement("ag", "D1", 60'000 * kEur, "A1"), disbursement("ag", "D2", 40'000 * kEur, "A1"),
+                      sign("MU", "ag", Service::eloans, "D1"), sign("MU", "ag", Service::eloans, "D2"));
+  ASSERT_ACCEPTED_ALL(submit("MU", "ag", Service::eloans, "D1"));
   EXPECT_EQ(status("MU", Service::eloans, "D1"), S::submitted);
+  EXPECT_EQ(document("MU", Service::eloans, "A1")->appropriated, 60'000 * kEur);
+  // Submitted requests never draw more than the agreement: 60,000 + 40,000 > 90,000.
+  const engine::Verdict over = submit("MU", "ag", Service::eloans, "D2");
+  EXPECT_REJECTED(over, reason::kLoanDisbursementExceedsAgreement, "R21.1.2");
+  EXPECT_EQ(over.amount, 40'000 * kEur);
+  EXPECT_EQ(over.limit, 90'000 * kEur);
+  EXPECT_EQ(over.day_total, 60'000 * kEur);
+  // Lowered to what is left, it goes through and the agreement is drawn in full.
+  ASSERT_ACCEPTED_ALL(create("MU", "ag", Service::eloans, "D3", DocumentKind::disbursement_request, 30'000 * kEur, "",
+                             "A1"),
+                      sign("MU", "ag", Service::eloans, "D3"), submit("MU", "ag", Service::eloans, "D3"));
+  EXPECT_EQ(document("MU", Service::eloans, "A1")->appropriated, 90'000 * kEur);
+  EXPECT_EQ(document("MU", Service::eloans, "D3")->agreement, h.engine.state().names.find("A1"));
+  // The link and the amount drawn survive a restart.
+  EXPECT_NE(h.reloaded(), nullptr);
 }
 
 TEST_F(Loans, R21_2_1_ViewOnly) {

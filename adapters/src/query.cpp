@@ -159,6 +159,9 @@ std::string document_json(const engine::State& s, std::string_view client, fb::S
   o["digest"] = doc.digest;
   o["amount_cents"] = doc.amount;
   if (doc.kind == fb::DocumentKind::financing_plan) o["appropriated_cents"] = doc.appropriated;  // R2
+  if (doc.kind == fb::DocumentKind::loan_agreement) o["disbursed_cents"] = doc.appropriated;     // R21.1.2
+  if (doc.kind == fb::DocumentKind::disbursement_request && doc.agreement != engine::kNoName)
+    o["agreement"] = std::string(s.names.name(doc.agreement));
   if (engine::service_of(doc.kind) == fb::Service::ereports) {
     o["report_type"] = fb::EnumNameReportType(doc.report_type);
     o["year"] = doc.year;

@@ -109,7 +109,7 @@ bool bit_set(uint8_t bits, auto flag) { return (bits & static_cast<uint8_t>(flag
 struct Engine::DocumentRequest {
   DocumentStep step = DocumentStep::view;
   fb::Service service = fb::Service::ekase;
-  std::string_view document, acting_for, digest, period, opinion_digest;
+  std::string_view document, acting_for, digest, period, opinion_digest, agreement;
   fb::DocumentKind kind = fb::DocumentKind::financing_plan;
   Cents amount = -1;  // create: the amount; update: -1 keeps it
   fb::ReportType report_type = fb::ReportType::annual;
@@ -143,6 +143,7 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
       d.year = p->year();
       d.period = sv(p->period());
       d.exchange_test = p->exchange_test();
+      d.agreement = sv(p->agreement());
       break;
     }
     case Payload::DocumentUpdate: {
@@ -204,6 +205,10 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
     if (is_report(d.kind) && (d.report_type > fb::ReportType::MAX || d.year < 1900 || d.year > 9999 ||
                               !valid_name(d.period)))
       return Verdict::reject(r::kValueInvalid, "R16");
+    // R21.1.2: a disbursement request names its loan agreement; nothing else names one.
+    if ((d.kind == fb::DocumentKind::disbursement_request) == d.agreement.empty() ||
+        (!d.agreement.empty() && !valid_name(d.agreement)))
+      return Verdict::reject(r::kValueInvalid, "R21.1.2");
   }
   if (d.step == DocumentStep::create || d.step == DocumentStep::update) {
     // R37: what was entered is bound by its digest.
@@ -279,6 +284,10 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
                std::string(d.period) + (slot != nullptr ? ": already " + name_of(slot->second) : ": none yet"));
     if (slot != nullptr) return Verdict::reject(r::kReportPeriodTaken, structure_rule(d.report_type));
   }
+  DocumentEntry* agreement = nullptr;
+  if (kind == fb::DocumentKind::disbursement_request && (d.step == DocumentStep::create || d.step == DocumentStep::submit)) {
+    if (Verdict a = check_disbursement(d, owner, doc, &agreement); !a.accepted) return a;
+  }
   // R6.1, R19.2.1, R21.2.1: viewing changes nothing; its decision is logged (R47).
   if (d.step == DocumentStep::view) return v;
   if (doc != nullptr && doc->history_count >= kDocumentHistoryMax) return Verdict::reject(r::kDocumentHistoryFull, "R47");
@@ -289,6 +298,7 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
             .first;
     Document& fresh = e->second;
     fresh.kind = d.kind;
+    if (d.kind == fb::DocumentKind::disbursement_request) fresh.agreement = agreement->first.document;
     if (is_report(d.kind)) {
       fresh.report_type = d.report_type;
       fresh.year = d.year;
@@ -313,6 +323,13 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
       if (role != SignRole::head || m.kind == fb::DocumentKind::estimate) m.first_signer = user;
       break;
     case DocumentStep::accept: m.accepted_by = rights.via; break;
+    case DocumentStep::submit:
+      if (agreement != nullptr) {
+        // R21.1.2: the agreement's disbursements grow by the request's amount.
+        agreement->second.appropriated += m.amount;
+        touch(*agreement, dirty_.documents);
+      }
+      break;
     case DocumentStep::approve:
       if (d.service == fb::Service::ereports) {
         m.verdict = d.verdict;
@@ -620,6 +637,40 @@ Verdict Engine::document_step(const DocumentRequest& d, const DocumentRights& g,
     }
     default: return reject(r::kValueInvalid, "R2");
   }
+}
+
+Verdict Engine::check_disbursement(const DocumentRequest& d, NameId owner, const Document* doc,
+                                   DocumentEntry** agreement) {
+  // R21.1.2: a disbursement request is made under a loan agreement of the same
+  // client that is signed and submitted; submitted requests never draw more
+  // than the agreement's amount.
+  const NameId name = d.step == DocumentStep::create ? state_.names.find(d.agreement) : doc->agreement;
+  DocumentEntry* e = owner == kNoName || name == kNoName
+                         ? nullptr
+                         : state_.documents.find(DocumentKey{owner, name, static_cast<uint8_t>(fb::Service::eloans)});
+  if (tracing())
+    note("loan.agreement", "R21.1.2",
+         e != nullptr && e->second.kind == fb::DocumentKind::loan_agreement &&
+             e->second.status == DocumentStatus::submitted,
+         "agreement " + (name != kNoName ? name_of(name) : std::string(d.agreement)) +
+             (e == nullptr ? std::string(": unknown")
+                           : std::string(": ") + fb::EnumNameDocumentKind(e->second.kind) + ", status " +
+                                 document_status_name(e->second.status) + ", amount " +
+                                 std::to_string(e->second.amount) + ", disbursed " +
+                                 std::to_string(e->second.appropriated)));
+  if (e == nullptr || e->second.kind != fb::DocumentKind::loan_agreement)
+    return Verdict::reject(r::kLoanAgreementUnknown, "R21.1.2");
+  if (e->second.status != DocumentStatus::submitted) return Verdict::reject(r::kLoanAgreementNotSubmitted, "R21.1.2");
+  *agreement = e;
+  if (d.step != DocumentStep::submit) return Verdict::ok("R21.1.2");
+  Verdict v = Verdict::reject(r::kLoanDisbursementExceedsAgreement, "R21.1.2");
+  v.amount = doc->amount;
+  v.limit = e->second.amount;
+  v.day_total = e->second.appropriated;  // disbursed before this one
+  if (doc->amount > e->second.amount - e->second.appropriated) return v;
+  v.accepted = true;
+  v.reason = r::kOk;
+  return v;
 }
 
 Verdict Engine::check_consolidation(NameId owner, const Document& consolidated) const {

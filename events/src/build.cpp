@@ -244,10 +244,12 @@ std::string loan_rights(const Envelope& e, std::string_view user, fb::LoanGroup 
 // ---- Documents ----------------------------------------------------------------
 
 std::string document_create(const Envelope& e, fb::Service service, std::string_view document, fb::DocumentKind kind,
-                            std::string_view digest, int64_t amount_cents, std::string_view acting_for) {
+                            std::string_view digest, int64_t amount_cents, std::string_view acting_for,
+                            std::string_view agreement) {
   return finish(e, fb::Payload::DocumentCreate, [&](FlatBufferBuilder& b) {
     return fb::CreateDocumentCreate(b, service, str(b, document), kind, opt(b, digest), amount_cents,
-                                    fb::ReportType::annual, 0, Offset<flatbuffers::String>(), opt(b, acting_for));
+                                    fb::ReportType::annual, 0, Offset<flatbuffers::String>(), opt(b, acting_for),
+                                    false, opt(b, agreement));
   });
 }
 std::string report_create(const Envelope& e, std::string_view document, fb::DocumentKind kind, std::string_view digest,

@@ -235,6 +235,8 @@ void encode_value(const Document& v, const Names& n, std::string* o) {
   put_u8(o, static_cast<uint8_t>(v.verdict));
   put_str(o, v.opinion_digest);
   put_i32(o, static_cast<int32_t>(v.history_count));
+  // Appended for disbursement requests only: other documents keep their bytes.
+  if (v.kind == fb::DocumentKind::disbursement_request) put_name(o, n, v.agreement);
 }
 void encode_value(const PaymentFile& v, const Names& n, std::string* o) {
   put_u8(o, kValueVersion);
@@ -549,6 +551,7 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       const int32_t count = r.i32();
       if (count < 0 || static_cast<uint32_t>(count) > kDocumentHistoryMax) return corrupt(f, key);
       d.history_count = static_cast<uint32_t>(count);
+      if (!r.done()) d.agreement = intern_or_none(names, r.str());
       if (service_of(d.kind) == fb::Service::ereports)  // derived
         s->report_slots[ReportSlotKey{k.client, names.intern(d.period), d.year, kind, type}] = k.document;
       break;

@@ -370,12 +370,13 @@ struct Document : Dirty {
   DocumentStatus status = DocumentStatus::draft;
   std::string digest;           // the current content's digest
   Cents amount = 0;             // a financing plan's total; a loan document's amount
-  Cents appropriated = 0;       // R2: appropriations received against the plan
+  Cents appropriated = 0;       // R2: appropriations received against the plan; an agreement's disbursements submitted
   fb::ReportType report_type = fb::ReportType::annual;  // reports (R16)
   int32_t year = 0;
   std::string period;
   NameId first_signer = kNoName;  // the finance employee (reports), the loan signer, the head (estimates)
   NameId accepted_by = kNoName;   // the client that accepted a report (R19.2.4, R19.2.7)
+  NameId agreement = kNoName;     // a disbursement request's loan agreement (R21.1.2)
   fb::AuditVerdict verdict = fb::AuditVerdict::none;  // R19.2.8
   std::string opinion_digest;
   uint32_t history_count = 0;     // entries in document_history
@@ -643,6 +644,7 @@ class Engine {
   Verdict on_document(const fb::Request& req, const RigaTime& t);
   Verdict on_exchange_test(const fb::Request& req, const RigaTime& t, const DocumentRequest& d);
   Verdict on_appropriation(const fb::Request& req, const fb::AppropriationReceived& p);
+  Verdict check_disbursement(const DocumentRequest& d, NameId owner, const Document* doc, DocumentEntry** agreement);
   // Fallback payment files (fallback.cpp).
   Verdict on_outage(const fb::Request& req, const fb::ServiceOutage& p);
   Verdict on_payment_file(const fb::Request& req, const fb::PaymentFileSubmitted& p);

@@ -76,7 +76,8 @@ std::string loan_rights(const Envelope& e, std::string_view user, fb::LoanGroup 
 // Documents (R2, R6, R16, R19, R21). `acting_for`: the client whose rights the
 // actor uses, when not the document's own (the envelope's client).
 std::string document_create(const Envelope& e, fb::Service service, std::string_view document, fb::DocumentKind kind,
-                            std::string_view digest, int64_t amount_cents = 0, std::string_view acting_for = {});
+                            std::string_view digest, int64_t amount_cents = 0, std::string_view acting_for = {},
+                            std::string_view agreement = {});
 std::string report_create(const Envelope& e, std::string_view document, fb::DocumentKind kind, std::string_view digest,
                           fb::ReportType type, int32_t year, std::string_view period, std::string_view acting_for = {},
                           bool exchange_test = false);
