@@ -66,10 +66,13 @@ Options:
                      account's in order (every request of the workload
                      touches one account's rows, so the decisions must be
                      the same, with more connections for group commit)
-  --requests N       payment-order requests in the timed stream (default 200000)
+  --requests N       payment-order requests in the timed flood (default 100000)
   --scale K          users and accounts K times the base world of 8 clients,
                      32 payment accounts and 288 users (default 1)
   --window N         requests in flight at most, for every system (default 8192)
+  --paced-requests N requests after the flood offered at a fixed rate, for the
+                     latency below every system's capacity (default 4000)
+  --paced-rate R     their rate per second (default 200)
   --data DIR         scratch directory for RocksDB stores (required for
                      embedded and kafka; must not exist or be empty)
   --pg CONNINFO      libpq connection string (required for postgres); the run
@@ -86,7 +89,7 @@ Options:
   --memory           also measure bytes per grant and per open order
   --seed S           workload seed (default 7)
   --out FILE         write the results as JSON
-  --tiny             a test-size run (2,000 requests, 256 in flight)
+  --tiny             a test-size run (2,000 requests, 256 in flight, 200 paced)
   --help             this text
 
 Exit status: 0 when every system answered every request and all decisions
@@ -95,9 +98,11 @@ agree; 1 on a disagreement or a failed system; 2 on bad options.
 
 struct Options {
   std::vector<std::string> systems{"embedded", "postgres", "kafka"};
-  size_t requests = 200'000;
+  size_t requests = 100'000;
   int scale = 1;
   size_t window = 8192;
+  size_t paced_requests = 4'000;
+  double paced_rate = 200;
   std::string data, pg, pg_sql = KASE_COMPARE_SQL, brokers, out;
   int pg_connections = 8;
   int pg_wide_connections = 32;
@@ -121,11 +126,12 @@ struct Workload {
   std::vector<std::string> expect;         // per stream request
   std::vector<int> client_of_setup, client_of_stream;  // client index
   std::vector<int> account_of_stream;                  // payment account index
+  size_t paced_from = 0;  // stream[paced_from..] is offered at --paced-rate
   int clients = 0;
   size_t accounts = 0, users = 0, grants = 0, orders = 0;
 };
 
-Workload build_workload(size_t target_requests, int scale, uint64_t seed) {
+Workload build_workload(size_t target_requests, size_t paced_requests, int scale, uint64_t seed) {
   World w(kClients * scale);
   Workload wl;
   wl.clients = static_cast<int>(w.clients().size());
@@ -160,7 +166,7 @@ Workload build_workload(size_t target_requests, int scale, uint64_t seed) {
   std::vector<Planned> plan;
   SplitMix rng{seed};
   // About 2.6 requests per order with the mix below.
-  const size_t orders = std::max<size_t>(1, target_requests * 10 / 26);
+  const size_t orders = std::max<size_t>(1, (target_requests + paced_requests) * 10 / 26);
   wl.orders = orders;
   plan.reserve(orders * 3);
   for (size_t i = 0; i < orders; ++i) {
@@ -227,6 +233,7 @@ Workload build_workload(size_t target_requests, int scale, uint64_t seed) {
     wl.account_of_stream.push_back(p.account);
   }
   (void)verified(wl.stream);
+  wl.paced_from = wl.stream.size() - std::min(wl.stream.size(), paced_requests);
   return wl;
 }
 
@@ -237,6 +244,7 @@ struct RunResult {
   bool ok = false;
   std::string error;
   double seconds = 0, per_second = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
+  double paced_per_second = 0, paced_p50_ms = 0, paced_p99_ms = 0;
   std::vector<std::string> setup_reasons, reasons;  // per request; "" = no answer
   std::map<std::string, double> extra;              // memory and the like
 };
@@ -248,12 +256,25 @@ double pct(std::vector<double> v, double q) {
   return v[i];
 }
 
-void finish(RunResult* r, const std::vector<double>& latency_ms, Clock::time_point start, Clock::time_point end) {
+void finish(RunResult* r, size_t requests, const std::vector<double>& latency_ms, Clock::time_point start,
+            Clock::time_point end) {
   r->seconds = std::chrono::duration<double>(end - start).count();
-  r->per_second = static_cast<double>(r->reasons.size()) / std::max(r->seconds, 1e-9);
+  r->per_second = static_cast<double>(requests) / std::max(r->seconds, 1e-9);
   r->p50_ms = pct(latency_ms, 0.50);
   r->p99_ms = pct(latency_ms, 0.99);
   r->max_ms = latency_ms.empty() ? 0 : *std::max_element(latency_ms.begin(), latency_ms.end());
+}
+
+void finish_paced(RunResult* r, size_t requests, const std::vector<double>& latency_ms, Clock::time_point start,
+                  Clock::time_point end) {
+  r->paced_per_second = static_cast<double>(requests) / std::max(1e-9, std::chrono::duration<double>(end - start).count());
+  r->paced_p50_ms = pct(latency_ms, 0.50);
+  r->paced_p99_ms = pct(latency_ms, 0.99);
+}
+
+/// When the i-th paced request is due.
+Clock::time_point due_at(Clock::time_point start, size_t i, double rate) {
+  return start + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(i) / rate));
 }
 
 std::vector<std::span<const uint8_t>> spans(const std::vector<std::string>& bytes) {
@@ -294,7 +315,8 @@ RunResult run_embedded(const Options& o, const Workload& wl) {
   // Timed: batches of window/2, pipelined (batch N's fsync overlaps the fold
   // of N+1), so at most `window` requests are in flight. A request's latency
   // runs from its batch's hand-over to the return of its durable answer.
-  const auto all = spans(wl.stream);
+  const auto stream = spans(wl.stream);
+  const auto all = std::span(stream).first(wl.paced_from);
   const size_t batch = std::clamp<size_t>(o.window / 2, 1, adapters::kBatchRequestsMax);
   std::vector<double> latency_ms;
   latency_ms.reserve(all.size());
@@ -331,9 +353,34 @@ RunResult run_embedded(const Options& o, const Workload& wl) {
     return res;
   }
   take(previous_start);
-  finish(&res, latency_ms, start, Clock::now());
-  res.ok = res.reasons.size() == all.size();
-  if (!res.ok) res.error = "answered " + std::to_string(res.reasons.size()) + " of " + std::to_string(all.size());
+  finish(&res, all.size(), latency_ms, start, Clock::now());
+  // Paced: like a node's intake loop, each batch takes what has arrived (up to
+  // `batch`) and is committed and answered before the next; latency runs
+  // from a request's arrival (its due time) to its durable answer.
+  const auto paced = std::span(stream).subspan(wl.paced_from);
+  latency_ms.clear();
+  const Clock::time_point paced_start = Clock::now();
+  for (size_t next = 0; next < paced.size();) {
+    std::this_thread::sleep_until(due_at(paced_start, next, o.paced_rate));
+    const Clock::time_point now = Clock::now();
+    size_t n = 0;
+    while (next + n < paced.size() && n < batch && due_at(paced_start, next + n, o.paced_rate) <= now) ++n;
+    answers.clear();
+    if (Status s = ledger->submit(paced.subspan(next, n), &answers); !s.ok()) {
+      res.error = "submit: " + s.to_string();
+      return res;
+    }
+    const Clock::time_point answered = Clock::now();
+    for (size_t i = 0; i < answers.size(); ++i) {
+      res.reasons.push_back(answers[i].decision()->reason()->str());
+      latency_ms.push_back(
+          std::chrono::duration<double, std::milli>(answered - due_at(paced_start, next + i, o.paced_rate)).count());
+    }
+    next += n;
+  }
+  finish_paced(&res, paced.size(), latency_ms, paced_start, Clock::now());
+  res.ok = res.reasons.size() == stream.size();
+  if (!res.ok) res.error = "answered " + std::to_string(res.reasons.size()) + " of " + std::to_string(stream.size());
   ledger.reset();
   store.reset();
   std::error_code ec;
@@ -346,7 +393,7 @@ RunResult run_embedded(const Options& o, const Workload& wl) {
 /// Produces `bytes` with at most `window` in flight while a read_committed
 /// consumer collects every decision; fills reasons (and latency when timed).
 bool kafka_round(const Options& o, adapters::kafka::RequestProducer& producer, const std::vector<std::string>& bytes,
-                 size_t window, std::vector<std::string>* reasons, std::vector<double>* latency_ms,
+                 size_t window, double rate, std::vector<std::string>* reasons, std::vector<double>* latency_ms,
                  Clock::time_point* start, Clock::time_point* end, std::string* error) {
   std::unordered_map<std::string, size_t> index;
   index.reserve(bytes.size() * 2);
@@ -382,7 +429,13 @@ bool kafka_round(const Options& o, adapters::kafka::RequestProducer& producer, c
     for (size_t i = 0; i < bytes.size(); ++i) {
       while (i - seen.load(std::memory_order_relaxed) >= window && !produce_failed)
         std::this_thread::sleep_for(std::chrono::microseconds(200));
-      sent[i] = Clock::now();
+      if (rate > 0) {
+        // Paced: latency from the due time, as for the other systems.
+        sent[i] = due_at(*start, i, rate);
+        std::this_thread::sleep_until(sent[i]);
+      } else {
+        sent[i] = Clock::now();
+      }
       if (!producer.produce(events::bytes_of(bytes[i])).ok()) {
         produce_failed = true;
         return;
@@ -445,15 +498,24 @@ RunResult run_kafka(const Options& o, const Workload& wl) {
   Clock::time_point start, end;
   std::vector<double> latency_ms;
   // Untimed: the node joins its group and decides the setup.
-  bool ok = kafka_round(o, *producer, wl.setup, o.window, &res.setup_reasons, nullptr, &start, &end, &res.error);
-  if (ok) ok = kafka_round(o, *producer, wl.stream, o.window, &res.reasons, &latency_ms, &start, &end, &res.error);
+  bool ok = kafka_round(o, *producer, wl.setup, o.window, 0, &res.setup_reasons, nullptr, &start, &end, &res.error);
+  const std::vector<std::string> flood(wl.stream.begin(), wl.stream.begin() + static_cast<long>(wl.paced_from));
+  const std::vector<std::string> paced(wl.stream.begin() + static_cast<long>(wl.paced_from), wl.stream.end());
+  std::vector<std::string> paced_reasons;
+  if (ok) ok = kafka_round(o, *producer, flood, o.window, 0, &res.reasons, &latency_ms, &start, &end, &res.error);
+  if (ok) finish(&res, flood.size(), latency_ms, start, end);
+  latency_ms.clear();
+  if (ok) ok = kafka_round(o, *producer, paced, o.window, o.paced_rate, &paced_reasons, &latency_ms, &start, &end, &res.error);
+  if (ok) {
+    finish_paced(&res, paced.size(), latency_ms, start, end);
+    res.reasons.insert(res.reasons.end(), paced_reasons.begin(), paced_reasons.end());
+  }
   stop = true;
   node.join();
   if (!node_status.ok()) {
     res.error = "node: " + node_status.to_string();
     ok = false;
   }
-  if (ok) finish(&res, latency_ms, start, end);
   res.extra["transactions"] = static_cast<double>(stats.transactions.load());
   res.extra["aborted_transactions"] = static_cast<double>(stats.aborted.load());
   res.ok = ok;
@@ -596,7 +658,8 @@ bool pg_connect(const std::string& conninfo, PgConn* c, std::string* error, bool
 /// Sends `calls` (indexes into `all`) in pipeline mode, one transaction per
 /// call (a Sync after each), at most `depth` in flight; answers in order.
 bool pg_pipeline(PGconn* conn, const std::vector<PgCall>& all, const std::vector<size_t>& calls, size_t depth,
-                 std::vector<std::string>* reasons, std::vector<double>* latency_ms, std::string* error) {
+                 const std::vector<Clock::time_point>* due, std::vector<std::string>* reasons,
+                 std::vector<double>* latency_ms, std::string* error) {
   if (PQenterPipelineMode(conn) != 1 || PQsetnonblocking(conn, 1) != 0) {
     *error = std::string("pipeline mode: ") + PQerrorMessage(conn);
     return false;
@@ -607,11 +670,26 @@ bool pg_pipeline(PGconn* conn, const std::vector<PgCall>& all, const std::vector
   int phase = 0;  // of the call being answered: 0 its tuples, 1 its end (NULL), 2 its Sync
   std::string reason;
   while (done < calls.size()) {
+    int wait_ms = 1000;
     while (next < calls.size() && next - done < depth) {
+      if (due != nullptr) {
+        // Paced: send when due; latency from the due time.
+        const auto until = (*due)[calls[next]] - Clock::now();
+        if (until > std::chrono::nanoseconds(0)) {
+          wait_ms = std::clamp(static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until).count()), 0, 1000);
+          if (done == next) {
+            std::this_thread::sleep_until((*due)[calls[next]]);
+            continue;
+          }
+          break;
+        }
+        sent[next] = (*due)[calls[next]];
+      } else {
+        sent[next] = Clock::now();
+      }
       const PgCall& c = all[calls[next]];
       values.clear();
       for (const auto& p : c.params) values.push_back(p.c_str());
-      sent[next] = Clock::now();
       if (PQsendQueryPrepared(conn, c.statement, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0) != 1 ||
           PQpipelineSync(conn) != 1) {
         *error = std::string("send: ") + PQerrorMessage(conn);
@@ -625,7 +703,7 @@ bool pg_pipeline(PGconn* conn, const std::vector<PgCall>& all, const std::vector
       return false;
     }
     pollfd pfd{PQsocket(conn), static_cast<short>(POLLIN | (flushed == 1 ? POLLOUT : 0)), 0};
-    if (::poll(&pfd, 1, 1000) < 0) {
+    if (::poll(&pfd, 1, wait_ms) < 0) {
       *error = "poll failed";
       return false;
     }
@@ -685,7 +763,8 @@ std::string read_text(const std::string& path) {
 /// Sends `calls` over the connections: those with the same key (client or
 /// account) on the same connection, in order.
 bool pg_round(std::vector<PgConn>& conns, const std::vector<PgCall>& calls, const std::vector<int>& client_of,
-              size_t window, std::vector<std::string>* reasons, std::vector<double>* latency_ms, std::string* error) {
+              size_t window, double rate, std::vector<std::string>* reasons, std::vector<double>* latency_ms,
+              std::string* error) {
   const size_t n = conns.size();
   std::vector<std::vector<size_t>> per(n);
   for (size_t i = 0; i < calls.size(); ++i) per[static_cast<size_t>(client_of[i]) % n].push_back(i);
@@ -695,9 +774,15 @@ bool pg_round(std::vector<PgConn>& conns, const std::vector<PgCall>& calls, cons
   std::vector<char> oks(n, 0);
   std::vector<std::thread> threads;
   const size_t depth = std::max<size_t>(1, window / n);
+  std::vector<Clock::time_point> due;
+  if (rate > 0) {
+    const Clock::time_point start = Clock::now();
+    for (size_t i = 0; i < calls.size(); ++i) due.push_back(due_at(start, i, rate));
+  }
   for (size_t k = 0; k < n; ++k) {
     threads.emplace_back([&, k] {
-      oks[k] = pg_pipeline(conns[k].conn, calls, per[k], depth, reasons, latency_ms ? &lat[k] : nullptr, &errors[k]);
+      oks[k] = pg_pipeline(conns[k].conn, calls, per[k], depth, rate > 0 ? &due : nullptr, reasons,
+                           latency_ms ? &lat[k] : nullptr, &errors[k]);
     });
   }
   for (auto& t : threads) t.join();
@@ -752,16 +837,23 @@ RunResult run_postgres(const Options& o, const Workload& wl, bool by_account) {
   std::vector<PgConn> conns(static_cast<size_t>(conns_n));
   for (auto& c : conns)
     if (!pg_connect(o.pg, &c, &res.error)) return res;
-  std::vector<PgCall> setup, stream;
+  std::vector<PgCall> setup, flood, paced;
   for (const auto& b : wl.setup) setup.push_back(pg_call(b));
-  for (const auto& b : wl.stream) stream.push_back(pg_call(b));
-  if (!pg_round(conns, setup, wl.client_of_setup, o.window, &res.setup_reasons, nullptr, &res.error)) return res;
+  for (size_t i = 0; i < wl.stream.size(); ++i) (i < wl.paced_from ? flood : paced).push_back(pg_call(wl.stream[i]));
+  const std::vector<int>& key = by_account ? wl.account_of_stream : wl.client_of_stream;
+  const std::vector<int> flood_key(key.begin(), key.begin() + static_cast<long>(wl.paced_from));
+  const std::vector<int> paced_key(key.begin() + static_cast<long>(wl.paced_from), key.end());
+  if (!pg_round(conns, setup, wl.client_of_setup, o.window, 0, &res.setup_reasons, nullptr, &res.error)) return res;
   std::vector<double> latency_ms;
-  const Clock::time_point start = Clock::now();
-  if (!pg_round(conns, stream, by_account ? wl.account_of_stream : wl.client_of_stream, o.window,
-                &res.reasons, &latency_ms, &res.error))
-    return res;
-  finish(&res, latency_ms, start, Clock::now());
+  Clock::time_point start = Clock::now();
+  if (!pg_round(conns, flood, flood_key, o.window, 0, &res.reasons, &latency_ms, &res.error)) return res;
+  finish(&res, flood.size(), latency_ms, start, Clock::now());
+  std::vector<std::string> paced_reasons;
+  latency_ms.clear();
+  start = Clock::now();
+  if (!pg_round(conns, paced, paced_key, o.window, o.paced_rate, &paced_reasons, &latency_ms, &res.error)) return res;
+  finish_paced(&res, paced.size(), latency_ms, start, Clock::now());
+  res.reasons.insert(res.reasons.end(), paced_reasons.begin(), paced_reasons.end());
   res.extra["connections"] = conns_n;
   res.extra["ordered_by_account"] = by_account ? 1 : 0;
   res.ok = true;
@@ -886,6 +978,10 @@ Options parse(int argc, char** argv) {
     } else if (a == "--requests") {
       o.requests = number(next());
       requests_set = true;
+    } else if (a == "--paced-requests") {
+      o.paced_requests = number(next());
+    } else if (a == "--paced-rate") {
+      o.paced_rate = static_cast<double>(number(next()));
     } else if (a == "--scale") {
       o.scale = static_cast<int>(number(next()));
     } else if (a == "--window") {
@@ -921,6 +1017,7 @@ Options parse(int argc, char** argv) {
   if (o.tiny) {
     if (!requests_set) o.requests = 2'000;
     if (!window_set) o.window = 256;
+    o.paced_requests = std::min<size_t>(o.paced_requests, 200);
   }
   auto wants = [&](const char* s) { return std::find(o.systems.begin(), o.systems.end(), s) != o.systems.end(); };
   if ((wants("embedded") || wants("kafka")) && o.data.empty()) {
@@ -947,7 +1044,7 @@ int main_(int argc, char** argv) {
   if (!o.data.empty()) fs::create_directories(o.data);
   std::fprintf(stderr, "kase_compare: building the workload (scale %d, %zu requests, seed %llu)\n", o.scale,
                o.requests, static_cast<unsigned long long>(o.seed));
-  const Workload wl = build_workload(o.requests, o.scale, o.seed);
+  const Workload wl = build_workload(o.requests, o.paced_requests, o.scale, o.seed);
   std::fprintf(stderr, "kase_compare: %d clients, %zu payment accounts, %zu grants, %zu setup + %zu timed requests\n",
                wl.clients, wl.accounts, wl.grants, wl.setup.size(), wl.stream.size());
 
@@ -1033,8 +1130,8 @@ int main_(int argc, char** argv) {
       std::printf("  %-14s failed: %s\n", r.system.c_str(), r.error.c_str());
       continue;
     }
-    std::printf("  %-14s %10.0f requests/s  p50 %8.2f ms  p99 %8.2f ms", r.system.c_str(), r.per_second, r.p50_ms,
-                r.p99_ms);
+    std::printf("  %-14s %9.0f requests/s  p50 %8.2f ms  p99 %8.2f ms | paced %5.0f/s: p50 %7.2f ms  p99 %7.2f ms",
+                r.system.c_str(), r.per_second, r.p50_ms, r.p99_ms, r.paced_per_second, r.paced_p50_ms, r.paced_p99_ms);
     if (pg != nullptr && r.system.starts_with("kase")) std::printf("  %6.1fx PostgreSQL", r.per_second / pg->per_second);
     std::printf("\n");
   }
@@ -1043,7 +1140,8 @@ int main_(int argc, char** argv) {
     std::string j = "{\n  \"scale\": " + std::to_string(o.scale) + ", \"clients\": " + std::to_string(wl.clients) +
                     ", \"payment_accounts\": " + std::to_string(wl.accounts) + ", \"grants\": " +
                     std::to_string(wl.grants) + ",\n  \"setup_requests\": " + std::to_string(wl.setup.size()) +
-                    ", \"requests\": " + std::to_string(wl.stream.size()) + ", \"window\": " +
+                    ", \"requests\": " + std::to_string(wl.paced_from) + ", \"paced_requests\": " +
+                    std::to_string(wl.stream.size() - wl.paced_from) + ", \"window\": " +
                     std::to_string(o.window) + ", \"seed\": " + std::to_string(o.seed) +
                     ", \"decisions_equal\": " + (ok ? "true" : "false") + ",\n  \"decisions\": {";
     bool first = true;
@@ -1058,9 +1156,11 @@ int main_(int argc, char** argv) {
       std::snprintf(line, sizeof line,
                     "    {\"system\": \"%s\", \"ok\": %s, \"error\": \"%s\", \"seconds\": %.3f, "
                     "\"requests_per_second\": %.0f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, "
-                    "\"ratio_to_postgres\": %.2f",
+                    "\"ratio_to_postgres\": %.2f, \"paced_offered_per_second\": %.0f, \"paced_per_second\": %.0f, "
+                    "\"paced_p50_ms\": %.3f, \"paced_p99_ms\": %.3f",
                     r.system.c_str(), r.ok ? "true" : "false", json_escape(r.error).c_str(), r.seconds, r.per_second,
-                    r.p50_ms, r.p99_ms, r.max_ms, pg != nullptr && r.ok ? r.per_second / pg->per_second : 0.0);
+                    r.p50_ms, r.p99_ms, r.max_ms, pg != nullptr && r.ok ? r.per_second / pg->per_second : 0.0,
+                    o.paced_rate, r.paced_per_second, r.paced_p50_ms, r.paced_p99_ms);
       j += line;
       for (const auto& [key, v] : r.extra) {
         std::snprintf(line, sizeof line, ", \"%s\": %.1f", key.c_str(), v);

@@ -61,17 +61,23 @@ def main():
     fig.savefig(os.path.join(a.out_dir, "compare_throughput.png"), dpi=110)
     plt.close(fig)
 
-    # Figure 2: p50 and p99 latency per system at 1x.
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    # Figure 2: p50 and p99 latency per system at 1x: paced (below every
+    # system's capacity) and flood (at capacity, bounded window).
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     x = range(len(systems))
-    p50 = [s["p50_ms"] for s in base["systems"]]
-    p99 = [s["p99_ms"] for s in base["systems"]]
-    ax.bar([i - 0.2 for i in x], p50, width=0.4, label="p50", color=[COLORS[s] for s in systems], alpha=0.6)
-    ax.bar([i + 0.2 for i in x], p99, width=0.4, label="p99", color=[COLORS[s] for s in systems])
-    ax.set_xticks(list(x), [LABELS[s] for s in systems])
-    ax.set_yscale("log")
-    ax.set_ylabel("ms, hand-over to durable decision (log)")
-    ax.set_title(f"Latency with at most {base['window']:,} requests in flight (light: p50, dark: p99)", fontsize=9)
+    for ax, prefix, title in ((axes[0], "paced_", f"offered {base['systems'][0]['paced_offered_per_second']:,.0f}/s"),
+                              (axes[1], "", f"flood, at most {base['window']:,} in flight")):
+        p50 = [s[prefix + "p50_ms"] for s in base["systems"]]
+        p99 = [s[prefix + "p99_ms"] for s in base["systems"]]
+        ax.bar([i - 0.2 for i in x], p50, width=0.4, color=[COLORS[s] for s in systems], alpha=0.5)
+        ax.bar([i + 0.2 for i in x], p99, width=0.4, color=[COLORS[s] for s in systems])
+        for i, (a50, a99) in enumerate(zip(p50, p99)):
+            ax.annotate(f"{a50:.1f}", (i - 0.2, a50), ha="center", va="bottom", fontsize=7)
+            ax.annotate(f"{a99:.1f}", (i + 0.2, a99), ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(list(x), [LABELS[s].replace(", ", ",\n") for s in systems], fontsize=7)
+        ax.set_yscale("log")
+        ax.set_ylabel("ms to the durable decision (log)")
+        ax.set_title(f"{title} (light p50, dark p99)", fontsize=9)
     fig.tight_layout()
     fig.savefig(os.path.join(a.out_dir, "compare_latency.png"), dpi=110)
     plt.close(fig)
@@ -119,12 +125,14 @@ def main():
         plt.close(fig)
 
     machine = f"{a.nproc} CPUs, {a.cpu}"
-    rows = ["| system | requests/s | p50 | p99 | kase / PostgreSQL | date | machine | commit |",
-            "|---|---|---|---|---|---|---|---|"]
+    paced = base["systems"][0]["paced_offered_per_second"]
+    rows = [f"| system | requests/s | p50 | p99 | kase / PostgreSQL | paced {paced:,.0f}/s: p50 | p99 | date | machine | commit |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for s in base["systems"]:
         ratio = "–" if s["system"].startswith("postgres") else f'{s["ratio_to_postgres"]:.1f}×'
-        rows.append(f'| {LABELS[s["system"]]} | {s["requests_per_second"]:,.0f} | {s["p50_ms"]:.1f} ms | '
-                    f'{s["p99_ms"]:.1f} ms | {ratio} | {date} | {machine} | {a.commit} |')
+        rows.append(f'| {LABELS[s["system"]]} | {s["requests_per_second"]:,.0f} | {s["p50_ms"]:,.1f} ms | '
+                    f'{s["p99_ms"]:,.1f} ms | {ratio} | {s["paced_p50_ms"]:.1f} ms | {s["paced_p99_ms"]:.1f} ms | '
+                    f'{date} | {machine} | {a.commit} |')
     scaled = [s for s in systems if all(any(t["system"] == s for t in r["systems"]) for r in runs)]
     rows += ["", "| scale | clients | accounts | grants | " + " | ".join(LABELS[s] + " req/s" for s in scaled) +
              " | kase embedded / PostgreSQL |", "|---" * (5 + len(scaled)) + "|"]
