@@ -23,39 +23,51 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--readme", default="")
-    ap.add_argument("--commit", required=True)
-    ap.add_argument("--cpu", required=True)
-    ap.add_argument("--nproc", required=True)
+    ap.add_argument("--commit", default="?")
+    ap.add_argument("--cpu", default="?")
+    ap.add_argument("--nproc", default="0")
     ap.add_argument("--pg-version", default="")
-    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--load", default="", help="load averages during the run (/proc/loadavg at start and end)")
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw the plots and the table from OUT_DIR/compare_scale.json (no runs)")
+    ap.add_argument("runs", nargs="*")
     a = ap.parse_args()
 
+    if a.replot:
+        saved = json.load(open(os.path.join(a.out_dir, "compare_scale.json")))
+        runs = saved["runs"]
+        context = saved["context"]
+        draw(a, runs, context)
+        return
+    if not a.runs:
+        sys.exit("compare_report: no runs given")
     runs = [json.load(open(r)) for r in a.runs]
     for r in runs:
         if not r["decisions_equal"] or not all(s["ok"] for s in r["systems"]):
             sys.exit(f"compare_report: scale {r['scale']}x did not pass; nothing written")
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     context = {"date": date, "commit": a.commit, "cpu_model": a.cpu, "nproc": int(a.nproc),
-               "postgresql": a.pg_version}
+               "postgresql": a.pg_version, "load_average": a.load}
+    json.dump({"context": context, **runs[0]}, open(os.path.join(a.out_dir, "compare.json"), "w"), indent=1)
+    json.dump({"context": context, "runs": runs}, open(os.path.join(a.out_dir, "compare_scale.json"), "w"), indent=1)
+    draw(a, runs, context)
+
+
+def draw(a, runs, context):
+    date, commit = context["date"], context["commit"]
     base = runs[0]
-    json.dump({"context": context, **base}, open(os.path.join(a.out_dir, "compare.json"), "w"), indent=1)
-    scale = {"context": context, "runs": [
-        {"scale": r["scale"], "clients": r["clients"], "payment_accounts": r["payment_accounts"],
-         "grants": r["grants"], "requests": r["requests"],
-         "systems": {s["system"]: {k: s[k] for k in ("requests_per_second", "p50_ms", "p99_ms")} for s in r["systems"]}}
-        for r in runs]}
-    json.dump(scale, open(os.path.join(a.out_dir, "compare_scale.json"), "w"), indent=1)
 
     systems = [s["system"] for s in base["systems"]]
     # Figure 1: throughput per system at 1x.
     fig, ax = plt.subplots(figsize=(6, 3.6))
     rates = [s["requests_per_second"] for s in base["systems"]]
-    bars = ax.bar([LABELS[s] for s in systems], rates, color=[COLORS[s] for s in systems])
+    bars = ax.bar([LABELS[s].replace(", ", ",\n") for s in systems], rates, color=[COLORS[s] for s in systems])
+    ax.tick_params(axis="x", labelsize=8)
     for b, v in zip(bars, rates):
         ax.annotate(f"{v:,.0f}/s", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=9)
     ax.set_yscale("log")
     ax.set_ylabel("requests/s (log scale)")
-    ax.set_title(f"Throughput, {base['requests']:,} requests, {base['clients']} clients ({date}, {a.commit})",
+    ax.set_title(f"Throughput, {base['requests']:,} requests, {base['clients']} clients ({date}, {commit})",
                  fontsize=9)
     fig.tight_layout()
     fig.savefig(os.path.join(a.out_dir, "compare_throughput.png"), dpi=110)
@@ -98,7 +110,8 @@ def main():
     ax.set_xlabel("grants (users x accounts), log")
     ax.set_ylabel("requests/s, log")
     ax.set_title("Throughput as users and accounts grow", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.set_ylim(top=ax.get_ylim()[1] * 3)
+    ax.legend(fontsize=8, loc="upper left", ncol=3)
     fig.tight_layout()
     fig.savefig(os.path.join(a.out_dir, "compare_scale.png"), dpi=110)
     plt.close(fig)
@@ -124,7 +137,7 @@ def main():
         fig.savefig(os.path.join(a.out_dir, "compare_memory.png"), dpi=110)
         plt.close(fig)
 
-    machine = f"{a.nproc} CPUs, {a.cpu}"
+    machine = f"{context['nproc']} CPUs, {context['cpu_model']}"
     paced = base["systems"][0]["paced_offered_per_second"]
     rows = [f"| system | requests/s | p50 | p99 | kase / PostgreSQL | paced {paced:,.0f}/s: p50 | p99 | date | machine | commit |",
             "|---|---|---|---|---|---|---|---|---|---|"]
@@ -132,7 +145,7 @@ def main():
         ratio = "–" if s["system"].startswith("postgres") else f'{s["ratio_to_postgres"]:.1f}×'
         rows.append(f'| {LABELS[s["system"]]} | {s["requests_per_second"]:,.0f} | {s["p50_ms"]:,.1f} ms | '
                     f'{s["p99_ms"]:,.1f} ms | {ratio} | {s["paced_p50_ms"]:.1f} ms | {s["paced_p99_ms"]:.1f} ms | '
-                    f'{date} | {machine} | {a.commit} |')
+                    f'{date} | {machine} | {commit} |')
     scaled = [s for s in systems if all(any(t["system"] == s for t in r["systems"]) for r in runs)]
     rows += ["", "| scale | clients | accounts | grants | " + " | ".join(LABELS[s] + " req/s" for s in scaled) +
              " | kase embedded / PostgreSQL |", "|---" * (5 + len(scaled)) + "|"]
@@ -154,6 +167,8 @@ def main():
                 rows.append(f'| {LABELS[n]} | {mem[n]["bytes_per_grant"]:,.0f} | {mem[n]["bytes_per_order"]:,.0f} | '
                             'pg_total_relation_size after VACUUM: grants + limit changes per grant; '
                             'orders + day totals per order |')
+    if context.get("load_average"):
+        rows += ["", f"Load average (1, 5, 15 min) of the shared machine during the run: {context['load_average']}."]
     table = "\n".join(rows)
     print(table)
     if a.readme:
