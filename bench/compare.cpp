@@ -68,7 +68,7 @@ Options:
                      the same, with more connections for group commit)
   --requests N       payment-order requests in the timed flood (default 100000)
   --scale K          users and accounts K times the base world of 8 clients,
-                     32 payment accounts and 288 users (default 1)
+                     32 payment accounts, 232 users and 288 grants (default 1)
   --window N         requests in flight at most, for every system (default 8192)
   --paced-requests N requests after the flood offered at a fixed rate, for the
                      latency below every system's capacity (default 4000)
@@ -150,13 +150,17 @@ Workload build_workload(size_t target_requests, size_t paced_requests, int scale
           a.sig2[0] + "-small", a.iban, AccessMode::signature_2, kPerOrderLimit, kSmallDaily));
     }
   }
+  std::unordered_map<std::string, int> users;
   for (const std::string& b : wl.setup) {
     const fb::Request* q = events::verify_request(events::bytes_of(b));
     if (q == nullptr) die("a built setup request does not verify");
     wl.client_of_setup.push_back(client_index.at(q->client_id()->str()));
-    if (q->payload_type() == fb::Payload::RightsGranted) ++wl.grants;
+    if (q->payload_type() == fb::Payload::RightsGranted) {
+      ++wl.grants;
+      users[q->payload_as_RightsGranted()->user()->str()] = 1;
+    }
   }
-  wl.users = wl.grants;  // one grant per user and account; the view user also views the deposit
+  wl.users = users.size();
 
   struct Planned {
     int64_t t;
@@ -1045,8 +1049,9 @@ int main_(int argc, char** argv) {
   std::fprintf(stderr, "kase_compare: building the workload (scale %d, %zu requests, seed %llu)\n", o.scale,
                o.requests, static_cast<unsigned long long>(o.seed));
   const Workload wl = build_workload(o.requests, o.paced_requests, o.scale, o.seed);
-  std::fprintf(stderr, "kase_compare: %d clients, %zu payment accounts, %zu grants, %zu setup + %zu timed requests\n",
-               wl.clients, wl.accounts, wl.grants, wl.setup.size(), wl.stream.size());
+  std::fprintf(stderr,
+               "kase_compare: %d clients, %zu payment accounts, %zu users, %zu grants, %zu setup + %zu timed requests\n",
+               wl.clients, wl.accounts, wl.users, wl.grants, wl.setup.size(), wl.stream.size());
 
   std::vector<RunResult> results;
   for (const std::string& s : o.systems) {
@@ -1138,7 +1143,8 @@ int main_(int argc, char** argv) {
 
   if (!o.out.empty()) {
     std::string j = "{\n  \"scale\": " + std::to_string(o.scale) + ", \"clients\": " + std::to_string(wl.clients) +
-                    ", \"payment_accounts\": " + std::to_string(wl.accounts) + ", \"grants\": " +
+                    ", \"payment_accounts\": " + std::to_string(wl.accounts) + ", \"users\": " +
+                    std::to_string(wl.users) + ", \"grants\": " +
                     std::to_string(wl.grants) + ",\n  \"setup_requests\": " + std::to_string(wl.setup.size()) +
                     ", \"requests\": " + std::to_string(wl.paced_from) + ", \"paced_requests\": " +
                     std::to_string(wl.stream.size() - wl.paced_from) + ", \"window\": " +

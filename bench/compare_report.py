@@ -147,14 +147,16 @@ def draw(a, runs, context):
                     f'{s["p99_ms"]:,.1f} ms | {ratio} | {s["paced_p50_ms"]:.1f} ms | {s["paced_p99_ms"]:.1f} ms | '
                     f'{date} | {machine} | {commit} |')
     scaled = [s for s in systems if all(any(t["system"] == s for t in r["systems"]) for r in runs)]
-    rows += ["", "| scale | clients | accounts | grants | " + " | ".join(LABELS[s] + " req/s" for s in scaled) +
-             " | kase embedded / PostgreSQL |", "|---" * (5 + len(scaled)) + "|"]
+    rows += ["", "| scale | clients | accounts | users | grants | " + " | ".join(LABELS[s] + " req/s" for s in scaled) +
+             " | kase embedded / PostgreSQL |", "|---" * (6 + len(scaled)) + "|"]
     for r in runs:
         by = {t["system"]: t for t in r["systems"]}
         cells = " | ".join(f'{by[s]["requests_per_second"]:,.0f}' for s in scaled)
         ratio = (f'{by["kase_embedded"]["requests_per_second"] / by["postgres"]["requests_per_second"]:.1f}×'
                  if "kase_embedded" in by and "postgres" in by else "–")
-        rows.append(f'| {r["scale"]}× | {r["clients"]} | {r["payment_accounts"]} | {r["grants"]:,} | {cells} | {ratio} |')
+        users = f'{r["users"]:,}' if "users" in r else "–"
+        rows.append(f'| {r["scale"]}× | {r["clients"]} | {r["payment_accounts"]:,} | {users} | {r["grants"]:,} | '
+                    f'{cells} | {ratio} |')
     if mem:
         rows += ["", f"Memory at {big['scale']}× ({big['grants']:,} grants):", "",
                  "| system | bytes per grant | bytes per order | how measured |", "|---|---|---|---|"]
