@@ -90,13 +90,15 @@ struct Timed {
 
 class World {
  public:
-  World() {
+  /// `clients` institutions: the first eight named, the rest numbered
+  /// (bench/compare grows users and accounts with it).
+  explicit World(int clients = kClients) {
     static constexpr const char* kNames[kClients] = {
         "MIN-FINANCE", "INST-EDUCATION", "INST-HEALTH",   "INST-ROADS",
         "INST-CULTURE", "INST-JUSTICE",  "INST-INTERIOR", "INST-AGRICULTURE"};
-    for (const char* n : kNames) {
+    for (int i = 0; i < clients; ++i) {
       Client c;
-      c.id = n;
+      c.id = i < kClients ? std::string(kNames[i]) : "INST-" + std::to_string(i + 1);
       const std::string p = "person-" + c.id + "-";
       c.head = p + "head";
       c.deposit = "LV00TREL" + c.id + "-DEPOSIT";
