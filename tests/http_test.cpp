@@ -472,6 +472,39 @@ TEST_F(HttpTest, ApplicationsAndTheirDeadlines) {
   EXPECT_EQ(treasury->send(bhttp::verb::get, "/v1/overdue-messages").status, 200u);
 }
 
+TEST_F(HttpTest, R6_2_DocumentsOfTheOtherServices) {
+  start();
+  auto treasury = client("treasury");
+  Reply r = treasury->send(bhttp::verb::post, "/v1/requests",
+                           treasury_json("p0", "PlanRightsGranted",
+                                         R"({"user": "u1", "service": "eplans", "mode": "institution_manage"})"));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  ASSERT_TRUE(has(r.body, R"("outcome": "accepted")")) << r.body;
+  // The portal enters u1's financing plan.
+  auto portal = client("portal");
+  r = portal->send(bhttp::verb::post, "/v1/requests",
+                   request_json("p1", "DocumentCreate",
+                                R"({"service": "eplans", "document": "FP-2027", "kind": "financing_plan", "digest": "sha256:fp", "amount_cents": 120000})",
+                                R"("client_id": "C1", "actor": "u1", "channel": "portal")"));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  ASSERT_TRUE(has(r.body, R"("outcome": "accepted")")) << r.body;
+
+  r = treasury->send(bhttp::verb::get, "/v1/clients/C1/documents/eplans/FP-2027");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_TRUE(has(r.body, R"("status":"draft")")) << r.body;
+  EXPECT_TRUE(has(r.body, R"("request_id":"p1")")) << r.body;
+  EXPECT_TRUE(has(r.body, R"("actor":"u1")")) << r.body;
+  // u1 holds ePlans rights on C1: its certificate reads the plan; u2's does not.
+  EXPECT_EQ(client("u1")->send(bhttp::verb::get, "/v1/clients/C1/documents/eplans/FP-2027").status, 200u);
+  EXPECT_EQ(client("u2")->send(bhttp::verb::get, "/v1/clients/C1/documents/eplans/FP-2027").status, 404u);
+  // Another service, an unknown document, a service without documents.
+  EXPECT_EQ(treasury->send(bhttp::verb::get, "/v1/clients/C1/documents/eestimates/FP-2027").status, 404u);
+  EXPECT_EQ(treasury->send(bhttp::verb::get, "/v1/clients/C1/documents/eplans/nope").status, 404u);
+  r = treasury->send(bhttp::verb::get, "/v1/clients/C1/documents/ekase/FP-2027");
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_TRUE(has(r.body, "eplans, eestimates, ereports or eloans")) << r.body;
+}
+
 TEST_F(HttpTest, R41_UnknownCaExpiredOrMissingCertificatesFailTheHandshake) {
   start();
   for (const char* who : {"foreign", "expired", ""}) {

@@ -19,7 +19,7 @@ CertKind kind_of(std::span<const std::string> organisational_units) {
 
 namespace {
 
-constexpr std::array<Route, 10> kRoutes{{
+constexpr std::array<Route, 11> kRoutes{{
     {"POST", "/v1/requests", RouteId::submit},
     {"GET", "/v1/decisions/{request_id}", RouteId::decision},
     {"GET", "/v1/persons/{person_id}", RouteId::person},
@@ -28,6 +28,7 @@ constexpr std::array<Route, 10> kRoutes{{
     {"GET", "/v1/late-applications", RouteId::late_applications},
     {"GET", "/v1/blocks", RouteId::blocks},
     {"GET", "/v1/overdue-messages", RouteId::overdue_messages},
+    {"GET", "/v1/clients/{client_id}/documents/{service}/{document_id}", RouteId::document},
     {"GET", "/healthz", RouteId::healthz},
     {"GET", "/readyz", RouteId::readyz},
 }};

@@ -640,12 +640,16 @@ class Server::Impl {
     const int64_t now = clock_();
     if (m.id == RouteId::person && who.kind == CertKind::user && m.params[0] != who.name)
       co_return refusal_response(403, reason::kForbidden, "a user certificate reads only its own person");
+    fb::Service service = fb::Service::ekase;
+    if (m.id == RouteId::document && !document_service(m.params[1], &service))
+      co_return refusal_response(404, reason::kHttpNotFound,
+                                 "no service '" + m.params[1] + "' with documents: eplans, eestimates, ereports or eloans");
     Work w;
     w.kind = Work::Kind::query;
     // User certificates see orders on accounts they hold rights on and their
     // own applications; anything else reads as absent (R41).
     const std::string viewer = who.kind == CertKind::user ? who.name : std::string();
-    w.query = [id = m.id, params = m.params, viewer, now](const Ledger& l) {
+    w.query = [id = m.id, params = m.params, viewer, now, service](const Ledger& l) {
       const engine::State& s = l.state();
       EngineReply r;
       r.kind = EngineReply::Kind::json;
@@ -672,6 +676,16 @@ class Server::Impl {
           break;
         case RouteId::overdue_messages:
           r.json = jsonl_to_array(overdue_messages_jsonl(s, now));
+          break;
+        case RouteId::document:
+          // A user certificate reads the documents of a client it holds rights on in that service.
+          if (viewer.empty() || holds_document_rights(s, viewer, params[0], service)) {
+            const engine::NameId c = s.names.find(params[0]);
+            const engine::NameId d = s.names.find(params[2]);
+            if (c != engine::kNoName && d != engine::kNoName &&
+                s.documents.find(engine::DocumentKey{c, d, static_cast<uint8_t>(service)}) != nullptr)
+              r.json = document_json(s, params[0], service, params[2]);
+          }
           break;
         default:
           break;

@@ -493,16 +493,6 @@ bool parse_time(const std::string& s, int64_t* out) {
 }
 
 /// The services with documents (R2), by their schema names.
-bool parse_document_service(const std::string& s, fb::Service* out) {
-  for (const fb::Service v : {fb::Service::eplans, fb::Service::eestimates, fb::Service::ereports, fb::Service::eloans}) {
-    if (s == fb::EnumNameService(v)) {
-      *out = v;
-      return true;
-    }
-  }
-  return false;
-}
-
 int cmd_query(const Args& a) {
   if (a.positional.empty())
     return usage_error("query needs a subject: person PERSON | messages | deadlines | document CLIENT SERVICE DOCUMENT");
@@ -515,7 +505,7 @@ int cmd_query(const Args& a) {
   fb::Service service = fb::Service::ekase;
   if (what == "document") {
     if (a.positional.size() != 4) return usage_error("query document needs CLIENT SERVICE DOCUMENT");
-    if (!parse_document_service(a.positional[2], &service))
+    if (!adapters::document_service(a.positional[2], &service))
       return usage_error("query document: not a service with documents: " + a.positional[2] +
                          " (eplans, eestimates, ereports, eloans)");
   }

@@ -137,6 +137,34 @@ std::string person_json(const engine::State& s, std::string_view person, int64_t
   return json::serialize(o);
 }
 
+bool document_service(std::string_view name, fb::Service* out) {
+  for (const fb::Service v : {fb::Service::eplans, fb::Service::eestimates, fb::Service::ereports, fb::Service::eloans}) {
+    if (name == fb::EnumNameService(v)) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool holds_document_rights(const engine::State& s, std::string_view user, std::string_view client,
+                           fb::Service service) {
+  const engine::NameId u = s.names.find(user);
+  const engine::NameId c = s.names.find(client);
+  if (u == engine::kNoName || c == engine::kNoName) return false;
+  // The keys of engine/src/documents.cpp (document_rights) for the client's own documents.
+  engine::RightKey key{u, c, static_cast<uint32_t>(service), engine::RightKind::plan};
+  if (service == fb::Service::ereports) {
+    key.kind = engine::RightKind::report;
+    key.scope = c;
+  } else if (service == fb::Service::eloans) {
+    key.kind = engine::RightKind::loan;
+    key.scope = 0;
+  }
+  const auto* r = s.service_rights.find(key);
+  return r != nullptr && r->second.mode != 0;
+}
+
 std::string document_json(const engine::State& s, std::string_view client, fb::Service service,
                           std::string_view document) {
   json::object o;

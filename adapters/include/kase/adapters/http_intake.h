@@ -56,6 +56,7 @@ enum class RouteId : uint8_t {
   late_applications,  // GET /v1/late-applications
   blocks,             // GET /v1/blocks
   overdue_messages,   // GET /v1/overdue-messages
+  document,           // GET /v1/clients/{client_id}/documents/{service}/{document_id}
   healthz,            // GET /healthz
   readyz,             // GET /readyz
 };

@@ -31,6 +31,13 @@ std::string late_applications_jsonl(const engine::State& s, int64_t at_us);
 /// client has no such document in that service.
 std::string document_json(const engine::State& s, std::string_view client, fb::Service service,
                           std::string_view document);
+/// The service of `name` when it is one with documents (eplans, eestimates,
+/// ereports, eloans).
+bool document_service(std::string_view name, fb::Service* out);
+/// Whether `user` holds rights in `service` on `client`'s own documents: what
+/// a user certificate needs to read one (R41).
+bool holds_document_rights(const engine::State& s, std::string_view user, std::string_view client,
+                           fb::Service service);
 
 /// A payment order of a client: account, amount, preparer, status and the
 /// signatures so far (R8), as one JSON object; empty when there is no such order.
