@@ -42,9 +42,9 @@ start_kafka() {  # start_kafka NODES
     { cat "$work/broker.log" >&2; fail "the Kafka broker did not start"; }
 }
 
-# start_engine NAME DATA_DIR: runs `kase run` in the background; sets PID.
+# start_engine NAME DATA_DIR [OPTION...]: runs `kase run` in the background; sets PID.
 start_engine() {
-  "$kase" run --brokers "$B" --data "$2" --batch 512 --batch-ms 10 >>"$work/engine-$1.log" 2>&1 &
+  "$kase" run --brokers "$B" --data "$2" --batch 512 --batch-ms 10 "${@:3}" >>"$work/engine-$1.log" 2>&1 &
   PID=$!
   engines+=("$PID")
 }
@@ -89,10 +89,27 @@ for scenario in "${scenarios[@]}"; do
     "$kase" kafka init --brokers "$B" --partitions 1 >/dev/null
     "$kase" kafka init --brokers "$B" --partitions 1 | grep -q "exists  kase.requests" || fail "init is not idempotent"
     "$kase" produce --brokers "$B" --quiet <"$work/demo.jsonl"
-    start_engine eq "$work/eq"
+    start_engine eq "$work/eq" --metrics 127.0.0.1:0
     wait_all_decided 120
+    # The node's Prometheus metrics (rendered by its loop between batches).
+    metrics_url=$(grep -o 'metrics on http://127.0.0.1:[0-9]*/metrics' "$work/engine-eq.log" | sed 's/metrics on //')
+    [ -n "$metrics_url" ] || fail "kase run --metrics did not say where"
+    curl -sf "$metrics_url" >"$work/metrics.txt" || fail "no metrics at $metrics_url"
+    metric() { awk -v n="$1" '$1 == n { print $2 }' "$work/metrics.txt"; }
+    sum_metric() { grep -E "^$1" "$work/metrics.txt" | awk '{ s += $2 } END { print s + 0 }'; }
+    [ "$(metric 'kase_info{mode="kafka"}')" = 1 ] || fail "metrics: not in Kafka mode"
+    [ "$(metric kase_kafka_decisions_published_total)" = "$n_demo" ] || fail "metrics: decisions published $(metric kase_kafka_decisions_published_total), want $n_demo"
+    [ "$(sum_metric 'kase_requests_total\{')" = "$n_demo" ] || fail "metrics: kase_requests_total sums to $(sum_metric 'kase_requests_total\{'), want $n_demo"
+    [ "$(metric kase_kafka_dead_letters_total)" = 0 ] || fail "metrics: dead letters"
+    [ "$(metric 'kase_kafka_consumer_lag_messages{partition="0"}')" = 0 ] || fail "metrics: lag $(metric 'kase_kafka_consumer_lag_messages{partition="0"}') after every request was decided"
+    [ "$(metric kase_kafka_transaction_commit_seconds_count)" = "$(metric kase_kafka_transactions_total)" ] &&
+      [ "$(metric kase_kafka_transactions_total)" -gt 0 ] || fail "metrics: transactions and their commit times disagree"
+    [ "$(metric 'kase_log_records{partition="0"}')" = "$n_demo" ] || fail "metrics: log records"
+    metrics_accepted=$(sum_metric 'kase_requests_total\{[^}]*outcome="accepted"')
     stop_engine "$PID"
     "$kase" submit --data "$work/embedded" <"$work/demo.jsonl" >"$work/embedded.jsonl"
+    [ "$metrics_accepted" = "$(grep -c '"outcome": "accepted"' "$work/embedded.jsonl")" ] ||
+      fail "metrics: $metrics_accepted accepted, the embedded log accepted $(grep -c '"outcome": "accepted"' "$work/embedded.jsonl")"
     "$kase" kafka read decisions --brokers "$B" >"$work/kafka.jsonl"
     cmp -s "$work/embedded.jsonl" "$work/kafka.jsonl" ||
       { diff "$work/embedded.jsonl" "$work/kafka.jsonl" | head -5 >&2; fail "Kafka decisions differ from the embedded log's"; }

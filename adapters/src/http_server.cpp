@@ -28,6 +28,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "kase/adapters/ledger.h"
+#include "kase/adapters/metrics.h"
 #include "kase/adapters/query.h"
 #include "kase/events/build.h"
 #include "kase/engine/reasons.h"
@@ -82,11 +83,12 @@ class EngineLoop {
       : ledger_(std::move(ledger)), queue_max_(queue_max), thread_([this] { run(); }) {}
   ~EngineLoop() { stop(); }
 
-  Pushed push(Work&& w) {
+  /// `over_limit`: the metrics' scrape, which must get through an overload.
+  Pushed push(Work&& w, bool over_limit = false) {
     {
       std::lock_guard lk(mu_);
       if (stopping_) return Pushed::stopping;
-      if (queue_.size() >= queue_max_) return Pushed::overloaded;
+      if (queue_.size() >= queue_max_ && !over_limit) return Pushed::overloaded;
       queue_.push_back(std::move(w));
     }
     cv_.notify_one();
@@ -303,6 +305,47 @@ class Server::Impl {
 
   [[nodiscard]] uint16_t port() const { return port_; }
   [[nodiscard]] bool failed() const { return engine_.failed(); }
+
+  Status metrics(std::chrono::milliseconds wait, std::string* out) {
+    struct Pending {
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false;
+      bool ok = false;
+      std::string text;
+    };
+    auto pending = std::make_shared<Pending>();
+    Work w;
+    w.kind = Work::Kind::query;
+    w.query = [this](const Ledger& l) {
+      const ServerStats st = stats();
+      metrics::View v;
+      v.mode = "embedded";
+      v.now_us = clock_();
+      v.partitions.push_back(metrics::PartitionView{"embedded", &l, -1});
+      v.http = &st;
+      EngineReply r;
+      r.kind = EngineReply::Kind::json;
+      r.json = metrics::render(v);
+      return r;
+    };
+    w.done = [pending](EngineReply r) {
+      {
+        std::lock_guard lk(pending->mu);
+        pending->ok = r.kind == EngineReply::Kind::json;
+        pending->text = std::move(r.json);
+        pending->done = true;
+      }
+      pending->cv.notify_all();
+    };
+    if (engine_.push(std::move(w), true) != Pushed::queued) return {Errc::io_error, "the engine is stopping"};
+    std::unique_lock lk(pending->mu);
+    if (!pending->cv.wait_for(lk, wait, [&] { return pending->done; }))
+      return {Errc::io_error, "the engine thread did not answer within " + std::to_string(wait.count()) + " ms"};
+    if (!pending->ok) return {Errc::io_error, "the engine failed"};
+    *out = std::move(pending->text);
+    return {};
+  }
   [[nodiscard]] ServerStats stats() const {
     ServerStats s;
     s.connections = connections_total_.load();
@@ -749,6 +792,8 @@ Status Server::start(projections::Store* store, const ServerOptions& options, st
 
 uint16_t Server::port() const { return impl_->port(); }
 bool Server::failed() const { return impl_->failed(); }
+Status Server::metrics(std::chrono::milliseconds wait, std::string* out) { return impl_->metrics(wait, out); }
+
 ServerStats Server::stats() const { return impl_->stats(); }
 void Server::stop() { impl_->stop(); }
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "kase/adapters/ledger.h"
+#include "kase/adapters/metrics.h"
 #include "kase/events/build.h"
 #include "kase/events/codec.h"
 #include "kase/projections/store.h"
@@ -304,6 +305,8 @@ class Node : public RdKafka::RebalanceCb {
   /// partition from RocksDB and seek back to its applied offset.
   Status reset_partitions();
   Status process(std::vector<std::unique_ptr<RdKafka::Message>>* batch);
+  /// The metrics of this node and its partitions (on the node's thread).
+  std::string render_metrics();
 
   const NodeOptions& o_;
   NodeStats* stats_;
@@ -314,7 +317,29 @@ class Node : public RdKafka::RebalanceCb {
   std::vector<uint64_t> arena_;                               // aligned copies of one partition's requests
   Status rebalance_error_;
   std::string txn_id_;
+  Histogram commit_seconds_{kCommitSecondsBounds};
 };
+
+std::string Node::render_metrics() {
+  metrics::View v;
+  v.mode = "kafka";
+  v.now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  v.kafka = stats_;
+  v.kafka_commit_seconds = &commit_seconds_;
+  for (const auto& [p, part] : parts_) {
+    if (!part.ledger) continue;
+    // The high watermark librdkafka last saw (no broker round trip).
+    int64_t low = 0, high = -1;
+    int64_t lag = -1;
+    if (consumer_ && consumer_->get_watermark_offsets(kRequestsTopic, p, &low, &high) == RdKafka::ERR_NO_ERROR &&
+        high >= 0)
+      lag = std::max<int64_t>(0, high - part.applied);
+    v.partitions.push_back(metrics::PartitionView{std::to_string(p), part.ledger.get(), lag});
+  }
+  return metrics::render(v);
+}
 
 Status Node::open_partition(int32_t p, Partition* out) {
   out->id = p;
@@ -591,7 +616,9 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
     std::unique_ptr<RdKafka::Error> se(producer_->send_offsets_to_transaction(offsets, gm.get(), -1));
     RdKafka::TopicPartition::destroy(offsets);
     if (se) return fail("send offsets", se->str(), se->is_fatal());
+    const auto commit_start = Clock::now();
     if (std::unique_ptr<RdKafka::Error> ce(producer_->commit_transaction(-1)); ce) return fail("commit", ce->str(), ce->is_fatal());
+    commit_seconds_.observe(std::chrono::duration<double>(Clock::now() - commit_start).count());
     ++stats_->transactions;
     stats_->decided += published;
     stats_->dead_letters += dead;
@@ -610,6 +637,7 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
 Status Node::loop() {
   while (o_.stop == nullptr || !o_.stop->load()) {
     if (!rebalance_error_.ok()) return rebalance_error_;
+    if (o_.metrics != nullptr) o_.metrics->serve_if_wanted([this] { return render_metrics(); });
     // Collect a batch: bounded in count and in time from its first request.
     pending_.clear();
     Clock::time_point first{};

@@ -1,5 +1,6 @@
 #include "kase/adapters/ledger.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -165,7 +166,9 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
   if (held_) return {Errc::failed_state, "a decided batch is waiting for commit_decided()"};
   if (requests.size() > kBatchRequestsMax)
     return {Errc::invalid_argument, "batch larger than " + std::to_string(kBatchRequestsMax)};
+  const auto fold_start = std::chrono::steady_clock::now();
   batch_.clear();
+  intake_us_.clear();
   before_ = meta_;
   const uint64_t first = meta_.next_offset;
   // Duplicates answer with the original decision: from this batch's answers
@@ -184,6 +187,7 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
     const auto bytes = requests[i];
     const fb::Request* req = verified_[i];
     if (req == nullptr) {
+      ++probe_.malformed_binary;
       if (answers != nullptr)
         answers->push_back(malformed_answer(engine::reason::kMalformedBinary,
                                                  "request bytes do not verify against the schema"));
@@ -191,12 +195,14 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
     }
     const std::string_view id = sv(req->request_id());
     if (id.empty()) {
+      ++probe_.missing_request_id;
       if (answers != nullptr)
         answers->push_back(malformed_answer(engine::reason::kMissingRequestId,
                                                  "request_id is empty: it is the idempotency key"));
       continue;
     }
     if (const uint64_t* seen = request_ids_->find(id); seen != nullptr) {
+      ++probe_.duplicates;
       if (answers != nullptr) {
         duplicates.emplace_back(answers->size(), *seen);
         answers->emplace_back();
@@ -207,6 +213,7 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
 
     const uint64_t offset = meta_.next_offset++;
     const engine::Verdict v = engine_.apply(*req);
+    intake_us_.push_back(req->intake_us());
     const events::DecisionFields d = fields_of(v, id, offset);
     meta_.chain_head = events::chain_next(meta_.chain_head, bytes, d);
 
@@ -239,6 +246,17 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
   }
   batch_.dirty = engine_.take_dirty();
   batch_.state = &engine_.state();
+
+  // Operations: time read here, in the adapter, never by the fold.
+  const auto fold_end = std::chrono::steady_clock::now();
+  probe_.fold_seconds.observe(std::chrono::duration<double>(fold_end - fold_start).count());
+  probe_.batch_requests.observe(static_cast<double>(requests.size()));
+  const int64_t decided_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  for (const int64_t intake : intake_us_)
+    probe_.decision_latency_seconds.observe(
+        intake > 0 && intake < decided_us ? static_cast<double>(decided_us - intake) / 1e6 : 0.0);
   return {};
 }
 

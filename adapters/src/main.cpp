@@ -21,6 +21,7 @@
 #include "kase/adapters/http.h"
 #include "kase/adapters/kafka.h"
 #include "kase/adapters/ledger.h"
+#include "kase/adapters/metrics.h"
 #include "kase/adapters/query.h"
 #include "kase/engine/calendar.h"
 #include "kase/engine/reasons.h"
@@ -65,10 +66,12 @@ commands:
                             kase.requests (idempotent producer, acks=all, key = client id); the
                             intake time stamp is set here
   run --brokers B --data DIR [--group G] [--transactional-id T] [--batch N] [--batch-ms MS]
+      [--metrics HOST:PORT]
                             the engine node: join consumer group G (default kase-engine), fold
                             each assigned partition into its own RocksDB under DIR, publish
                             decisions to kase.decisions exactly once; stops on SIGINT/SIGTERM
   run --listen HOST:PORT --data DIR --tls-cert F --tls-key F --client-ca F [HTTP limits]
+      [--metrics HOST:PORT]
                             without --brokers: the HTTP/JSON API over the embedded log, with mutual
                             TLS (see README.md, "HTTP API"); stops on SIGINT/SIGTERM after deciding
                             and committing everything accepted
@@ -115,6 +118,8 @@ options:
   --no-sync                 do not fsync each batch (faster, loses the last batches on a crash)
   --brokers B               Kafka bootstrap servers, e.g. 127.0.0.1:19092
   --listen HOST:PORT        serve HTTP on this address (kase run without --brokers)
+  --metrics HOST:PORT       kase run (both modes): Prometheus metrics at http://HOST:PORT/metrics
+                            (text format 0.0.4; see README.md, "Operations")
   --tls-cert F, --tls-key F the server's certificate chain and private key (PEM)
   --client-ca F             the CA certificates that issue client certificates (PEM); the subject
                             CN names the user; OU=kase-channel marks a channel service (may act for
@@ -165,6 +170,7 @@ struct Args {
   std::string file, summary, client, actor = "treasury-operator";
   bool operator_override = false;
   std::string listen;
+  std::string metrics;  // HOST:PORT of the Prometheus listener
   std::string tls_cert, tls_key, client_ca;
   bool plain_http = false;
   size_t http_threads = 2;
@@ -206,6 +212,7 @@ constexpr TextOption kTextOptions[] = {
     {"--brokers", &Args::brokers},   {"--group", &Args::group},
     {"--transactional-id", &Args::transactional_id},
     {"--listen", &Args::listen},     {"--tls-cert", &Args::tls_cert},
+    {"--metrics", &Args::metrics},
     {"--tls-key", &Args::tls_key},   {"--client-ca", &Args::client_ca},
     {"--from", &Args::from},         {"--to", &Args::to},
     {"--person", &Args::person},     {"--account", &Args::account},
@@ -887,9 +894,33 @@ int cmd_produce(const Args& a) {
   return refused == 0 ? 0 : 1;
 }
 
+/// `--metrics HOST:PORT`: starts the Prometheus listener (metrics.h) when
+/// asked for. Returns 0, or the exit code of a usage or listen error.
+int start_metrics(const Args& a, adapters::metrics::Collect collect,
+                  std::unique_ptr<adapters::metrics::Server>* out) {
+  if (a.metrics.empty()) return 0;
+  std::string host;
+  uint16_t port = 0;
+  if (Status s = adapters::metrics::parse_address(a.metrics, &host, &port); !s.ok())
+    return usage_error("--metrics: " + s.message());
+  if (Status s = adapters::metrics::Server::start(host, port, std::move(collect), out); !s.ok()) {
+    if (s.code() == Errc::invalid_argument) return usage_error(s.message());
+    return storage_error(s);
+  }
+  std::fprintf(stderr, "kase run: Prometheus metrics on http://%s:%u/metrics\n", host.c_str(),
+               static_cast<unsigned>((*out)->port()));
+  return 0;
+}
+
 /// `kase run --listen`: the HTTP API over the embedded log.
 int cmd_run_http(const Args& a) {
   if (a.data.empty()) return usage_error("run needs --data DIR (the embedded log)");
+  if (!a.metrics.empty()) {
+    std::string host;
+    uint16_t port = 0;
+    if (Status s = adapters::metrics::parse_address(a.metrics, &host, &port); !s.ok())
+      return usage_error("--metrics: " + s.message());
+  }
   adapters::http::ServerOptions o;
   const size_t colon = a.listen.rfind(':');
   uint64_t port = 0;
@@ -925,7 +956,16 @@ int cmd_run_http(const Args& a) {
   }
   std::fprintf(stderr, "kase run: serving %s://%s:%u over the embedded log in %s\n", a.plain_http ? "http" : "https",
                o.address.c_str(), static_cast<unsigned>(server->port()), a.data.c_str());
+  std::unique_ptr<adapters::metrics::Server> metrics;
+  adapters::http::Server* engine = server.get();
+  if (int rc = start_metrics(
+          a, [engine](std::string* out) { return engine->metrics(adapters::metrics::kCollectWait, out); }, &metrics);
+      rc != 0) {
+    server->stop();
+    return rc;
+  }
   while (!g_stop.load() && !server->failed()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (metrics) metrics->stop();
   server->stop();
   const adapters::http::ServerStats st = server->stats();
   std::fprintf(stderr,
@@ -958,9 +998,23 @@ int cmd_run(const Args& a) {
   o.batch_ms = a.batch_ms;
   o.stop = &g_stop;
   o.verbose = !a.quiet;
+  // Scrapes are rendered by the node's thread between batches.
+  adapters::metrics::Tap tap;
+  std::unique_ptr<adapters::metrics::Server> metrics;
+  if (int rc = start_metrics(
+          a, [&tap](std::string* out) -> Status {
+            if (tap.collect(adapters::metrics::kCollectWait, out)) return {};
+            return {Errc::io_error, "the engine node did not answer (starting, rebalancing or stopping)"};
+          },
+          &metrics);
+      rc != 0)
+    return rc;
+  if (metrics) o.metrics = &tap;
   install_stop_handlers();
   adapters::kafka::NodeStats st;
   Status s = adapters::kafka::run_node(o, &st);
+  tap.close();
+  if (metrics) metrics->stop();
   std::fprintf(stderr,
                "kase run: stopped; %llu decisions published in %llu transactions, %llu dead letters, %llu "
                "re-folded, %llu aborted, %llu producer restarts, %llu rebalances\n",

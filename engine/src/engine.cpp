@@ -217,8 +217,13 @@ bool bound_by_hours(Payload t) {
 
 Verdict Engine::apply(const fb::Request& req) {
   // The one branch tracing costs when off: decide<NoTrace> holds no trace code.
-  if (trace_ == nullptr) [[likely]] return decide(req, NoTrace{});
+  if (trace_ == nullptr) [[likely]] {
+    const Verdict v = decide(req, NoTrace{});
+    probe_.count(kind_of(req), v.reason);
+    return v;
+  }
   const Verdict v = decide(req, Tracing{trace_});
+  probe_.count(kind_of(req), v.reason);
   std::string d = v.reason;
   if (v.amount >= 0) d += "; amount " + format_cents(v.amount);
   if (v.limit >= 0) d += "; limit " + format_cents(v.limit);
@@ -670,7 +675,8 @@ Verdict Engine::check_limits(NameId user, NameId account, const Grant& g, const 
   return v;
 }
 
-void Engine::count_in_day_total(Order& o, NameId user, Cents amount, DateYmd date, DayTotalEntry* entry) {
+void Engine::count_in_day_total(Order& o, NameId user, Cents amount, DateYmd date, Cents daily,
+                                DayTotalEntry* entry) {
   DayTotalEntry* it = entry != nullptr ? entry : &*state_.day_totals.try_emplace(pair_key(user, o.account)).first;
   DayTotal& d = it->second;
   if (d.date != date) {
@@ -678,6 +684,7 @@ void Engine::count_in_day_total(Order& o, NameId user, Cents amount, DateYmd dat
     d.total = 0;
   }
   d.total += amount;
+  probe_.count_limit_share(d.total, daily);
   touch(*it, dirty_.day_totals);
   KASE_ENGINE_ASSERT(o.counted_count < kCountedMax);
   o.counted[o.counted_count++] = Counted{user, date};
@@ -741,7 +748,7 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   o.amount = amount;
   o.preparer = user;
   o.beneficiary.assign(sv(beneficiary));
-  count_in_day_total(o, user, amount, t.date, day_total);
+  count_in_day_total(o, user, amount, t.date, v.limit, day_total);
   touch(*it, dirty_.orders);
   // R28.4: an import is a data request too; a block it trips applies from the next request.
   if (import) (void)count_online_request(user, t, req.intake_us());
@@ -826,7 +833,7 @@ template <class T>
 
   KASE_ENGINE_ASSERT(o.signature_count < kSignaturesMax);
   o.signatures[o.signature_count++] = Signature{user, mode};
-  if (count) count_in_day_total(o, user, o.amount, t.date, day_total);
+  if (count) count_in_day_total(o, user, o.amount, t.date, v.limit, day_total);
   if (submits) o.status = OrderStatus::submitted;
   touch(*it, dirty_.orders);
   v.rule = rule_of(mode);

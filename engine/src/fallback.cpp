@@ -148,7 +148,7 @@ Verdict Engine::on_payment_from_file(const fb::Request& req, const RigaTime& t, 
   o.preparer = f.signer;
   o.beneficiary.assign(sv(p.beneficiary()));
   o.status = OrderStatus::submitted;
-  count_in_day_total(o, f.signer, o.amount, t.date, day_total);
+  count_in_day_total(o, f.signer, o.amount, t.date, v.limit, day_total);
   touch(*it, dirty_.orders);
   ++f.applied;
   f.applied_total += o.amount;

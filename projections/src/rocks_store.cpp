@@ -1,3 +1,6 @@
+#include <cstdlib>
+#include <map>
+
 #include <rocksdb/db.h>
 #include <rocksdb/file_checksum.h>
 #include <rocksdb/options.h>
@@ -136,6 +139,41 @@ class RocksStore final : public Store {
   }
 
  private:
+  Status stats(StoreStats* out) override {
+    *out = StoreStats{};
+    auto number = [&](rocksdb::ColumnFamilyHandle* h, const std::string& property, uint64_t* v) -> Status {
+      if (db_->GetIntProperty(h, property, v)) return {};
+      return {Errc::io_error, "RocksDB property " + property + " not available"};
+    };
+    for (auto* h : handles_) {
+      uint64_t v = 0;
+      if (Status s = number(h, rocksdb::DB::Properties::kEstimateLiveDataSize, &v); !s.ok()) return s;
+      out->live_data_bytes += v;
+      if (Status s = number(h, rocksdb::DB::Properties::kLiveSstFilesSize, &v); !s.ok()) return s;
+      out->live_sst_bytes += v;
+      if (Status s = number(h, rocksdb::DB::Properties::kCompactionPending, &v); !s.ok()) return s;
+      out->compaction_pending = out->compaction_pending || v != 0;
+      std::map<std::string, std::string> cfstats;
+      if (!db_->GetMapProperty(h, rocksdb::DB::Properties::kCFStats, &cfstats))
+        return {Errc::io_error, "RocksDB property rocksdb.cfstats not available"};
+      for (const char* key : {"io_stalls.total_stop", "io_stalls.total_slowdown"}) {
+        const auto it = cfstats.find(key);
+        if (it == cfstats.end()) return {Errc::io_error, std::string("rocksdb.cfstats has no ") + key};
+        out->write_stalls += std::strtoull(it->second.c_str(), nullptr, 10);
+      }
+    }
+    uint64_t v = 0;
+    if (Status s = number(cf(Family::log), rocksdb::DB::Properties::kLiveSstFilesSize, &v); !s.ok()) return s;
+    out->log_bytes = v;
+    if (Status s = number(cf(Family::log), rocksdb::DB::Properties::kCurSizeAllMemTables, &v); !s.ok()) return s;
+    out->log_bytes += v;
+    if (Status s = number(db_->DefaultColumnFamily(), rocksdb::DB::Properties::kIsWriteStopped, &v); !s.ok()) return s;
+    out->write_stopped = v != 0;
+    if (Status s = number(db_->DefaultColumnFamily(), rocksdb::DB::Properties::kActualDelayedWriteRate, &v); !s.ok()) return s;
+    out->delayed_write_rate = v;
+    return {};
+  }
+
   rocksdb::ColumnFamilyHandle* cf(Family f) { return handles_[static_cast<size_t>(f)]; }
 
   std::unique_ptr<rocksdb::DB> db_;

@@ -15,6 +15,7 @@
 // thread; the Server is not copyable.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -69,6 +70,11 @@ class Server {
   /// True once a commit failed: the ledger refuses work and the node should stop.
   [[nodiscard]] bool failed() const;
   [[nodiscard]] ServerStats stats() const;
+
+  /// The Prometheus exposition (metrics.h), rendered on the engine thread
+  /// between batches: it sees every request queued before it. io_error when
+  /// the engine does not answer within `wait` or is stopping.
+  Status metrics(std::chrono::milliseconds wait, std::string* out);
 
   /// Stops accepting; the engine decides and commits everything queued; the
   /// answers are written (bounded wait); then the threads end. Idempotent.

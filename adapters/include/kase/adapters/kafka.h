@@ -27,6 +27,10 @@
 
 #include "kase/projections/status.h"
 
+namespace kase::adapters::metrics {
+class Tap;
+}
+
 namespace kase::adapters::kafka {
 
 inline constexpr const char* kRequestsTopic = "kase.requests";
@@ -67,6 +71,9 @@ struct NodeOptions {
   int batch_ms = 20;                 // and bounded time from the first request of a batch
   const std::atomic<bool>* stop = nullptr;  // set to leave the loop cleanly
   bool verbose = true;               // assignment and recovery lines on stderr
+  /// When set, the node renders the metrics (metrics.h) for a scrape between
+  /// batches. Not owned; must outlive run_node().
+  metrics::Tap* metrics = nullptr;
 };
 
 /// Counters of a running node; atomics, so that another thread may watch them.

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kase/adapters/histogram.h"
 #include "kase/engine/engine.h"
 #include "kase/events/codec.h"
 #include "kase/projections/store.h"
@@ -36,6 +37,17 @@ struct Answer {
 
 /// An answer for input that never reached the log (malformed JSON or bytes).
 Answer malformed_answer(std::string_view reason, std::string_view detail);
+
+/// What a Ledger measures per batch, for operations (the fold's own counts
+/// are in engine::Probe). Time is read here, in the adapter, never in the fold.
+struct LedgerProbe {
+  Histogram fold_seconds{kFoldSecondsBounds};          // per batch: verify, decide, chain, build records
+  Histogram batch_requests{kBatchRequestsBounds};      // requests per batch
+  Histogram decision_latency_seconds{kLatencySecondsBounds};  // intake time stamp -> decided
+  uint64_t duplicates = 0;          // request ids seen before: answered with the original decision
+  uint64_t malformed_binary = 0;    // bytes that do not verify: answered, never logged
+  uint64_t missing_request_id = 0;  // no idempotency key: answered, never logged
+};
 
 class SyncWorker;
 
@@ -71,6 +83,11 @@ class Ledger {
   Status commit_decided(uint64_t source_next);
 
   [[nodiscard]] const engine::State& state() const { return engine_.state(); }
+  /// The fold's counts and the Ledger's own (read on the Ledger's thread).
+  [[nodiscard]] const engine::Probe& engine_probe() const { return engine_.probe(); }
+  [[nodiscard]] const LedgerProbe& probe() const { return probe_; }
+  /// The store it writes to (not owned).
+  [[nodiscard]] projections::Store* store() const { return store_; }
   [[nodiscard]] const projections::Meta& meta() const { return meta_; }
 
   /// The decision recorded for a request id, if any.
@@ -95,6 +112,8 @@ class Ledger {
   std::unique_ptr<SyncWorker> sync_;  // fsyncs the batch in flight
   bool in_flight_ = false;
   std::vector<Answer> in_flight_answers_;
+  LedgerProbe probe_;
+  std::vector<int64_t> intake_us_;  // this batch's folded requests, for the latency
 };
 
 /// The first place a log and its re-fold disagree.

@@ -21,6 +21,8 @@
 #include "kase/engine/calendar.h"
 #include "kase/engine/flat_table.h"
 #include "kase/engine/hash.h"
+#include "kase/engine/probe.h"
+#include "kase/engine/reasons.h"
 #include "kase/engine/string_index.h"
 #include "kase/events/kase_generated.h"
 
@@ -32,7 +34,7 @@ using fb::AccessMode;
 /// The outcome of one request: data, never an exception.
 struct Verdict {
   bool accepted = true;
-  const char* reason = "ok";  // stable code, see reasons.h
+  const char* reason = reason::kOk;  // stable code, see reasons.h
   const char* rule = "";      // rule ID, e.g. "R9"
   Cents amount = -1;
   Cents limit = -1;
@@ -559,6 +561,10 @@ class Engine {
   /// (the T parameter below), so its untraced copy holds no trace code.
   void set_trace(Trace* trace) noexcept { trace_ = trace; }
 
+  /// What the fold has counted since the engine was made (decisions by kind
+  /// and reason, the R9 share of daily limits used); see probe.h.
+  [[nodiscard]] const Probe& probe() const noexcept { return probe_; }
+
  private:
   // T is detail::NoTrace (compiled out) or detail::Tracing (records into a
   // sink when it is not null): see engine/src/checks.h.
@@ -701,7 +707,9 @@ class Engine {
   template <class T>
   Verdict check_limits(NameId user, NameId account, const Grant& g, const Order* order, Cents amount,
                        const RigaTime& t, bool* count, DayTotalEntry** day_total, T tr);
-  void count_in_day_total(Order& o, NameId user, Cents amount, DateYmd date, DayTotalEntry* entry);
+  /// Adds the order to the user's day total; `daily` is the limit in force
+  /// (for the probe's share of the limit used).
+  void count_in_day_total(Order& o, NameId user, Cents amount, DateYmd date, Cents daily, DayTotalEntry* entry);
 
 
   template <class K, class T>
@@ -723,6 +731,7 @@ class Engine {
   mutable bool business_day_ = false;
   uint64_t batch_ = 1;
   Trace* trace_ = nullptr;  // not owned; null on the hot path
+  Probe probe_;
 };
 
 /// R36: the users (holding rights for the message's client) who have not read

@@ -119,6 +119,17 @@ class SegmentReader {
   bool ok_ = false;
 };
 
+/// What the storage engine says about itself, for operations (metrics).
+struct StoreStats {
+  uint64_t live_data_bytes = 0;     // RocksDB rocksdb.estimate-live-data-size, all column families
+  uint64_t live_sst_bytes = 0;      // rocksdb.live-sst-files-size, all column families
+  uint64_t log_bytes = 0;           // the log family: live table files + memtables
+  uint64_t delayed_write_rate = 0;  // rocksdb.actual-delayed-write-rate, bytes/s (0: writes not delayed)
+  uint64_t write_stalls = 0;        // stops and slowdowns so far (rocksdb.cfstats io_stalls.total_*)
+  bool write_stopped = false;       // rocksdb.is-write-stopped
+  bool compaction_pending = false;  // rocksdb.compaction-pending in any family
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -152,6 +163,12 @@ class Store {
   /// not (RocksDB: every block of every table file, and each whole file
   /// against the checksum its manifest recorded). Corruption when one fails.
   virtual Status verify_files() { return {}; }
+  /// The storage engine's own figures. Thread-safe with every other call.
+  /// not_found for stores that keep none (the in-memory store).
+  virtual Status stats(StoreStats* out) {
+    (void)out;
+    return {Errc::not_found, "this store keeps no storage statistics"};
+  }
 };
 
 struct RocksOptions {
@@ -192,6 +209,7 @@ class FaultyStore : public Store {
   Status scan_state(const std::function<void(Family, std::string_view, std::string_view)>& fn) override {
     return inner_->scan_state(fn);
   }
+  Status stats(StoreStats* out) override { return inner_->stats(out); }
 
  private:
   Store* inner_;
