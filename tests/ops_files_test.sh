@@ -41,7 +41,16 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$metrics" ] || fail "kase run did not start"
-curl -sf "$metrics" | grep -q '^kase_info{mode="embedded"} 1$' || fail "no metrics at $metrics"
+# The first scrape may come while the engine thread is still opening the
+# store (it answers 503 then, as Prometheus would retry): up to 10 s.
+got=""
+for _ in $(seq 1 100); do
+  code=$(curl -s -o "$work/metrics.txt" -w '%{http_code}' "$metrics" || true)
+  [ "$code" = 200 ] && got=1 && break
+  sleep 0.1
+done
+[ -n "$got" ] || fail "no metrics at $metrics (last answer: HTTP ${code:-none})"
+grep -q '^kase_info{mode="embedded"} 1$' "$work/metrics.txt" || fail "no kase_info in the metrics at $metrics"
 kill -TERM "$pid"
 rc=0
 wait "$pid" || rc=$?
