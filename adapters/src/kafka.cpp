@@ -657,6 +657,19 @@ Status Node::loop() {
         if (pending_.empty()) break;
         continue;
       }
+      if (m->err() == RdKafka::ERR__FATAL) {
+        // A fatal consumer error (seen: a static member fenced by its own
+        // rejoin after a session timeout while a broker was down) leaves the
+        // consumer unusable. Start over as a restarted node would: nothing of
+        // the batch being collected is decided, every partition re-folds from
+        // RocksDB and the group's committed offsets.
+        std::fprintf(stderr, "kase run: consume: %s; restarting the consumer and producer\n", m->errstr().c_str());
+        m.reset();
+        pending_.clear();
+        close();
+        if (Status s = start(); !s.ok()) return s;
+        break;
+      }
       if (m->err() != RdKafka::ERR_NO_ERROR) {
         // Transient consumer errors are retried by librdkafka; say what happened.
         if (m->err() != RdKafka::ERR__TRANSPORT && m->err() != RdKafka::ERR__ALL_BROKERS_DOWN)
