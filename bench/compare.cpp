@@ -138,16 +138,18 @@ Workload build_workload(size_t target_requests, size_t paced_requests, int scale
   wl.accounts = w.payment_accounts();
   std::unordered_map<std::string, int> client_index;
   for (int i = 0; i < wl.clients; ++i) client_index[w.clients()[static_cast<size_t>(i)].id] = i;
-  wl.setup = w.setup();
+  wl.setup = w.setup(/*under_applications=*/false);  // schema version 1 grants: the PostgreSQL subset (R42)
   // R9: one more signature-2 user per account with a small daily limit, who
   // prepares the daily-limit pairs below.
   constexpr int64_t kSmallDaily = 6'000 * kEur;
   const int64_t t_setup = riga_eet(20261102, 7 * 60);
   for (const Client& c : w.clients()) {
     for (const PaymentAccount& a : c.accounts) {
-      wl.setup.push_back(events::rights_granted(
-          events::Envelope{w.next_id("treasury"), c.id, "treasury-operator-1", Channel::treasury, t_setup},
-          a.sig2[0] + "-small", a.iban, AccessMode::signature_2, kPerOrderLimit, kSmallDaily));
+      wl.setup.push_back(events::with_schema_version(
+          events::rights_granted(
+              events::Envelope{w.next_id("treasury"), c.id, "treasury-operator-1", Channel::treasury, t_setup},
+              a.sig2[0] + "-small", a.iban, AccessMode::signature_2, kPerOrderLimit, kSmallDaily),
+          1));
     }
   }
   std::unordered_map<std::string, int> users;

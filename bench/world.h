@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -135,8 +136,11 @@ class World {
   }
 
   /// Accounts, representatives, grants with limits and one-day limit
-  /// changes: treasury requests, all accepted.
-  std::vector<std::string> setup() {
+  /// changes: treasury requests, all accepted. Each user's rights stand on
+  /// the user's registered eKase application (R7, schema version 2); with
+  /// `under_applications` false they are schema version 1 grants without one
+  /// (R42), the subset the PostgreSQL comparison implements.
+  std::vector<std::string> setup(bool under_applications = true) {
     std::vector<std::string> out;
     const std::string op = "treasury-operator-1";
     const int64_t t = riga_eet(20261102, 7 * 60);
@@ -150,10 +154,25 @@ class World {
       for (const PaymentAccount& a : c.accounts) {
         push([&](const auto& e) { return events::account_opened(e, a.iban, c.id, false, 2026); });
       }
+      std::map<std::string, std::string> application_of;  // user → the user's application
       auto grant = [&](const std::string& user, const std::string& account, AccessMode m, bool limits) {
+        const int64_t per_order = limits ? kPerOrderLimit : 0, daily = limits ? kDailyLimit : 0;
+        if (!under_applications) {
+          push([&](const auto& e) {
+            return events::with_schema_version(events::rights_granted(e, user, account, m, per_order, daily), 1);
+          });
+          return;
+        }
+        auto [it, fresh] = application_of.try_emplace(user, "APP-" + user);
+        if (fresh) {
+          push([&](const auto& e) {
+            return events::application_submitted(e, it->second, fb::ApplicationKind::ekase, user, c.head, t - 1,
+                                                 "sha256:annex2-" + user);
+          });
+          push([&](const auto& e) { return events::application_registered(e, it->second); });
+        }
         push([&](const auto& e) {
-          return events::rights_granted(e, user, account, m, limits ? kPerOrderLimit : 0,
-                                        limits ? kDailyLimit : 0);
+          return events::rights_granted_under(e, user, account, m, per_order, daily, it->second);
         });
       };
       for (const PaymentAccount& a : c.accounts) {

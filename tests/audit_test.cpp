@@ -54,7 +54,11 @@ Stream known_stream() {
   a.push_back(events::application_registered(h.treasury(), "app-u2"));
   a.push_back(events::rights_granted_under(h.treasury(), "u2", "A1", AccessMode::signature_2, 5'000 * kEur,
                                            49'000 * kEur, "app-u2"));
-  a.push_back(events::rights_granted(h.treasury(), "u1", "A1", AccessMode::signature_1, 10'000 * kEur, 20'000 * kEur));
+  a.push_back(events::application_submitted(h.as("boss"), "app-u1", fb::ApplicationKind::ekase, "u1", "boss",
+                                            h.now - 60'000'000, "sha256:app-u1"));
+  a.push_back(events::application_registered(h.treasury(), "app-u1"));
+  a.push_back(events::rights_granted_under(h.treasury(), "u1", "A1", AccessMode::signature_1, 10'000 * kEur,
+                                           20'000 * kEur, "app-u1"));
   // u2 reaches a day total of 48,000.00, then 1,200.00 more is refused (R9).
   for (int i = 0; i < 9; ++i) a.push_back(events::po_prepare(h.as("u2"), "po" + std::to_string(i), "A1", 5'000 * kEur));
   a.push_back(events::po_prepare(h.as("u2"), "po9", "A1", 3'000 * kEur));
@@ -311,9 +315,9 @@ TEST(AuditHistory, R47_AccountAndClient) {
   audit::HistoryOptions o;
   o.subject.account = "A1";
   const auto acc = lines_of([&](const auto& emit) { return audit::history({known_dir(), ""}, o, {}, emit); });
-  // Everything but the representative, the application and its registration,
-  // and the block and restoration.
-  EXPECT_EQ(acc.size(), s.before_restart.size() + s.after_restart.size() - 5);
+  // Everything but the representative, the two applications and their
+  // registrations, and the block and restoration.
+  EXPECT_EQ(acc.size(), s.before_restart.size() + s.after_restart.size() - 7);
   // A signature names only the order: its account comes from the state.
   EXPECT_NE(by_request(acc, s.restored), nullptr);
   o.subject = {};

@@ -13,19 +13,24 @@ big=$(head -c 70000 /dev/zero | tr '\0' 'x')
   echo '{"request_id":"r1","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"AccountOpened","payload":{"account":"A1","owner_client":"C1","fiscal_year":2026}}'
   echo 'not json at all'
   echo "{\"request_id\":\"$big\"}"
-  echo '{"request_id":"r2","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"RightsGranted","payload":{"user":"u1","account":"A1","mode":"signature_2","per_order_limit_cents":100000,"daily_limit_cents":150000}}'
+  # R3, R4, R7 (schema version 2): u1's rights stand on a registered eKase application.
+  echo '{"request_id":"a1","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"RepresentativeRegistered","payload":{"person":"head","head":true}}'
+  echo '{"request_id":"a2","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"ApplicationSubmitted","payload":{"application":"app-u1","kind":"ekase","user":"u1","signer":"head","signed_us":1796025500000000,"digest":"sha256:annex2"}}'
+  echo '{"request_id":"a3","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"ApplicationRegistered","payload":{"application":"app-u1"}}'
+  echo '{"request_id":"r2","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"RightsGranted","payload":{"user":"u1","account":"A1","mode":"signature_2","per_order_limit_cents":100000,"daily_limit_cents":150000,"application":"app-u1"}}'
   echo '{"request_id":"r3","client_id":"C1","actor":"u1","intake_us":1796032800000000,"payload_type":"PaymentOrderPrepare","payload":{"order":"po1","account":"A1","amount_cents":200000}}'
   echo '{"request_id":"r1","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"AccountOpened","payload":{"account":"A1","owner_client":"C1","fiscal_year":2026}}'
 } > "$dir/in.jsonl"
 
 "$kase" submit --data "$dir/data" < "$dir/in.jsonl" > "$dir/out.jsonl" || fail "submit exited $?"
-[ "$(wc -l < "$dir/out.jsonl")" -eq 6 ] || fail "expected 6 decisions, got $(wc -l < "$dir/out.jsonl")"
+[ "$(wc -l < "$dir/out.jsonl")" -eq 9 ] || fail "expected 9 decisions, got $(wc -l < "$dir/out.jsonl")"
 sed -n 1p "$dir/out.jsonl" | grep -q '"outcome": "accepted"' || fail "line 1 not accepted"
 sed -n 2p "$dir/out.jsonl" | grep -q '"reason": "request.malformed_json"' || fail "line 2 not malformed_json"
 sed -n 3p "$dir/out.jsonl" | grep -q 'line longer than' || fail "line 3 not refused as too long"
-sed -n 5p "$dir/out.jsonl" | grep -q '"reason": "limit.per_order_exceeded"' || fail "line 5 not over the limit"
-sed -n 5p "$dir/out.jsonl" | grep -q '"limit_cents": 100000' || fail "line 5 lacks the limit"
-[ "$(sed -n 6p "$dir/out.jsonl")" = "$(sed -n 1p "$dir/out.jsonl")" ] || fail "duplicate request id did not return the original decision"
+sed -n 4,7p "$dir/out.jsonl" | grep -c '"outcome": "accepted"' | grep -qx 4 || fail "application and grant not accepted"
+sed -n 8p "$dir/out.jsonl" | grep -q '"reason": "limit.per_order_exceeded"' || fail "line 8 not over the limit"
+sed -n 8p "$dir/out.jsonl" | grep -q '"limit_cents": 100000' || fail "line 8 lacks the limit"
+[ "$(sed -n 9p "$dir/out.jsonl")" = "$(sed -n 1p "$dir/out.jsonl")" ] || fail "duplicate request id did not return the original decision"
 
 "$kase" get --data "$dir/data" r3 | grep -q 'limit.per_order_exceeded' || fail "get r3"
 set +e
@@ -38,17 +43,23 @@ set -e
 "$kase" query person u1 --data "$dir/data" --at 2026-11-30T10:00Z | grep -q '"mode":"signature_2"' || fail "query person"
 # Documents (R6): a plan created and approved, then its state and history.
 {
-  echo '{"request_id":"d1","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"PlanRightsGranted","payload":{"user":"pm","service":"eplans","mode":"institution_manage"}}'
-  echo '{"request_id":"d2","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"PlanRightsGranted","payload":{"user":"pa","service":"eplans","mode":"approve"}}'
+  # R5 (schema version 2): ePlans rights under registered annex 1 applications.
+  for u in pm pa; do
+    echo '{"request_id":"p-'$u'","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"ApplicationSubmitted","payload":{"application":"plan-'$u'","kind":"eplans_eestimates","user":"'$u'","signer":"head","signed_us":1796025500000000,"digest":"sha256:annex1"}}'
+    echo '{"request_id":"q-'$u'","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"ApplicationRegistered","payload":{"application":"plan-'$u'"}}'
+  done
+  echo '{"request_id":"d1","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"PlanRightsGranted","payload":{"user":"pm","service":"eplans","mode":"institution_manage","application":"plan-pm"}}'
+  echo '{"request_id":"d2","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"PlanRightsGranted","payload":{"user":"pa","service":"eplans","mode":"approve","application":"plan-pa"}}'
   echo '{"request_id":"d3","client_id":"C1","actor":"pm","intake_us":1796032800000000,"payload_type":"DocumentCreate","payload":{"service":"eplans","document":"P1","kind":"financing_plan","digest":"sha256:p1","amount_cents":5000000}}'
   echo '{"request_id":"d4","client_id":"C1","actor":"pm","intake_us":1796032860000000,"payload_type":"DocumentSubmit","payload":{"service":"eplans","document":"P1"}}'
   echo '{"request_id":"d5","client_id":"C1","actor":"pa","intake_us":1796032920000000,"payload_type":"DocumentApprove","payload":{"service":"eplans","document":"P1"}}'
 } > "$dir/docs.jsonl"
 "$kase" submit --data "$dir/data" < "$dir/docs.jsonl" > "$dir/docs.out" || fail "submit documents exited $?"
-sed -n 3p "$dir/docs.out" | grep -q '"outcome": "accepted"' || fail "DocumentCreate not accepted"
-sed -n 4p "$dir/docs.out" | grep -q '"reason": "document.mode_not_allowed"' || fail "submit by institution-manage not refused"
-sed -n 4p "$dir/docs.out" | grep -q '"rule": "R6.5"' || fail "refusal lacks its rule"
-sed -n 5p "$dir/docs.out" | grep -q '"outcome": "accepted"' || fail "DocumentApprove not accepted"
+sed -n 1,6p "$dir/docs.out" | grep -c '"outcome": "accepted"' | grep -qx 6 || fail "applications and plan rights not accepted"
+sed -n 7p "$dir/docs.out" | grep -q '"outcome": "accepted"' || fail "DocumentCreate not accepted"
+sed -n 8p "$dir/docs.out" | grep -q '"reason": "document.mode_not_allowed"' || fail "submit by institution-manage not refused"
+sed -n 8p "$dir/docs.out" | grep -q '"rule": "R6.5"' || fail "refusal lacks its rule"
+sed -n 9p "$dir/docs.out" | grep -q '"outcome": "accepted"' || fail "DocumentApprove not accepted"
 doc=$("$kase" query document C1 eplans P1 --data "$dir/data" --at 2026-11-30T12:00Z)
 echo "$doc" | grep -q '"status":"approved"' || fail "query document status: $doc"
 echo "$doc" | grep -q '"request_id":"d3","actor":"pm","step":"create"' || fail "query document history: $doc"
@@ -102,10 +113,12 @@ grep -q 'stopped; 1 requests decided' "$dir/run.err" || fail "no stop line: $(ca
 {
   echo '{"request_id":"f1","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"AccountOpened","payload":{"account":"LV80TREL0000000000001","owner_client":"C9","fiscal_year":2026}}'
   echo '{"request_id":"f2","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"RepresentativeRegistered","payload":{"person":"head9","head":true,"specimen_card":true}}'
-  echo '{"request_id":"f3","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"RightsGranted","payload":{"user":"head9","account":"LV80TREL0000000000001","mode":"signature_4","per_order_limit_cents":500000,"daily_limit_cents":800000}}'
+  echo '{"request_id":"f3a","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"ApplicationSubmitted","payload":{"application":"app-head9","kind":"ekase","user":"head9","signer":"head9","signed_us":1796025500000000,"digest":"sha256:annex2"}}'
+  echo '{"request_id":"f3b","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"ApplicationRegistered","payload":{"application":"app-head9"}}'
+  echo '{"request_id":"f3","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"RightsGranted","payload":{"user":"head9","account":"LV80TREL0000000000001","mode":"signature_4","per_order_limit_cents":500000,"daily_limit_cents":800000,"application":"app-head9"}}'
   echo '{"request_id":"f4","client_id":"C9","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"ServiceOutage","payload":{"service":"ekase","down":true,"expected_minutes":480}}'
 } > "$dir/fb-setup.jsonl"
-"$kase" submit --data "$dir/fb" < "$dir/fb-setup.jsonl" | grep -c '"outcome": "accepted"' | grep -q '^4$' || fail "fallback set-up"
+"$kase" submit --data "$dir/fb" < "$dir/fb-setup.jsonl" | grep -c '"outcome": "accepted"' | grep -q '^6$' || fail "fallback set-up"
 cat > "$dir/pay.xml" <<'XML'
 <?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"><CstmrCdtTrfInitn>

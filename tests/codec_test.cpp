@@ -98,20 +98,28 @@ TEST(Verifier, GarbageAndTruncatedBytesNeverDecode) {
   EXPECT_EQ(events::verify_request({}), nullptr);
 }
 
-// R42: a log written with the older schema v0 (tests/fixtures/kase_v0.fbs)
-// still verifies, decides and prints with today's code.
-TEST(SchemaVersions, R42_OldSchemaLogStaysReadable) {
+/// The requests of tests/fixtures/log_v0.bin, a log written with the older
+/// schema v0 (tests/fixtures/kase_v0.fbs): per request a 4-byte little-endian
+/// length, then the bytes.
+std::vector<std::string> log_v0_requests() {
   std::ifstream in(std::string(KASE_FIXTURES) + "/log_v0.bin", std::ios::binary);
-  ASSERT_TRUE(in.good());
+  EXPECT_TRUE(in.good());
   std::vector<std::string> requests;
   while (true) {
     uint8_t len_bytes[4];
     if (!in.read(reinterpret_cast<char*>(len_bytes), 4)) break;
     const uint32_t len = len_bytes[0] | len_bytes[1] << 8 | len_bytes[2] << 16 | static_cast<uint32_t>(len_bytes[3]) << 24;
     std::string r(len, '\0');
-    ASSERT_TRUE(in.read(r.data(), len));
+    EXPECT_TRUE(in.read(r.data(), len));
     requests.push_back(std::move(r));
   }
+  return requests;
+}
+
+// R42: a log written with the older schema v0 (tests/fixtures/kase_v0.fbs)
+// still verifies, decides and prints with today's code.
+TEST(SchemaVersions, R42_OldSchemaLogStaysReadable) {
+  const std::vector<std::string> requests = log_v0_requests();
   ASSERT_EQ(requests.size(), 8u);
   engine::Engine e;
   events::JsonCodec c;
@@ -128,6 +136,28 @@ TEST(SchemaVersions, R42_OldSchemaLogStaysReadable) {
                                              "-limit.daily_exceeded"};
   EXPECT_EQ(outcomes, expected);
   EXPECT_EQ(e.state().orders.at(std::string("C1") + engine::kKeySep + "po1").status, engine::OrderStatus::submitted);
+}
+
+// R42, R7: the envelope's version is the gate. The old log's grants name no
+// application and stand (above); the same requests written as the current
+// version are refused, and so is everything that needed the rights.
+TEST(SchemaVersions, R42_R7_OldLogDecidesAsBeforeOnlyUnderItsOwnVersion) {
+  static_assert(events::kSchemaVersionCurrent == engine::kSchemaVersionMax);
+  static_assert(engine::kSchemaVersionGrantsUnderApplications == engine::kSchemaVersionMax);
+  engine::Engine e;
+  std::vector<std::string> outcomes;
+  for (const std::string& old : log_v0_requests()) {
+    const std::string now = events::with_schema_version(old, events::kSchemaVersionCurrent);
+    const fb::Request* req = events::verify_request(events::bytes_of(now));
+    ASSERT_NE(req, nullptr);
+    EXPECT_EQ(req->schema_version(), events::kSchemaVersionCurrent);
+    const engine::Verdict v = e.apply(*req);
+    outcomes.push_back(std::string(v.accepted ? "+" : "-") + v.reason + "/" + v.rule);
+  }
+  const std::vector<std::string> expected = {"+ok/R13", "-grant.application_missing/R7", "+ok/R4",
+                                             "-grant.application_missing/R7", "-rights.none/R8", "-order.unknown/R8",
+                                             "-order.unknown/R8", "-rights.none/R8"};
+  EXPECT_EQ(outcomes, expected);
 }
 
 TEST(Envelope, TimeStampsBeyondYear9999AreRefused) {

@@ -245,7 +245,11 @@ TEST_F(Fixture, R48_1_AFileIsAppliedOnce) {
   std::vector<std::string> first = {
       events::account_opened(setup.treasury(), kIban, "C1", false, 2026),
       events::representative(setup.treasury(), "head1", true, true),
-      events::rights_granted(setup.treasury(), "head1", kIban, AccessMode::signature_4, 5'000 * kEur, 8'000 * kEur),
+      events::application_submitted(setup.treasury(), "app-head1", fb::ApplicationKind::ekase, "head1", "head1",
+                                    setup.now - 1, "sha256:annex2"),
+      events::application_registered(setup.treasury(), "app-head1"),
+      events::rights_granted_under(setup.treasury(), "head1", kIban, AccessMode::signature_4, 5'000 * kEur,
+                                   8'000 * kEur, "app-head1"),
       events::service_outage(setup.treasury(), fb::Service::ekase, true, 8 * 60)};
   for (const auto& r : reqs) first.push_back(r);
   std::vector<std::span<const uint8_t>> spans;

@@ -7,6 +7,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kase/engine/calendar.h"
 #include "kase/engine/engine.h"
@@ -68,11 +69,61 @@ struct Harness {
                                int32_t fiscal_year = 2026) {
     return apply(events::account_opened(treasury(), account, owner.empty() ? client : owner, deposit, fiscal_year));
   }
+  /// R7 (schema version 2): rights are granted under the user's eKase
+  /// application; `permission` (R10) travels on a new one naming `account`.
   engine::Verdict grant(const std::string& user, const std::string& account, AccessMode mode,
                         int64_t per_order = 5'000 * kEur, int64_t daily = 20'000 * kEur,
                         const std::string& permission = "") {
-    return apply(events::rights_granted(treasury(), user, account, mode, per_order, daily, permission));
+    std::vector<events::AccountPermission> permissions;
+    if (!permission.empty()) permissions.push_back({account, permission});
+    const std::string app = application(user, fb::ApplicationKind::ekase, permissions);
+    return apply(events::rights_granted_under(treasury(), user, account, mode, per_order, daily, app));
   }
+  /// The user's application of `kind` in force for the client (R5, R7, R18,
+  /// R20, R31); when there is none, or permissions must travel on it (R10), a
+  /// new one is submitted on paper, signed by a registered representative
+  /// (R3, R4), and registered (R22). Its id; the tests mostly need not care.
+  std::string application(const std::string& user, fb::ApplicationKind kind,
+                          const std::vector<events::AccountPermission>& permissions = {}) {
+    const engine::State& st = engine.state();
+    const engine::NameId u = st.names.find(user);
+    const engine::NameId c = st.names.find(client);
+    if (permissions.empty() && u != engine::kNoName && c != engine::kNoName) {
+      if (const auto* cur = st.in_force.find(engine::pair_key(u, c))) {
+        const engine::NameId id = cur->second.by_kind[static_cast<size_t>(kind)];
+        const auto* a = id == engine::kNoName ? nullptr : st.applications.find(id);
+        if (a != nullptr && a->second.status == engine::ApplicationStatus::in_force &&
+            (a->second.lapses_on == 0 || engine::riga_time(now).date < a->second.lapses_on))
+          return std::string(st.names.name(id));
+      }
+    }
+    const engine::NameId signer = st.names.find(kApplicationSigner);
+    if (c == engine::kNoName || signer == engine::kNoName ||
+        st.representatives.find(engine::pair_key(c, signer)) == nullptr)
+      apply(events::representative(treasury(), kApplicationSigner, false, false));
+    const std::string id = "app-" + std::to_string(++applications) + "-" + user;
+    apply(events::application_submitted(treasury(), id, kind, user, kApplicationSigner, now, "sha256:application",
+                                        permissions));
+    apply(events::application_registered(treasury(), id));
+    return id;
+  }
+  /// R5, R18, R20 (schema version 2): rights in ePlans/eEstimates, eReports
+  /// and eLoans under the user's annex 1, 4 or 5 application.
+  engine::Verdict plan_rights(const std::string& user, fb::Service service, fb::PlanMode mode) {
+    const std::string app = application(user, fb::ApplicationKind::eplans_eestimates);
+    return apply(events::plan_rights(treasury(), user, service, mode, app));
+  }
+  engine::Verdict report_rights(const std::string& user, const std::string& institution, fb::ReportGroup groups,
+                                fb::ReportMode modes) {
+    const std::string app = application(user, fb::ApplicationKind::ereports_users);
+    return apply(events::report_rights(treasury(), user, institution, groups, modes, app));
+  }
+  engine::Verdict loan_rights(const std::string& user, fb::LoanGroup groups, fb::LoanMode mode) {
+    const std::string app = application(user, fb::ApplicationKind::eloans);
+    return apply(events::loan_rights(treasury(), user, groups, mode, app));
+  }
+  static constexpr const char* kApplicationSigner = "registrar";
+  int applications = 0;
   engine::Verdict head(const std::string& person) {
     return apply(events::representative(treasury(), person, true, true));
   }

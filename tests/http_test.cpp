@@ -243,8 +243,19 @@ std::string request_json(const std::string& id, const std::string& type, const s
   return R"({"request_id": ")" + id + R"(", )" + envelope + R"(, "payload_type": ")" + type +
          R"(", "payload": )" + payload + "}";
 }
+/// A Treasury request of the current schema version (R42: grants name their application).
 std::string treasury_json(const std::string& id, const std::string& type, const std::string& payload) {
-  return request_json(id, type, payload, R"("client_id": "C1", "actor": "op", "channel": "treasury")");
+  return request_json(id, type, payload,
+                      R"("client_id": "C1", "actor": "op", "channel": "treasury", "schema_version": 2)");
+}
+/// R3, R4, R22: a paper application about `user`, signed by the head, and its registration.
+std::vector<std::tuple<std::string, std::string, std::string>> application_json(const std::string& id,
+                                                                                 const std::string& kind,
+                                                                                 const std::string& user) {
+  return {{"sub-" + id, "ApplicationSubmitted",
+           R"({"application": ")" + id + R"(", "kind": ")" + kind + R"(", "user": ")" + user +
+               R"(", "signer": "head", "signed_us": 1, "digest": "sha256:)" + id + R"("})"},
+          {"reg-" + id, "ApplicationRegistered", R"({"application": ")" + id + R"("})"}};
 }
 
 // ---- The fixture --------------------------------------------------------------------
@@ -291,12 +302,16 @@ class HttpTest : public ::testing::Test {
   /// Opens account A1 of client C1, establishes its data exchange (R24) and
   /// grants u1 online_manage on it (R8.10).
   void set_up_accounts(Client& treasury) {
-    for (const auto& [id, type, payload] : std::vector<std::tuple<std::string, std::string, std::string>>{
-             {"s1", "AccountOpened", R"({"account": "A1", "owner_client": "C1", "fiscal_year": 2026})"},
-             {"s2", "DataExchangeEstablished", "{}"},
-             {"s3", "RightsGranted",
-              R"({"user": "u1", "account": "A1", "mode": "online_manage", "per_order_limit_cents": 100000, "daily_limit_cents": 500000})"},
-         }) {
+    std::vector<std::tuple<std::string, std::string, std::string>> requests = {
+        {"s1", "AccountOpened", R"({"account": "A1", "owner_client": "C1", "fiscal_year": 2026})"},
+        {"s2", "DataExchangeEstablished", "{}"},
+        {"s2h", "RepresentativeRegistered", R"({"person": "head", "head": true})"},
+    };
+    for (auto& r : application_json("APP-U1", "ekase", "u1")) requests.push_back(r);  // R7
+    requests.emplace_back(
+        "s3", "RightsGranted",
+        R"({"user": "u1", "account": "A1", "mode": "online_manage", "per_order_limit_cents": 100000, "daily_limit_cents": 500000, "application": "APP-U1"})");
+    for (const auto& [id, type, payload] : requests) {
       const Reply r = treasury.send(bhttp::verb::post, "/v1/requests", treasury_json(id, type, payload));
       ASSERT_EQ(r.status, 200u) << r.body;
       ASSERT_TRUE(has(r.body, R"("outcome": "accepted")")) << r.body;
@@ -475,9 +490,17 @@ TEST_F(HttpTest, ApplicationsAndTheirDeadlines) {
 TEST_F(HttpTest, R6_2_DocumentsOfTheOtherServices) {
   start();
   auto treasury = client("treasury");
-  Reply r = treasury->send(bhttp::verb::post, "/v1/requests",
-                           treasury_json("p0", "PlanRightsGranted",
-                                         R"({"user": "u1", "service": "eplans", "mode": "institution_manage"})"));
+  // R5: u1's ePlans rights stand on a registered annex 1 application.
+  std::vector<std::tuple<std::string, std::string, std::string>> setup = {
+      {"p0h", "RepresentativeRegistered", R"({"person": "head", "head": true})"}};
+  for (auto& x : application_json("APP-P1", "eplans_eestimates", "u1")) setup.push_back(x);
+  for (const auto& [id, type, payload] : setup)
+    ASSERT_TRUE(has(treasury->send(bhttp::verb::post, "/v1/requests", treasury_json(id, type, payload)).body,
+                    R"("outcome": "accepted")"));
+  Reply r = treasury->send(
+      bhttp::verb::post, "/v1/requests",
+      treasury_json("p0", "PlanRightsGranted",
+                    R"({"user": "u1", "service": "eplans", "mode": "institution_manage", "application": "APP-P1"})"));
   ASSERT_EQ(r.status, 200u) << r.body;
   ASSERT_TRUE(has(r.body, R"("outcome": "accepted")")) << r.body;
   // The portal enters u1's financing plan.
@@ -695,7 +718,7 @@ TEST_F(HttpTest, BoundedLoadOverTlsKeepAlive) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(good.load(), kConnections * kPerConnection);
   const http::ServerStats s = server_->stats();
-  EXPECT_EQ(s.decided, static_cast<uint64_t>(kConnections * kPerConnection + 3));
+  EXPECT_EQ(s.decided, static_cast<uint64_t>(kConnections * kPerConnection + 6));  // + set_up_accounts
   EXPECT_LE(s.batches, s.decided);
 }
 

@@ -453,11 +453,18 @@ namespace {
 // that a restarted ledger decides exactly as a continuous one.
 TEST(LedgerRestart, DerivedStateIsRebuiltOnOpen) {
   Harness h;
+  // R3, R22: an application signed by the head, then registered.
+  auto submitted = [&](const std::string& id, fb::ApplicationKind kind, const std::string& user,
+                       std::vector<events::AccountPermission> permissions = {}) {
+    return events::application_submitted(h.as("head"), id, kind, user, "head", h.now - 1, "d", permissions);
+  };
+  auto registered = [&](const std::string& id) { return events::application_registered(h.treasury(), id); };
+  using K = fb::ApplicationKind;
   std::vector<std::string> first = {
       events::account_opened(h.treasury(), "A1", "C1", false, 2026),
       events::representative(h.treasury(), "head", true, true),
-      events::application_submitted(h.as("head"), "app1", fb::ApplicationKind::ekase, "u1", "head", h.now - 1, "d"),
-      events::application_registered(h.treasury(), "app1"),
+      submitted("app1", K::ekase, "u1"),
+      registered("app1"),
       events::rights_granted_under(h.treasury(), "u1", "A1", AccessMode::signature_2, 5'000 * kEur, 9'000 * kEur,
                                    "app1"),
       events::means_registered(h.treasury(), "u1", fb::Means::esignature_card, false),
@@ -465,36 +472,57 @@ TEST(LedgerRestart, DerivedStateIsRebuiltOnOpen) {
       events::client_registered(h.treasury(), fb::ClientKind::municipality),
       events::person_roles(h.treasury(), "u1", fb::PersonRole::finance_employee),
       events::institution_structure(h.treasury(), fb::ReportType::annual, 2026, {"I2", "I1"}),
-      events::report_rights(h.treasury(), "u1", "I1", fb::ReportGroup::view_prepare, fb::ReportMode::manage_sign),
-      events::plan_rights(h.treasury(), "u1", fb::Service::eestimates, fb::PlanMode::approve),
-      events::loan_rights(h.treasury(), "u1", fb::LoanGroup::loan_requests, fb::LoanMode::sign),
+      submitted("rep1", K::ereports_users, "u1"),
+      registered("rep1"),
+      events::report_rights(h.treasury(), "u1", "I1", fb::ReportGroup::view_prepare, fb::ReportMode::manage_sign,
+                            "rep1"),
+      submitted("plan1", K::eplans_eestimates, "u1"),
+      registered("plan1"),
+      events::plan_rights(h.treasury(), "u1", fb::Service::eestimates, fb::PlanMode::approve, "plan1"),
+      submitted("loan1", K::eloans, "u1"),
+      registered("loan1"),
+      events::loan_rights(h.treasury(), "u1", fb::LoanGroup::loan_requests, fb::LoanMode::sign, "loan1"),
       events::message_posted(h.treasury(), "msg1", "hello"),
       events::data_exchange_established(h.treasury()),
       // Documents and their history persist (R6, R19).
-      events::plan_rights(h.treasury(), "u4", fb::Service::eplans, fb::PlanMode::institution_manage),
-      events::plan_rights(h.treasury(), "u5", fb::Service::eplans, fb::PlanMode::approve),
+      submitted("plan4", K::eplans_eestimates, "u4"),
+      registered("plan4"),
+      events::plan_rights(h.treasury(), "u4", fb::Service::eplans, fb::PlanMode::institution_manage, "plan4"),
+      submitted("plan5", K::eplans_eestimates, "u5"),
+      registered("plan5"),
+      events::plan_rights(h.treasury(), "u5", fb::Service::eplans, fb::PlanMode::approve, "plan5"),
       events::document_create(h.as("u4"), fb::Service::eplans, "P1", fb::DocumentKind::financing_plan, "d1", 500),
-      events::report_rights(h.treasury(), "u1", "C1", fb::ReportGroup::view_prepare, fb::ReportMode::manage_sign),
+      events::report_rights(h.treasury(), "u1", "C1", fb::ReportGroup::view_prepare, fb::ReportMode::manage_sign,
+                            "rep1"),
       events::report_create(h.as("u1"), "R1", fb::DocumentKind::report, "d2", fb::ReportType::annual, 2026, "Y",
                             "", false),
+      // R10: a permission submitted before the restart, registered after it.
+      events::account_opened(h.treasury(), "F1", "OWNER", false, 2026),
+      submitted("app6", K::ekase, "u6", {{"F1", "sha256:owner"}}),
   };
   for (int i = 0; i < 3; ++i) first.push_back(events::login_attempt(h.as("u2"), fb::Means::unified_login, false));
   std::vector<std::string> second = {
       // Depends on the derived in-force index: supersedes app1.
-      events::application_submitted(h.as("head"), "app2", fb::ApplicationKind::ekase, "u1", "head", h.now - 1, "d"),
-      events::application_registered(h.treasury(), "app2"),
+      submitted("app2", K::ekase, "u1"),
+      registered("app2"),
       events::with_means(events::po_prepare(h.as("u1"), "po1", "A1", 100), fb::Means::esignature_card),
       events::po_prepare(h.as("u1"), "po2", "A1", 100),
       // Depends on the reloaded structure (binary search over sorted ids).
-      events::report_rights(h.treasury(), "u3", "I2", fb::ReportGroup::view_prepare, fb::ReportMode::view),
+      submitted("rep3", K::ereports_users, "u3"),
+      registered("rep3"),
+      events::report_rights(h.treasury(), "u3", "I2", fb::ReportGroup::view_prepare, fb::ReportMode::view, "rep3"),
       events::message_read(h.as("u1"), "msg1"),
       // Depends on the reloaded document (its status and history count).
       events::document_approve(h.as("u5"), fb::Service::eplans, "P1"),
       events::document_approve(h.as("u5"), fb::Service::eplans, "P1"),
+      // Depends on the reloaded application's permissions (R10).
+      registered("app6"),
+      events::rights_granted_under(h.treasury(), "u6", "F1", AccessMode::view_all, 0, 0, "app6"),
   };
   // u2 has no rights: give them some so the logins count.
-  first.insert(first.begin() + 2,
-               events::rights_granted(h.treasury(), "u2", "A1", AccessMode::view_all, 0, 0));
+  first.insert(first.begin() + 2, {submitted("app3", K::ekase, "u2"), registered("app3"),
+                                   events::rights_granted_under(h.treasury(), "u2", "A1", AccessMode::view_all, 0, 0,
+                                                                "app3")});
 
   auto expected_store = projections::make_memory_store();
   std::unique_ptr<Ledger> continuous;
@@ -517,11 +545,12 @@ TEST(LedgerRestart, DerivedStateIsRebuiltOnOpen) {
   }
   ASSERT_EQ(got.size(), expected.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(decision_line(got[i]), decision_line(expected[i])) << i;
-  // po2 (fifth from last) stands on the superseded application.
-  EXPECT_NE(decision_line(got[got.size() - 5]).find("application.superseded"), std::string::npos);
-  EXPECT_NE(decision_line(got[got.size() - 4]).find("\"accepted\""), std::string::npos);  // I2 still attached
-  EXPECT_NE(decision_line(got[got.size() - 2]).find("\"accepted\""), std::string::npos);  // P1 approved
-  EXPECT_NE(decision_line(got[got.size() - 1]).find("document.wrong_status"), std::string::npos);
+  // po2 (ninth from last) stands on the superseded application.
+  EXPECT_NE(decision_line(got[got.size() - 9]).find("application.superseded"), std::string::npos);
+  EXPECT_NE(decision_line(got[got.size() - 6]).find("\"accepted\""), std::string::npos);  // I2 still attached
+  EXPECT_NE(decision_line(got[got.size() - 4]).find("\"accepted\""), std::string::npos);  // P1 approved
+  EXPECT_NE(decision_line(got[got.size() - 3]).find("document.wrong_status"), std::string::npos);
+  EXPECT_NE(decision_line(got[got.size() - 1]).find("\"accepted\""), std::string::npos);  // R10 permission kept
 }
 
 }  // namespace

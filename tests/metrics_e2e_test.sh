@@ -31,14 +31,19 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 t0=1793610000000000   # 2026-11-02T10:20Z
 {
   echo '{"request_id":"h1","client_id":"C1","actor":"op","channel":"treasury","intake_us":'$t0',"payload_type":"AccountOpened","payload":{"account":"A1","owner_client":"C1","fiscal_year":2026}}'
-  echo '{"request_id":"h2","client_id":"C1","actor":"op","channel":"treasury","intake_us":'$t0',"payload_type":"RightsGranted","payload":{"user":"u1","account":"A1","mode":"signature_2","per_order_limit_cents":100000,"daily_limit_cents":150000}}'
-  echo '{"request_id":"h3","client_id":"C1","actor":"op","channel":"treasury","intake_us":'$t0',"payload_type":"RightsGranted","payload":{"user":"u2","account":"A1","mode":"view_all"}}'
   echo '{"request_id":"h4","client_id":"C1","actor":"op","channel":"treasury","intake_us":'$t0',"payload_type":"RepresentativeRegistered","payload":{"person":"head","head":true,"specimen_card":true}}'
+  # R7 (schema version 2): u1's and u2's rights stand on registered eKase applications.
+  for u in u1 u2; do
+    echo '{"request_id":"s-'$u'","client_id":"C1","actor":"op","channel":"treasury","intake_us":'$t0',"schema_version":2,"payload_type":"ApplicationSubmitted","payload":{"application":"app-'$u'","user":"'$u'","signer":"head","signed_us":'$((t0 - 1))',"digest":"sha256:annex2"}}'
+    echo '{"request_id":"r-'$u'","client_id":"C1","actor":"op","channel":"treasury","intake_us":'$t0',"schema_version":2,"payload_type":"ApplicationRegistered","payload":{"application":"app-'$u'"}}'
+  done
+  echo '{"request_id":"h2","client_id":"C1","actor":"op","channel":"treasury","intake_us":'$t0',"schema_version":2,"payload_type":"RightsGranted","payload":{"user":"u1","account":"A1","mode":"signature_2","per_order_limit_cents":100000,"daily_limit_cents":150000,"application":"app-u1"}}'
+  echo '{"request_id":"h3","client_id":"C1","actor":"op","channel":"treasury","intake_us":'$t0',"schema_version":2,"payload_type":"RightsGranted","payload":{"user":"u2","account":"A1","mode":"view_all","application":"app-u2"}}'
   echo '{"request_id":"h5","client_id":"C1","actor":"head","intake_us":'$t0',"payload_type":"ApplicationSubmitted","payload":{"application":"app-1","user":"u3","signer":"head","signed_us":'$((t0 - 1))',"digest":"sha256:annex2"}}'
   echo '{"request_id":"h6","client_id":"C1","actor":"op","channel":"treasury","intake_us":'$t0',"payload_type":"MessagePosted","payload":{"message":"msg-1","subject":"Limits"}}'
 } > "$work/history.jsonl"
 "$kase" submit --data "$work/data" < "$work/history.jsonl" > "$work/history.out" 2> "$work/submit.log" || fail "kase submit exited $?"
-[ "$(grep -c '"outcome": "accepted"' "$work/history.out")" -eq 6 ] || fail "history not all accepted: $(cat "$work/history.out")"
+[ "$(grep -c '"outcome": "accepted"' "$work/history.out")" -eq 10 ] || fail "history not all accepted: $(cat "$work/history.out")"
 late_registration=$("$kase" query deadlines --data "$work/data" | grep '"step":"registration"' | grep -c '"done_us":null' || true)
 [ "$late_registration" -eq 1 ] || fail "kase query deadlines: expected 1 application waiting for registration, got $late_registration"
 

@@ -185,8 +185,13 @@ class Rendered : public ::testing::Test {
     std::vector<std::string> reqs;
     reqs.push_back(events::account_opened(h.treasury(), "A1", "C1", false, 2026));
     reqs.push_back(events::account_opened(h.treasury(), "A1", "C1", false, 2026));  // account.exists
-    reqs.push_back(events::rights_granted(h.treasury(), "s2", "A1", AccessMode::signature_2, 2'000 * kEur,
-                                          3'000 * kEur, ""));
+    // R3, R4, R7: s2's rights stand on a registered eKase application.
+    reqs.push_back(events::representative(h.treasury(), "head", true, true));
+    reqs.push_back(events::application_submitted(h.treasury(), "app-s2", fb::ApplicationKind::ekase, "s2", "head",
+                                                 h.now - 1, "sha256:annex2"));
+    reqs.push_back(events::application_registered(h.treasury(), "app-s2"));
+    reqs.push_back(events::rights_granted_under(h.treasury(), "s2", "A1", AccessMode::signature_2, 2'000 * kEur,
+                                                3'000 * kEur, "app-s2"));
     reqs.push_back(events::po_prepare(h.as("s2"), "po1", "A1", 3'000 * kEur, "x"));  // per-order limit
     reqs.push_back(events::po_prepare(h.as("s2"), "po2", "A1", 1'500 * kEur, "x"));
     reqs.push_back(events::po_prepare(h.as("s2"), "po3", "A1", 1'500 * kEur, "x"));
@@ -238,9 +243,10 @@ TEST_F(Rendered, RequestsByServiceTypeOutcomeAndReason) {
            R"(kase_daily_limit_used_ratio_sum 1.5)",
            R"(kase_daily_limit_used_ratio_count 2)",
            R"(kase_batch_requests_count 1)",
-           R"(kase_batch_requests_bucket{le="16"} 1)",
-           R"(kase_decision_latency_seconds_count 12)",
-           R"(kase_log_records{partition="embedded"} 12)",
+           R"(kase_batch_requests_bucket{le="16"} 0)",
+           R"(kase_batch_requests_bucket{le="32"} 1)",
+           R"(kase_decision_latency_seconds_count 15)",
+           R"(kase_log_records{partition="embedded"} 15)",
            R"(kase_info{mode="embedded"} 1)",
        })
     EXPECT_TRUE(has_line(t, line)) << "missing: " << line << "\n" << t;

@@ -21,8 +21,7 @@ TEST(Query, PersonShowsRightsLimitsTodayAndMeans) {
   const std::string next = adapters::person_json(h.engine.state(), "u1", riga(20261201, 9, 0));
   EXPECT_NE(next.find(R"("day_total_cents":0)"), std::string::npos) << next;
   EXPECT_NE(adapters::person_json(h.engine.state(), "nobody", h.now).find(R"("known":false)"), std::string::npos);
-  ASSERT_TRUE(h.apply(events::report_rights(h.treasury(), "u1", "C1", fb::ReportGroup::view_prepare,
-                                            fb::ReportMode::view | fb::ReportMode::manage))
+  ASSERT_TRUE(h.report_rights("u1", "C1", fb::ReportGroup::view_prepare, fb::ReportMode::view | fb::ReportMode::manage)
                   .accepted);
   const std::string with_reports = adapters::person_json(h.engine.state(), "u1", h.now);
   EXPECT_NE(with_reports.find(R"("modes":["view","manage"])"), std::string::npos) << with_reports;
@@ -40,9 +39,9 @@ TEST(Query, R36_OverdueMessagesAsJsonLines) {
 
 TEST(Query, R37_R47_DocumentStateAndHistoryAsJson) {
   Harness h;
-  ASSERT_TRUE(h.apply(events::plan_rights(h.treasury(), "im", fb::Service::eplans, fb::PlanMode::institution_manage))
+  ASSERT_TRUE(h.plan_rights("im", fb::Service::eplans, fb::PlanMode::institution_manage)
                   .accepted);
-  ASSERT_TRUE(h.apply(events::plan_rights(h.treasury(), "ia", fb::Service::eplans, fb::PlanMode::approve)).accepted);
+  ASSERT_TRUE(h.plan_rights("ia", fb::Service::eplans, fb::PlanMode::approve).accepted);
   const int64_t created = h.now;
   ASSERT_TRUE(h.apply(events::document_create(h.as("im"), fb::Service::eplans, "P1", fb::DocumentKind::financing_plan,
                                               "sha256:p1", 1'000 * kEur))

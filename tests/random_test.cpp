@@ -636,8 +636,7 @@ void run_document_seed(uint64_t seed, int ops, StepTally* tally) {
       const int mode = 1 + static_cast<int>(rng() % 3);
       model.loan[{user, client}] = {mode, groups};
       return at(client, [&] {
-        return h.apply(events::loan_rights(h.treasury(), user, static_cast<fb::LoanGroup>(groups),
-                                           static_cast<fb::LoanMode>(mode)));
+        return h.loan_rights(user, static_cast<fb::LoanGroup>(groups), static_cast<fb::LoanMode>(mode));
       });
     }
     if (what == 0) {
@@ -653,15 +652,14 @@ void run_document_seed(uint64_t seed, int ops, StepTally* tally) {
       }
       const fb::PlanMode mode = pick(modes);
       model.plan[{user, client, static_cast<int>(service)}] = static_cast<int>(mode);
-      return at(client, [&] { return h.apply(events::plan_rights(h.treasury(), user, service, mode)); });
+      return at(client, [&] { return h.plan_rights(user, service, mode); });
     }
     const std::string scope = client == "M" && rng() % 2 ? "I" : client;
     const int groups = 1 + static_cast<int>(rng() % 7);
     const int modes = 1 + static_cast<int>(rng() % 255);
     model.report[{user, client, scope}] = {modes, groups};
     return at(client, [&] {
-      return h.apply(events::report_rights(h.treasury(), user, scope, static_cast<fb::ReportGroup>(groups),
-                                           static_cast<fb::ReportMode>(modes)));
+      return h.report_rights(user, scope, static_cast<fb::ReportGroup>(groups), static_cast<fb::ReportMode>(modes));
     });
   };
   for (const auto& [client, us] : users)

@@ -107,8 +107,8 @@ TEST_F(Applications, R30_TerminationLeavesNoRightsForTheClient) {
   ASSERT_TRUE(grant_under("u1", "a1").accepted);
   ASSERT_TRUE(h.open_account("A2").accepted);
   ASSERT_TRUE(h.grant("u1", "A2", AccessMode::view_all).accepted);  // a direct grant too
-  ASSERT_TRUE(h.apply(events::plan_rights(h.treasury(), "u1", fb::Service::eplans, fb::PlanMode::view)).accepted);
-  ASSERT_TRUE(h.apply(events::loan_rights(h.treasury(), "u1", fb::LoanGroup::loan_agreements, fb::LoanMode::view))
+  ASSERT_TRUE(h.plan_rights("u1", fb::Service::eplans, fb::PlanMode::view).accepted);
+  ASSERT_TRUE(h.loan_rights("u1", fb::LoanGroup::loan_agreements, fb::LoanMode::view)
                   .accepted);
   ASSERT_TRUE(submit("t1", ApplicationKind::termination, "u1").accepted);
   EXPECT_ACCEPTED(register_app("t1"));
@@ -143,6 +143,139 @@ TEST_F(Applications, R31_TreasuryAnnulsApplicationsOfAReorganisedClient) {
   EXPECT_EQ(h.engine.state().applications.at(h.engine.state().names.find("a2")).status,
             engine::ApplicationStatus::annulled);
   EXPECT_REJECTED(register_app("a2"), reason::kApplicationNotPending, "R22");
+}
+
+// ---- Grants stand on applications (schema version 2, R42) -------------------------------
+
+TEST_F(Applications, R7_GrantWithoutApplicationIsRefused) {
+  EXPECT_REJECTED(h.apply(events::rights_granted(h.treasury(), "u1", "A1", AccessMode::signature_2, 100, 100)),
+                  reason::kGrantApplicationMissing, "R7");
+  EXPECT_REJECTED(h.prepare("u1", "po1", "A1", 100), reason::kNoRights, "R8");
+  // Under the user's registered eKase application it stands.
+  ASSERT_TRUE(submit("a1", ApplicationKind::ekase, "u1").accepted);
+  ASSERT_TRUE(register_app("a1").accepted);
+  EXPECT_ACCEPTED(grant_under("u1", "a1"));
+  EXPECT_ACCEPTED(h.prepare("u1", "po1", "A1", 100));
+}
+
+TEST_F(Applications, R7_GrantUnderSupersededOrForeignApplicationIsRefused) {
+  ASSERT_TRUE(submit("a1", ApplicationKind::ekase, "u1").accepted);
+  EXPECT_REJECTED(grant_under("u1", "a1"), reason::kApplicationNotInForce, "R7");  // not registered yet
+  ASSERT_TRUE(register_app("a1").accepted);
+  ASSERT_TRUE(submit("a2", ApplicationKind::ekase, "u1").accepted);
+  ASSERT_TRUE(register_app("a2").accepted);
+  EXPECT_REJECTED(grant_under("u1", "a1"), reason::kApplicationSuperseded, "R7");
+  EXPECT_REJECTED(grant_under("u2", "a2"), reason::kApplicationNotInForce, "R7");  // another user's
+  EXPECT_REJECTED(grant_under("u1", "nope"), reason::kApplicationNotInForce, "R7");
+  ASSERT_TRUE(submit("l1", ApplicationKind::eloans, "u1").accepted);
+  ASSERT_TRUE(register_app("l1").accepted);
+  EXPECT_REJECTED(grant_under("u1", "l1"), reason::kApplicationNotInForce, "R7");  // not an eKase one
+  EXPECT_ACCEPTED(grant_under("u1", "a2"));
+}
+
+TEST_F(Applications, R31_GrantUnderLapsedApplicationIsRefused) {
+  ASSERT_TRUE(submit("a1", ApplicationKind::ekase, "u1").accepted);
+  ASSERT_TRUE(register_app("a1").accepted);  // Monday 2026-11-30
+  h.now = riga(20291129, 10, 0);             // the day before three years
+  EXPECT_ACCEPTED(grant_under("u1", "a1"));
+  h.now = riga(20291130, 10, 0);  // three years on
+  EXPECT_REJECTED(grant_under("u1", "a1", AccessMode::view_all), reason::kApplicationLapsed, "R31");
+}
+
+TEST_F(Applications, R30_GrantUnderTerminatedApplicationIsRefused) {
+  ASSERT_TRUE(submit("a1", ApplicationKind::ekase, "u1").accepted);
+  ASSERT_TRUE(register_app("a1").accepted);
+  ASSERT_TRUE(submit("t1", ApplicationKind::termination, "u1").accepted);
+  ASSERT_TRUE(register_app("t1").accepted);
+  EXPECT_REJECTED(grant_under("u1", "a1"), reason::kApplicationTerminated, "R30");
+}
+
+TEST_F(Applications, R10_OwnerPermissionTravelsOnTheApplication) {
+  ASSERT_TRUE(h.open_account("F1", "OWNER").accepted);
+  ASSERT_TRUE(submit("a1", ApplicationKind::ekase, "u1").accepted);
+  ASSERT_TRUE(register_app("a1").accepted);
+  // Missing: the application names no permission, and one on the grant is not read.
+  EXPECT_REJECTED(h.apply(events::rights_granted_under(h.treasury(), "u1", "F1", AccessMode::view_all, 0, 0, "a1")),
+                  reason::kOwnerPermissionMissing, "R10");
+  EXPECT_REJECTED(h.apply(events::rights_granted(h.treasury(), "u1", "F1", AccessMode::view_all, 0, 0, "sha256:p")),
+                  reason::kOwnerPermissionMissing, "R10");
+  // Submitted with the newer application that names the account: it stands once registered.
+  ASSERT_TRUE(h.apply(events::application_submitted(h.as("head"), "a2", ApplicationKind::ekase, "u1", "head",
+                                                    h.now - 1, "sha256:doc", {{"F1", "sha256:owner-permission"}}))
+                  .accepted);
+  EXPECT_REJECTED(h.apply(events::rights_granted_under(h.treasury(), "u1", "F1", AccessMode::view_all, 0, 0, "a1")),
+                  reason::kOwnerPermissionMissing, "R10");
+  ASSERT_TRUE(register_app("a2").accepted);
+  EXPECT_ACCEPTED(h.apply(events::rights_granted_under(h.treasury(), "u1", "F1", AccessMode::view_all, 0, 0, "a2")));
+  // Later applications naming the account need not repeat it.
+  ASSERT_TRUE(submit("b1", ApplicationKind::ekase, "u2").accepted);
+  ASSERT_TRUE(register_app("b1").accepted);
+  EXPECT_ACCEPTED(h.apply(events::rights_granted_under(h.treasury(), "u2", "F1", AccessMode::view_incoming, 0, 0, "b1")));
+  // It is the client's permission: another client has none.
+  h.client = "C2";
+  ASSERT_TRUE(h.head("head").accepted);
+  ASSERT_TRUE(submit("c1", ApplicationKind::ekase, "u3").accepted);
+  ASSERT_TRUE(register_app("c1").accepted);
+  EXPECT_REJECTED(h.apply(events::rights_granted_under(h.treasury(), "u3", "F1", AccessMode::view_all, 0, 0, "c1")),
+                  reason::kOwnerPermissionMissing, "R10");
+}
+
+TEST_F(Applications, R10_PermissionsOnlyOnEKaseApplicationsAndWithDigest) {
+  EXPECT_REJECTED(h.apply(events::application_submitted(h.as("head"), "l1", ApplicationKind::eloans, "u1", "head",
+                                                        h.now - 1, "sha256:doc", {{"F1", "sha256:p"}})),
+                  reason::kValueInvalid, "R10");
+  EXPECT_REJECTED(h.apply(events::application_submitted(h.as("head"), "a1", ApplicationKind::ekase, "u1", "head",
+                                                        h.now - 1, "sha256:doc", {{"F1", ""}})),
+                  reason::kValueInvalid, "R10");
+}
+
+TEST_F(Applications, R10_R42_PermissionsSurviveARestartBeforeRegistration) {
+  ASSERT_TRUE(h.open_account("F1", "OWNER").accepted);
+  ASSERT_TRUE(h.apply(events::application_submitted(h.as("head"), "a1", ApplicationKind::ekase, "u1", "head",
+                                                    h.now - 1, "sha256:doc", {{"F1", "sha256:p"}}))
+                  .accepted);
+  // Stored and loaded back (the loader compares the state hashes).
+  const auto loaded = h.reloaded();
+  const auto& a = loaded->applications.at(loaded->names.find("a1"));
+  ASSERT_EQ(a.permitted_accounts.size(), 1u);
+  EXPECT_EQ(loaded->names.name(a.permitted_accounts[0]), "F1");
+}
+
+TEST_F(Applications, R5_R18_R20_GrantsWithoutApplicationAreRefused) {
+  EXPECT_REJECTED(h.apply(events::plan_rights(h.treasury(), "u1", fb::Service::eplans, fb::PlanMode::view)),
+                  reason::kGrantApplicationMissing, "R5");
+  EXPECT_REJECTED(h.apply(events::report_rights(h.treasury(), "u1", "C1", fb::ReportGroup::view_prepare,
+                                                fb::ReportMode::view)),
+                  reason::kGrantApplicationMissing, "R18");
+  EXPECT_REJECTED(h.apply(events::loan_rights(h.treasury(), "u1", fb::LoanGroup::loan_agreements, fb::LoanMode::view)),
+                  reason::kGrantApplicationMissing, "R20");
+  // Under a lapsed annex 4 application: refused with the rule of the lapse.
+  ASSERT_TRUE(submit("r1", ApplicationKind::ereports_users, "u1").accepted);
+  ASSERT_TRUE(register_app("r1").accepted);
+  h.now = riga(20291130, 10, 0);
+  EXPECT_REJECTED(h.apply(events::report_rights(h.treasury(), "u1", "C1", fb::ReportGroup::view_prepare,
+                                                fb::ReportMode::view, "r1")),
+                  reason::kApplicationLapsed, "R31");
+}
+
+// R42: requests of schema version 1 are decided as before: rights without an
+// application stand until revoked, and R10's permission rides on the grant.
+TEST_F(Applications, R42_R7_R10_OldSchemaVersionGrantsWithoutApplication) {
+  auto v1 = [](const std::string& request) { return events::with_schema_version(request, 1); };
+  EXPECT_ACCEPTED(h.apply(v1(events::rights_granted(h.treasury(), "u1", "A1", AccessMode::signature_2, 100, 100))));
+  EXPECT_ACCEPTED(h.prepare("u1", "po1", "A1", 100));
+  ASSERT_TRUE(h.open_account("F1", "OWNER").accepted);
+  EXPECT_REJECTED(h.apply(v1(events::rights_granted(h.treasury(), "u2", "F1", AccessMode::view_all, 0, 0))),
+                  reason::kOwnerPermissionMissing, "R10");
+  EXPECT_ACCEPTED(h.apply(v1(events::rights_granted(h.treasury(), "u2", "F1", AccessMode::view_all, 0, 0, "sha256:p"))));
+  EXPECT_ACCEPTED(h.apply(v1(events::plan_rights(h.treasury(), "u1", fb::Service::eplans, fb::PlanMode::view))));
+  EXPECT_ACCEPTED(h.apply(v1(events::report_rights(h.treasury(), "u1", "C1", fb::ReportGroup::view_prepare,
+                                                   fb::ReportMode::view))));
+  EXPECT_ACCEPTED(h.apply(v1(events::loan_rights(h.treasury(), "u1", fb::LoanGroup::loan_agreements,
+                                                 fb::LoanMode::view))));
+  // A version 1 application's permissions field did not exist: never read.
+  EXPECT_ACCEPTED(h.apply(v1(events::application_submitted(h.as("head"), "l1", ApplicationKind::eloans, "u1", "head",
+                                                           h.now - 1, "sha256:doc", {{"F1", "sha256:p"}}))));
 }
 
 }  // namespace

@@ -49,20 +49,20 @@ struct Documents : public ::testing::Test {
     return at(client, [&] { return h.apply(events::client_registered(h.treasury(), k)); });
   }
   engine::Verdict plan_rights(const std::string& client, const std::string& u, Service s, PlanMode m) {
-    return at(client, [&] { return h.apply(events::plan_rights(h.treasury(), u, s, m)); });
+    return at(client, [&] { return h.plan_rights(u, s, m); });
   }
   engine::Verdict roles(const std::string& client, const std::string& p, PersonRole r) {
     return at(client, [&] { return h.apply(events::person_roles(h.treasury(), p, r)); });
   }
   engine::Verdict report_rights(const std::string& client, const std::string& u, const std::string& inst,
                                 ReportGroup g, ReportMode m) {
-    return at(client, [&] { return h.apply(events::report_rights(h.treasury(), u, inst, g, m)); });
+    return at(client, [&] { return h.report_rights(u, inst, g, m); });
   }
   engine::Verdict structure(const std::string& client, ReportType t, int32_t year, std::vector<std::string> insts) {
     return at(client, [&] { return h.apply(events::institution_structure(h.treasury(), t, year, insts)); });
   }
   engine::Verdict loan_rights(const std::string& client, const std::string& u, LoanGroup g, LoanMode m) {
-    return at(client, [&] { return h.apply(events::loan_rights(h.treasury(), u, g, m)); });
+    return at(client, [&] { return h.loan_rights(u, g, m); });
   }
 
   // Steps on a document of `owner` by `user` (acting for `via`, when given).
@@ -774,8 +774,7 @@ TEST_F(Documents, R30_R31_ActingAfterRightsLapsedIsRefused) {
   // R30: a termination ends the rights in every service.
   h.now = riga(kMonday, 11, 0);
   ASSERT_ACCEPTED_ALL(at("I", [&] {
-                        return h.apply(events::loan_rights(h.treasury(), "u", LoanGroup::loan_agreements,
-                                                           LoanMode::sign));
+                        return h.loan_rights("u", LoanGroup::loan_agreements, LoanMode::sign);
                       }),
                       create("I", "u", Service::eloans, "A1", DocumentKind::loan_agreement),
                       at("I", [&] {

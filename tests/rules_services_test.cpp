@@ -16,17 +16,17 @@ struct Services : public ::testing::Test {
   Harness h;
   engine::Verdict kind(ClientKind k) { return h.apply(events::client_registered(h.treasury(), k)); }
   engine::Verdict plan(const std::string& u, Service s, PlanMode m) {
-    return h.apply(events::plan_rights(h.treasury(), u, s, m));
+    return h.plan_rights(u, s, m);
   }
   engine::Verdict roles(const std::string& p, PersonRole r) { return h.apply(events::person_roles(h.treasury(), p, r)); }
   engine::Verdict report(const std::string& u, const std::string& inst, ReportGroup g, ReportMode m) {
-    return h.apply(events::report_rights(h.treasury(), u, inst, g, m));
+    return h.report_rights(u, inst, g, m);
   }
   engine::Verdict structure(fb::ReportType t, int32_t year, std::vector<std::string> insts) {
     return h.apply(events::institution_structure(h.treasury(), t, year, insts));
   }
   engine::Verdict loan(const std::string& u, fb::LoanGroup g, fb::LoanMode m) {
-    return h.apply(events::loan_rights(h.treasury(), u, g, m));
+    return h.loan_rights(u, g, m);
   }
 };
 

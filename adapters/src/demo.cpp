@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 
 #include "kase/adapters/ledger.h"
 #include "kase/engine/calendar.h"
@@ -110,12 +111,26 @@ std::vector<std::string> demo_requests(uint64_t seed) {
     push(e, [&](const auto& x) { return events::representative(x, c.specimen, false, true); });
 
     const int64_t po = 5'000 * kEur, daily = 20'000 * kEur;
-    auto grant = [&](const std::string& user, const std::string& account, AccessMode m,
-                     const std::string& perm = {}) {
+    // R3, R4, R7: every user's rights stand on the user's signed eKase
+    // application (annex 2), registered by the Treasury (R22); R10: the owner's
+    // permission for a foreign account travels on the application naming it.
+    std::map<std::string, std::string> application_of;  // user → application in force
+    int applications = 0;
+    auto apply_for = [&](const std::string& user, const std::vector<events::AccountPermission>& permissions = {}) {
+      const std::string app = "APP-" + c.id + "-" + std::to_string(++applications);
+      push(events::Envelope{"", c.id, c.head, Channel::portal, setup}, [&](const auto& x) {
+        return events::application_submitted(x, app, fb::ApplicationKind::ekase, user, c.head,
+                                              setup - 3'600'000'000LL, "sha256:annex2-" + app, permissions);
+      });
+      push(e, [&](const auto& x) { return events::application_registered(x, app); });
+      application_of[user] = app;
+    };
+    auto grant = [&](const std::string& user, const std::string& account, AccessMode m) {
       const bool lim = m == AccessMode::manage_po || m == AccessMode::signature_1 || m == AccessMode::signature_2 ||
                        m == AccessMode::signature_3 || m == AccessMode::signature_4 || m == AccessMode::online_manage;
+      if (application_of.count(user) == 0) apply_for(user);
       push(e, [&](const auto& x) {
-        return events::rights_granted(x, user, account, m, lim ? po : 0, lim ? daily : 0, perm);
+        return events::rights_granted_under(x, user, account, m, lim ? po : 0, lim ? daily : 0, application_of[user]);
       });
     };
     grant(c.manage, c.account, AccessMode::manage_po);
@@ -139,21 +154,18 @@ std::vector<std::string> demo_requests(uint64_t seed) {
     grant(c.sig2, c.old_account, AccessMode::signature_2);
     grant(c.sig1, "LV00TREL-NO-SUCH-ACCOUNT", AccessMode::signature_1);  // refused: unknown account
     if (c.id != clients[0].id) {
-      grant(c.view_all, c.foreign_account, AccessMode::view_all);          // R10: no permission: refused
-      grant(c.view_all, c.foreign_account, AccessMode::view_all, "sha256:permission-" + c.id);
-      grant(c.sig2, c.foreign_account, AccessMode::signature_2);           // R11: refused
+      grant(c.view_in, c.foreign_account, AccessMode::view_incoming);  // R10: no permission yet: refused
+      // R10: the viewer's newer application names the ministry's account with the
+      // owner's permission; it supersedes the first (R7), so the Treasury grants
+      // the viewer's rights again under it.
+      apply_for(c.view_all, {{c.foreign_account, "sha256:permission-" + c.id}});
+      grant(c.view_all, c.account, AccessMode::view_all);
+      grant(c.view_all, c.deposit_account, AccessMode::view_all);
+      grant(c.view_all, c.foreign_account, AccessMode::view_all);
+      grant(c.view_in, c.foreign_account, AccessMode::view_incoming);  // later applications need not repeat it
+      grant(c.sig2, c.foreign_account, AccessMode::signature_2);       // R11: refused
     }
     push(e, [&](const auto& x) { return events::account_blocked(x, c.blocked_account); });
-    // R3, R4, R7: the manager's rights now stand on a signed, registered application.
-    const std::string app = "APP-" + c.id + "-manage-1";
-    push(events::Envelope{"", c.id, c.head, Channel::portal, setup}, [&](const auto& x) {
-      return events::application_submitted(x, app, fb::ApplicationKind::ekase, c.manage, c.head, setup - 3'600'000'000LL,
-                                            "sha256:annex2-" + c.id);
-    });
-    push(e, [&](const auto& x) { return events::application_registered(x, app); });
-    push(e, [&](const auto& x) {
-      return events::rights_granted_under(x, c.manage, c.account, AccessMode::manage_po, po, daily, app);
-    });
   }
 
   // A month of payment orders.

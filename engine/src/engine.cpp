@@ -433,9 +433,20 @@ Verdict Engine::on_rights_granted(const fb::Request& req, const fb::RightsGrante
   const bool foreign = a.owner_client != client;
 
   if (foreign) {
-    // R10: the owner's permission travels with the first application naming the account.
-    if (state_.permissions.count(pair_key(client, account)) == 0 && sv(p.owner_permission()).empty())
-      return Verdict::reject(r::kOwnerPermissionMissing, "R10");
+    // R10: the owner's permission travels with the first application naming the
+    // account. From schema version 2 it is on the application (recorded when the
+    // application is registered); version 1 grants carried it themselves (R42).
+    const bool permitted = state_.permissions.count(pair_key(client, account)) != 0;
+    const bool on_grant =
+        req.schema_version() < kSchemaVersionGrantsUnderApplications && !sv(p.owner_permission()).empty();
+    if (tracing())
+      note("rights.owner_permission", "R10", permitted || on_grant,
+           "account " + std::string(sv(p.account())) + " of owner " + name_of(a.owner_client) + " for client " +
+               std::string(sv(req.client_id())) +
+               (permitted ? ": permission recorded"
+                          : on_grant ? ": permission on the grant (schema version 1)"
+                                     : ": no permission recorded from a registered application"));
+    if (!permitted && !on_grant) return Verdict::reject(r::kOwnerPermissionMissing, "R10");
     if (!is_view_mode(mode)) return Verdict::reject(r::kModeNotAllowedForeign, "R11");
   }
   if (a.deposit && !is_view_mode(mode)) return Verdict::reject(r::kModeNotAllowedDeposit, "R12");
@@ -1108,6 +1119,18 @@ const char* one_per_user_rule(fb::ApplicationKind k) {
 Verdict Engine::on_application_submitted(const fb::Request& req, const fb::ApplicationSubmitted& p) {
   if (!valid_name(sv(p.application())) || !valid_name(sv(p.user())) || p.kind() > fb::ApplicationKind::MAX)
     return Verdict::reject(r::kValueInvalid, "R3");
+  // R10 (schema version 2): owner permissions travel on eKase applications, one
+  // per named foreign account. Version 1 had no such field (R42).
+  const auto* permissions =
+      req.schema_version() >= kSchemaVersionGrantsUnderApplications ? p.owner_permissions() : nullptr;
+  if (permissions != nullptr && permissions->size() > 0) {
+    if (p.kind() != fb::ApplicationKind::ekase || permissions->size() > kOwnerPermissionsPerApplicationMax)
+      return Verdict::reject(r::kValueInvalid, "R10");
+    for (const fb::OwnerPermission* op : *permissions) {
+      if (!valid_name(sv(op->account())) || sv(op->digest()).empty())
+        return Verdict::reject(r::kValueInvalid, "R10");
+    }
+  }
   // R3: each document signed separately, with a signature time stamp and its digest.
   if (sv(p.signer()).empty() || p.signed_us() <= 0) return Verdict::reject(r::kApplicationUnsigned, "R3");
   if (sv(p.digest()).empty()) return Verdict::reject(r::kApplicationNoDigest, "R3");
@@ -1131,6 +1154,10 @@ Verdict Engine::on_application_submitted(const fb::Request& req, const fb::Appli
   a.kind = p.kind();
   a.signed_us = p.signed_us();
   a.submitted_us = req.intake_us();
+  if (permissions != nullptr) {
+    for (const fb::OwnerPermission* op : *permissions)
+      a.permitted_accounts.push_back(state_.names.intern(sv(op->account())));
+  }
   touch(*e, dirty_.applications);
   return Verdict::ok("R3");
 }
@@ -1146,6 +1173,11 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
   a.status = ApplicationStatus::in_force;
   a.registered_us = req.intake_us();
   touch(*e, dirty_.applications);
+  // R10: the owners' permissions the application carries now stand for the client.
+  for (const NameId account : a.permitted_accounts) {
+    auto [pit, pnew] = state_.permissions.try_emplace(pair_key(a.client, account));
+    if (pnew) touch(*pit, dirty_.permissions);
+  }
   InForce& current = state_.in_force[pair_key(a.user, a.client)];
 
   if (const char* rule = one_per_user_rule(a.kind)) {
@@ -1228,12 +1260,30 @@ Verdict Engine::grant_application(const fb::Request& req, const flatbuffers::Str
                                   fb::ApplicationKind kind, const flatbuffers::String* user, const char* rule,
                                   NameId* out) {
   *out = kNoName;
-  if (sv(application).empty()) return Verdict::ok(rule);
+  // R42: before schema version 2 rights could be granted without an application
+  // (they stand until revoked); from version 2 every grant names the one it stands on.
+  const bool required = req.schema_version() >= kSchemaVersionGrantsUnderApplications;
+  if (sv(application).empty()) {
+    if (tracing())
+      note("application.in_force", rule, !required,
+           required ? std::string("no application named; needs a registered ") + fb::EnumNameApplicationKind(kind) +
+                          " application of user " + std::string(sv(user)) + " and client " +
+                          std::string(sv(req.client_id()))
+                    : std::string("no application named: stands until revoked (schema version 1)"));
+    return required ? Verdict::reject(r::kGrantApplicationMissing, rule) : Verdict::ok(rule);
+  }
   const NameId u = state_.names.find(sv(user));
   const NameId client = state_.names.find(sv(req.client_id()));
   auto* app = state_.applications.find(state_.names.find(sv(application)));
-  const bool fits = app != nullptr && app->second.status == ApplicationStatus::in_force && app->second.kind == kind &&
-                    u != kNoName && app->second.user == u && app->second.client == client;
+  const bool matches = app != nullptr && app->second.kind == kind && u != kNoName && app->second.user == u &&
+                       app->second.client == client;
+  bool fits = matches && app->second.status == ApplicationStatus::in_force;
+  Verdict in_force = Verdict::ok(rule);
+  if (required && matches) {
+    // R31 (version 2): superseded, lapsed, terminated or annulled, each by its code.
+    in_force = check_application(app->first, rule, riga_time(req.intake_us()));
+    fits = in_force.accepted;
+  }
   if (tracing())
     note("application.in_force", rule, fits,
          (app == nullptr ? "application " + std::string(sv(application)) + " unknown"
@@ -1242,6 +1292,7 @@ Verdict Engine::grant_application(const fb::Request& req, const flatbuffers::Str
                                " and client " + name_of(app->second.client)) +
              "; needs a registered " + fb::EnumNameApplicationKind(kind) + " application of user " +
              std::string(sv(user)) + " and client " + std::string(sv(req.client_id())));
+  if (!in_force.accepted) return in_force;
   if (!fits) return Verdict::reject(r::kApplicationNotInForce, rule);
   *out = app->first;
   if (app->second.attached_us == 0) {

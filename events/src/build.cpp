@@ -29,7 +29,7 @@ std::string finish(const Envelope& e, fb::Payload type, MakePayload&& make) {
   rb.add_actor(actor);
   rb.add_channel(e.channel);
   rb.add_intake_us(e.intake_us);
-  rb.add_schema_version(1);
+  rb.add_schema_version(kSchemaVersionCurrent);
   rb.add_payload_type(type);
   rb.add_payload(payload.Union());
   fb::FinishRequestBuffer(b, rb.Finish());
@@ -154,11 +154,21 @@ std::string identity_policy(const Envelope& e, uint8_t failures_to_block, int32_
 
 std::string application_submitted(const Envelope& e, std::string_view application, fb::ApplicationKind kind,
                                   std::string_view user, std::string_view signer, int64_t signed_us,
-                                  std::string_view digest) {
+                                  std::string_view digest,
+                                  const std::vector<AccountPermission>& owner_permissions) {
   return finish(e, fb::Payload::ApplicationSubmitted, [&](FlatBufferBuilder& b) {
     const auto sig = signer.empty() ? Offset<flatbuffers::String>() : str(b, signer);
     const auto dig = digest.empty() ? Offset<flatbuffers::String>() : str(b, digest);
-    return fb::CreateApplicationSubmitted(b, str(b, application), kind, str(b, user), sig, signed_us, dig);
+    Offset<flatbuffers::Vector<Offset<fb::OwnerPermission>>> permissions;
+    if (!owner_permissions.empty()) {
+      std::vector<Offset<fb::OwnerPermission>> items;
+      items.reserve(owner_permissions.size());
+      for (const AccountPermission& p : owner_permissions)
+        items.push_back(fb::CreateOwnerPermission(b, str(b, p.account), str(b, p.digest)));
+      permissions = b.CreateVector(items);
+    }
+    return fb::CreateApplicationSubmitted(b, str(b, application), kind, str(b, user), sig, signed_us, dig,
+                                          permissions);
   });
 }
 std::string application_registered(const Envelope& e, std::string_view application) {
@@ -190,12 +200,24 @@ std::string data_exchange_established(const Envelope& e) {
   return finish(e, fb::Payload::DataExchangeEstablished,
                 [&](FlatBufferBuilder& b) { return fb::CreateDataExchangeEstablished(b); });
 }
-std::string with_means(const std::string& request, fb::Means means) {
+namespace {
+/// `request` unpacked, changed by `change` and packed again.
+template <class Change>
+std::string repacked(const std::string& request, Change&& change) {
   std::unique_ptr<fb::RequestT> obj(fb::GetRequest(request.data())->UnPack());
-  obj->means = means;
+  change(*obj);
   FlatBufferBuilder b(256);
   fb::FinishRequestBuffer(b, fb::Request::Pack(b, obj.get()));
   return {reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()};
+}
+}  // namespace
+
+std::string with_means(const std::string& request, fb::Means means) {
+  return repacked(request, [&](fb::RequestT& r) { r.means = means; });
+}
+
+std::string with_schema_version(const std::string& request, uint16_t version) {
+  return repacked(request, [&](fb::RequestT& r) { r.schema_version = version; });
 }
 
 std::string message_posted(const Envelope& e, std::string_view message, std::string_view subject) {

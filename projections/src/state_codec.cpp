@@ -310,6 +310,10 @@ void encode_value(const Application& v, const Names& n, std::string* o) {
   put_i32(o, v.lapses_on);
   put_i64(o, v.submitted_us);  // appended fields: absent in older values
   put_i64(o, v.attached_us);
+  if (!v.permitted_accounts.empty()) {  // appended (R10, schema version 2): absent when none
+    put(o, v.permitted_accounts.size(), 4);
+    for (const NameId account : v.permitted_accounts) put_name(o, n, account);
+  }
 }
 void encode_value(const Dirty&, const Names&, std::string* o) { put_u8(o, kValueVersion); }
 void encode_value(const LimitOverride& v, const Names&, std::string* o) {
@@ -709,6 +713,10 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       if (!r.done()) {
         a.submitted_us = r.i64();
         a.attached_us = r.i64();
+      }
+      if (!r.done()) {
+        const auto n = r.get(4);
+        for (uint64_t i = 0; i < n && r.ok(); ++i) a.permitted_accounts.push_back(names.intern(r.str()));
       }
       // Derived: the application in force per kind (terminations and one-off kinds have lapses_on 0).
       if (a.status == ApplicationStatus::in_force && a.lapses_on != 0)

@@ -153,7 +153,12 @@ struct Application : Dirty {
   DateYmd lapses_on = 0;  // R31: 3 years after registration (Riga date); 0 = never
   int64_t submitted_us = 0;  // intake of the application (R22 deadlines run from here)
   int64_t attached_us = 0;   // R22.2: first rights granted under it
+  // R10 (schema version 2): the foreign accounts whose owner's permission the
+  // application carries; registering it records the permissions for the client.
+  std::vector<NameId> permitted_accounts;
 };
+/// R10: the most owner permissions one application carries.
+inline constexpr size_t kOwnerPermissionsPerApplicationMax = 256;
 
 /// R22.1, R22.2: an application registered or attached after its deadline,
 /// or still waiting past it.
@@ -531,7 +536,11 @@ struct DirtySet {
 
 /// Schema versions this engine decides. Older versions stay decidable (R42).
 inline constexpr uint16_t kSchemaVersionMin = 1;
-inline constexpr uint16_t kSchemaVersionMax = 1;
+inline constexpr uint16_t kSchemaVersionMax = 2;
+/// R42: from this version every rights grant names the registered application
+/// it stands on (R5, R7, R18, R20) and R10's owner permission travels on the
+/// application; requests of older versions are decided as they were.
+inline constexpr uint16_t kSchemaVersionGrantsUnderApplications = 2;
 
 class Engine {
  public:
@@ -631,8 +640,9 @@ class Engine {
   /// `rule` is the one-per-user rule of its kind (R5, R7, R18, R20).
   Verdict check_application(NameId application, const char* rule, const RigaTime& t) const;
   /// R5, R7, R18, R20: rights granted under an application need it registered,
-  /// in force, of `kind`, for that user and client. Hands back its id (kNoName
-  /// when none is named) and records the first attachment (R22.2).
+  /// in force, of `kind`, for that user and client. From schema version 2 the
+  /// application is required and a lapsed one is refused (R31). Hands back its
+  /// id (kNoName when none is named) and records the first attachment (R22.2).
   Verdict grant_application(const fb::Request& req, const flatbuffers::String* application, fb::ApplicationKind kind,
                             const flatbuffers::String* user, const char* rule, NameId* out);
   /// R16: whether `institution` is in any of the client's structures.

@@ -39,6 +39,7 @@
   /* Representatives and rights (R4, R7–R12). */ \
   X(kModeInvalid, "grant.mode_invalid") \
   X(kOwnerPermissionMissing, "grant.owner_permission_missing") \
+  X(kGrantApplicationMissing, "grant.application_missing") \
   X(kModeNotAllowedForeign, "grant.mode_not_allowed_foreign_account") \
   X(kModeNotAllowedDeposit, "grant.mode_not_allowed_deposit_account") \
   X(kLimitsInvalid, "grant.limits_invalid") \

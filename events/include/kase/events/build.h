@@ -12,6 +12,10 @@
 
 namespace kase::events {
 
+/// R42: the schema version the builders write. A request without the field
+/// reads as version 1 (the schema's default), as every older log does.
+inline constexpr uint16_t kSchemaVersionCurrent = 2;
+
 struct Envelope {
   std::string_view request_id;
   std::string_view client;
@@ -47,9 +51,15 @@ std::string po_cancel(const Envelope& e, std::string_view order);
 std::string service_hours(const Envelope& e, fb::Service service, int16_t open_minute, int16_t close_minute);
 std::string service_suspension(const Envelope& e, fb::Service service, bool suspended);
 std::string calendar_override(const Envelope& e, int32_t date, bool working);
+/// R10: the owner's permission for a foreign account an eKase application names.
+struct AccountPermission {
+  std::string account;
+  std::string digest;
+};
 std::string application_submitted(const Envelope& e, std::string_view application, fb::ApplicationKind kind,
                                   std::string_view user, std::string_view signer, int64_t signed_us,
-                                  std::string_view digest);
+                                  std::string_view digest,
+                                  const std::vector<AccountPermission>& owner_permissions = {});
 std::string application_registered(const Envelope& e, std::string_view application);
 std::string applications_annulled(const Envelope& e, std::string_view reason);
 std::string rights_granted_under(const Envelope& e, std::string_view user, std::string_view account,
@@ -60,6 +70,9 @@ std::string means_activated(const Envelope& e, std::string_view person, fb::Mean
 std::string data_exchange_established(const Envelope& e);
 /// `request` with the envelope's `means` set (the channel's session means).
 std::string with_means(const std::string& request, fb::Means means);
+/// `request` rewritten in the envelope of schema version `version` (R42): how
+/// tests and tools write requests as an older channel did.
+std::string with_schema_version(const std::string& request, uint16_t version);
 std::string message_posted(const Envelope& e, std::string_view message, std::string_view subject);
 std::string message_read(const Envelope& e, std::string_view message);
 std::string client_registered(const Envelope& e, fb::ClientKind kind);
