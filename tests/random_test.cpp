@@ -1,5 +1,6 @@
 // Seeded random streams against a small reference model of limits, the
-// signature chain, logins, blocks, restorations and terminations.
+// signature chain, logins, blocks, restorations, terminations and the
+// three-year lapse of the applications rights stand on (R31).
 // On failure the seed is printed; rerun one with KASE_SEED=<seed>.
 #include <cstdlib>
 #include <map>
@@ -21,7 +22,10 @@ struct Model {
     std::string account;
     AccessMode mode;
     int64_t per_order, daily;
+    int32_t lapses_on;  // R31: the Riga date the user's eKase application lapses
   };
+  /// R31: three years from registration, same calendar day (no 29 February here).
+  static int32_t lapse_of(int32_t registered) { return registered + 30000; }
   struct Order {
     std::string account;
     int64_t amount;
@@ -107,6 +111,7 @@ struct Model {
     if (orders.count(id)) return reason::kOrderExists;
     auto u = users.find(user);
     if (u == users.end() || u->second.account != account) return reason::kNoRights;
+    if (day >= u->second.lapses_on) return reason::kApplicationLapsed;  // R31
     const AccessMode m = u->second.mode;
     if (view(m)) return reason::kModeViewOnly;
     if (m != AccessMode::manage_po && m != AccessMode::signature_2 && m != AccessMode::signature_4)
@@ -128,6 +133,7 @@ struct Model {
     if (o.status == 2) return reason::kOrderCancelled;
     auto u = users.find(user);
     if (u == users.end() || u->second.account != o.account) return reason::kNoRights;
+    if (day >= u->second.lapses_on) return reason::kApplicationLapsed;  // R31
     const AccessMode m = u->second.mode;
     if (view(m)) return reason::kModeViewOnly;
     if (m == AccessMode::manage_po) return reason::kModeCannotSign;
@@ -179,7 +185,8 @@ struct Model {
   }
 };
 
-void run_seed(uint64_t seed, int ops) {
+/// `lapsed`, when given, counts the requests refused for a lapsed application (R31).
+void run_seed(uint64_t seed, int ops, int* lapsed = nullptr) {
   SCOPED_TRACE("KASE_SEED=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
   auto pick = [&](auto& v) -> decltype(auto) { return v[rng() % v.size()]; };
@@ -188,17 +195,26 @@ void run_seed(uint64_t seed, int ops) {
   ASSERT_TRUE(h.open_account("A").accepted);
   ASSERT_TRUE(h.open_account("B").accepted);
   ASSERT_TRUE(h.head("s4").accepted);
+  // The stream crosses the three-year lapse (R31): the accounts are opened for 2029 too (R13).
+  ASSERT_TRUE(h.apply(events::opened_for_year(h.treasury(), "A", 2029)).accepted);
+  ASSERT_TRUE(h.apply(events::opened_for_year(h.treasury(), "B", 2029)).accepted);
   const std::vector<std::pair<std::string, std::pair<std::string, AccessMode>>> people = {
       {"m", {"A", AccessMode::manage_po}},   {"s1", {"A", AccessMode::signature_1}},
       {"s2", {"A", AccessMode::signature_2}}, {"s2b", {"A", AccessMode::signature_2}},
       {"s4", {"A", AccessMode::signature_4}}, {"v", {"A", AccessMode::view_all}},
       {"b2", {"B", AccessMode::signature_2}}, {"b1", {"B", AccessMode::signature_1}},
       {"b3", {"B", AccessMode::signature_3}}, {"bm", {"B", AccessMode::manage_po}}};
+  // R7: each user's rights stand on an eKase application registered on one
+  // of three days before the stream; it lapses three years on (R31).
+  const std::vector<int32_t> registered_on = {20261126, 20261127, 20261130};
   for (const auto& [user, am] : people) {
     const int64_t po = (100 + static_cast<int64_t>(rng() % 900)) * kEur;
     const int64_t daily = po + static_cast<int64_t>(rng() % 3000) * kEur;
+    const int32_t registered = pick(registered_on);
+    h.now = riga(registered, 7, 0);
     ASSERT_TRUE(h.grant(user, am.first, am.second, po, daily).accepted) << user;
-    model.users[user] = {am.first, am.second, Model::view(am.second) ? 0 : po, Model::view(am.second) ? 0 : daily};
+    model.users[user] = {am.first, am.second, Model::view(am.second) ? 0 : po, Model::view(am.second) ? 0 : daily,
+                         Model::lapse_of(registered)};
     model.persons.insert(user);
   }
   model.accounts_with_sig3.insert("B");
@@ -207,12 +223,14 @@ void run_seed(uint64_t seed, int ops) {
   for (auto& p : people) user_names.push_back(p.first);
   user_names.push_back("stranger");
   std::vector<std::string> order_ids;
-  const std::vector<int32_t> days = {20261130, 20261201, 20261202};
+  // Two days now, then the week the applications lapse (Mon 26 Nov 2029 to
+  // Mon 3 Dec 2029; 28 Nov and 3 Dec: after every lapse unless renewed).
+  const std::vector<int32_t> days = {20261130, 20261201, 20291126, 20291128, 20291130, 20291203};
   int32_t day_index = 0;
   int minute = 8 * 60;
   for (int i = 0; i < ops; ++i) {
     minute += static_cast<int>(rng() % 4);
-    if (minute >= 18 * 60 + 30 || rng() % 500 == 0) {
+    if (minute >= 18 * 60 + 30 || rng() % 200 == 0) {
       if (day_index + 1 < static_cast<int32_t>(days.size())) ++day_index;
       minute = 7 * 60 + 50 + static_cast<int>(rng() % 20);
     }
@@ -249,6 +267,22 @@ void run_seed(uint64_t seed, int ops) {
       what = std::string("login ") + (ok ? "ok " : "wrong ") + user;
       expected = model.login(user, ok);
       got = h.apply(events::login_attempt(h.as(user), fb::Means::unified_login, ok));
+    } else if (op == 13 && rng() % 3 == 0) {
+      // R7, R31: the user's newer eKase application supersedes the older; the
+      // Treasury grants the same rights under it, valid three years from today.
+      auto u = model.users.find(user);
+      if (u == model.users.end()) continue;
+      what = "renew " + user;
+      const std::string app = "renew-" + std::to_string(i);
+      ASSERT_TRUE(h.apply(events::application_submitted(h.as("s4"), app, fb::ApplicationKind::ekase, user, "s4",
+                                                        h.now - 1, "sha256:annex2"))
+                      .accepted)
+          << what;
+      ASSERT_TRUE(h.apply(events::application_registered(h.treasury(), app)).accepted) << what;
+      expected = "";
+      got = h.apply(events::rights_granted_under(h.treasury(), user, u->second.account, u->second.mode,
+                                                 u->second.per_order, u->second.daily, app));
+      u->second.lapses_on = Model::lapse_of(day);
     } else if (op == 13) {
       if (rng() % 8 != 0) continue;  // rare: a user stops (R30)
       what = "terminate " + user;
@@ -273,6 +307,7 @@ void run_seed(uint64_t seed, int ops) {
     }
     const std::string got_reason = got.accepted ? "" : got.reason;
     ASSERT_EQ(got_reason, expected) << "op " << i << ": " << what << " at day " << day << " minute " << minute;
+    if (lapsed != nullptr && expected == reason::kApplicationLapsed) ++*lapsed;
   }
   // Final cross-check of every order's status and the day totals.
   for (const auto& [id, mo] : model.orders) {
@@ -287,13 +322,15 @@ void run_seed(uint64_t seed, int ops) {
   }
 }
 
-TEST(RandomStreams, R9_R8_R28_R29_R30_EngineMatchesReferenceModel) {
+TEST(RandomStreams, R9_R8_R28_R29_R30_R31_EngineMatchesReferenceModel) {
   if (const char* s = std::getenv("KASE_SEED")) {
     run_seed(std::strtoull(s, nullptr, 10), 3000);
     return;
   }
   const uint64_t base = ::testing::UnitTest::GetInstance()->random_seed();
-  for (uint64_t k = 0; k < 60 && !::testing::Test::HasFatalFailure(); ++k) run_seed(base * 1000 + k, 1500);
+  int lapsed = 0;
+  for (uint64_t k = 0; k < 60 && !::testing::Test::HasFatalFailure(); ++k) run_seed(base * 1000 + k, 1500, &lapsed);
+  EXPECT_GT(lapsed, 0) << "no stream crossed the lapse date (R31)";
 }
 
 // ---- Documents (R6, R16, R19, R21) ---------------------------------------------------
