@@ -136,7 +136,7 @@ expect 'sum(kase_requests_total{outcome="rejected"})' 7
 expect 'kase_requests_duplicate_total' 1
 expect 'kase_decision_latency_seconds_count' 11
 expect 'kase_http_responses_total' 12
-expect 'kase_log_records{partition="embedded"}' 17
+expect 'kase_log_records{partition="embedded"}' 21  # 10 history + 11 live
 expect 'kase_info{mode="embedded"}' 1
 expect 'kase_users_blocked{cause="wrong_credentials",rule="R28.1"}' 1
 expect 'sum(kase_users_blocked)' 1
