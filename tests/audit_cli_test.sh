@@ -51,9 +51,9 @@ for args in "audit" "audit verify" "audit history --data $dir/data" "audit state
   [ "$rc" -eq 2 ] || fail "'kase $args' exited $rc, want 2"
 done
 
-# A flipped byte in a table or log file is never reported intact.
+# A flipped byte in a log segment file is never reported intact.
 cp -r "$dir/data" "$dir/bad"
-f=$(find "$dir/bad" -name '*.sst' -o -name '*.log' | sort | head -1)
+f=$(find "$dir/bad" -name '*.kseg' | sort | head -1)
 size=$(stat -c %s "$f")
 python3 - "$f" $((size / 2)) <<'PY'
 import sys

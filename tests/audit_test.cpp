@@ -200,12 +200,15 @@ TEST(AuditVerify, R37_ReadOnlyBesideARunningNode) {
   EXPECT_EQ(r.records, s.before_restart.size());
 }
 
-/// Flips single bytes of the table files and write-ahead logs of a copy: every
+/// Flips single bytes of the table files, write-ahead logs and log segment
+/// files of a copy: every
 /// flip must be caught (not intact, or an error reading) and none may crash.
 TEST(AuditVerify, R37_EverySingleByteFlipIsCaught) {
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(known_dir()))
-    if (e.path().extension() == ".sst" || e.path().extension() == ".log") files.push_back(e.path().filename());
+  for (const auto& e : fs::recursive_directory_iterator(known_dir())) {
+    const auto ext = e.path().extension();
+    if (ext == ".sst" || ext == ".log" || ext == ".kseg") files.push_back(fs::relative(e.path(), known_dir()));
+  }
   std::sort(files.begin(), files.end());
   ASSERT_FALSE(files.empty());
   std::mt19937_64 rng(20261130);

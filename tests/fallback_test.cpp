@@ -208,6 +208,34 @@ TEST_F(Fixture, R48_1_PaymentsBecomeOrdersThatObeyTheR9Limits) {
   EXPECT_EQ(submitted, 2U);
 }
 
+// A payment R9 refused is decided: the same file under another summary (new
+// request ids) applies nothing more, on Kafka as on the embedded log.
+TEST_F(Fixture, R49_4_EachPaymentOfAFileIsDecidedOnce) {
+  outage(8 * 60);
+  const std::string xml = pain001({"4000.00", "6000.00", "3000.00"});
+  const auto v = ingest(xml, summary_json(3, "13000.00", kHeadSigned));
+  ASSERT_EQ(v.size(), 4U);
+  EXPECT_ACCEPTED(v[0]);
+  EXPECT_ACCEPTED(v[1]);
+  EXPECT_REJECTED(v[2], r::kPerOrderExceeded, "R9");
+  EXPECT_ACCEPTED(v[3]);
+  const auto again = ingest(xml, summary_json(3, "13000.00", R"([{"person": "head1", "role": "head", "signed_us": 2}])"));
+  ASSERT_EQ(again.size(), 4U);
+  EXPECT_REJECTED(again[0], r::kFallbackFileDuplicate, "R48.1");
+  for (size_t i = 1; i < again.size(); ++i) {
+    EXPECT_REJECTED(again[i], r::kFallbackPaymentNotInFile, "R49.4");
+    EXPECT_EQ(again[i].amount, 4);  // the fourth payment of a file of three
+    EXPECT_EQ(again[i].limit, 3);
+  }
+  EXPECT_EQ(h.engine.state().orders.size(), 2U);
+  // The count survives a restart.
+  const auto loaded = h.reloaded();
+  const auto* file = loaded->payment_files.find(loaded->names.find(fallback::digest_hex(xml)));
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(file->second.decided, 3);
+  EXPECT_EQ(file->second.applied, 2);
+}
+
 TEST_F(Fixture, R48_1_AFileIsAppliedOnce) {
   outage(8 * 60);
   const std::string xml = pain001({"10.00", "20.00"});

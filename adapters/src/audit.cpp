@@ -89,7 +89,7 @@ Parsed parse(std::span<const uint8_t> bytes) {
   Parsed p;
   p.record = events::verify_log_record(bytes);
   if (p.record == nullptr || p.record->request() == nullptr || p.record->decision() == nullptr) return {};
-  p.request = events::verify_request({p.record->request()->data(), p.record->request()->size()});
+  p.request = events::nested_request(*p.record);  // verified with the record
   p.decision = p.record->decision();
   if (p.request == nullptr) return {};
   return p;

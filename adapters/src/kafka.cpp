@@ -857,6 +857,7 @@ Status verify(const std::string& brokers, const std::string& data_dir, VerifyRep
       std::unique_ptr<projections::Store> store;
       projections::RocksOptions o;
       o.create_if_missing = false;
+      o.sync = false;  // a node's store: its log is Kafka, kept inline
       if (Status s = projections::open_rocks_store(dir, o, &store); !s.ok()) return s;
       engine::State st;
       projections::Meta meta;

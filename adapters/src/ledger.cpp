@@ -102,8 +102,55 @@ Status Ledger::open(projections::Store* store, std::unique_ptr<Ledger>* out) {
       });
       !s.ok())
     return s;
+  if (Status s = l->refold_tail(); !s.ok()) return s;
   *out = std::move(l);
   return {};
+}
+
+namespace {
+bool same_decision(const fb::Decision& stored, const events::DecisionFields& d) {
+  return stored.offset() == d.offset && sv(stored.request_id()) == d.request_id &&
+         (stored.outcome() == fb::Outcome::accepted) == d.accepted && sv(stored.reason()) == d.reason &&
+         sv(stored.rule()) == d.rule && stored.amount_cents() == d.amount_cents &&
+         stored.limit_cents() == d.limit_cents && stored.day_total_cents() == d.day_total_cents;
+}
+}  // namespace
+
+Status Ledger::refold_tail() {
+  // The log is the source of truth: records it holds beyond the projections
+  // (a crash after the log was made durable, before RocksDB recorded it) are
+  // folded again, each decision checked against the one logged and answered.
+  batch_.clear();
+  Status bad;
+  Status scan = store_->scan_log(meta_.next_offset, [&](uint64_t offset, std::span<const uint8_t> bytes) {
+    const fb::LogRecord* rec = events::verify_log_record(bytes);
+    const fb::Request* req = rec != nullptr ? events::nested_request(*rec) : nullptr;
+    if (offset != meta_.next_offset || req == nullptr || rec->decision() == nullptr) {
+      bad = {Errc::corruption, "log record at offset " + std::to_string(offset) + " does not follow on or verify"};
+      return false;
+    }
+    const std::string_view id = sv(req->request_id());
+    const engine::Verdict v = engine_.apply(*req);
+    const events::DecisionFields d = fields_of(v, id, offset);
+    const events::Hash chain = events::chain_next(meta_.chain_head, {rec->request()->data(), rec->request()->size()}, d);
+    if (!same_decision(*rec->decision(), d) || sv(rec->decision()->hash()) != events::to_hex(chain)) {
+      bad = {Errc::corruption, "log record at offset " + std::to_string(offset) +
+                                   ": the logged decision differs from the re-folded one"};
+      return false;
+    }
+    if (request_ids_->find(id) == nullptr) request_ids_->insert(id, offset);
+    batch_.add_refolded(offset, id);
+    meta_.chain_head = chain;
+    ++meta_.next_offset;
+    return true;
+  });
+  if (!scan.ok()) return scan;
+  if (!bad.ok()) return bad;
+  if (batch_.empty()) return {};
+  batch_.dirty = engine_.take_dirty();
+  batch_.state = &engine_.state();
+  batch_.meta = meta_;
+  return store_->commit(batch_, projections::Store::Sync::now);
 }
 
 Answer malformed_answer(std::string_view reason, std::string_view detail) {
@@ -176,14 +223,21 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
   std::vector<std::pair<size_t, uint64_t>> duplicates;
   std::vector<size_t> answer_of;  // offset - first -> index in answers
 
-  // Verify the whole batch first, so that the fold can prefetch ahead.
+  // Verify the whole batch first, so that the fold can prefetch ahead: the
+  // engine's entries and the idempotency index's slot of each request.
   verified_.clear();
   for (const auto bytes : requests) verified_.push_back(events::verify_request(bytes));
   constexpr size_t kPrefetchAhead = 8;
+  id_hashes_.assign(requests.size(), 0);
+  const auto prefetch = [&](size_t k) {
+    if (k >= requests.size() || verified_[k] == nullptr) return;
+    engine_.prefetch(*verified_[k]);
+    id_hashes_[k] = request_ids_->prefetch(sv(verified_[k]->request_id()));
+  };
+  for (size_t k = 0; k < kPrefetchAhead; ++k) prefetch(k);
 
   for (size_t i = 0; i < requests.size(); ++i) {
-    if (i + kPrefetchAhead < requests.size() && verified_[i + kPrefetchAhead] != nullptr)
-      engine_.prefetch(*verified_[i + kPrefetchAhead]);
+    prefetch(i + kPrefetchAhead);
     const auto bytes = requests[i];
     const fb::Request* req = verified_[i];
     if (req == nullptr) {
@@ -201,7 +255,7 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
                                                  "request_id is empty: it is the idempotency key"));
       continue;
     }
-    if (const uint64_t* seen = request_ids_->find(id); seen != nullptr) {
+    if (const uint64_t* seen = request_ids_->find(id, id_hashes_[i]); seen != nullptr) {
       ++probe_.duplicates;
       if (answers != nullptr) {
         duplicates.emplace_back(answers->size(), *seen);
@@ -209,7 +263,7 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
       }
       continue;
     }
-    request_ids_->insert(id, meta_.next_offset);
+    request_ids_->insert(id, meta_.next_offset, id_hashes_[i]);
 
     const uint64_t offset = meta_.next_offset++;
     const engine::Verdict v = engine_.apply(*req);
@@ -353,11 +407,8 @@ bool Refold::diverge(uint64_t offset, std::string what, const fb::Decision* stor
 }
 
 bool Refold::add(uint64_t offset, std::span<const uint8_t> bytes) {
-  const fb::LogRecord* rec = events::verify_log_record(bytes);
-  const fb::Request* req = nullptr;
-  if (rec != nullptr && rec->request() != nullptr) {
-    req = events::verify_request({rec->request()->data(), rec->request()->size()});
-  }
+  const fb::LogRecord* rec = events::verify_log_record(bytes);  // and its nested request
+  const fb::Request* req = rec != nullptr ? events::nested_request(*rec) : nullptr;
   if (rec == nullptr || req == nullptr || rec->decision() == nullptr)
     return diverge(offset, "log record does not verify", nullptr, nullptr);
   if (offset != records_)
@@ -374,11 +425,7 @@ bool Refold::add(uint64_t offset, std::span<const uint8_t> bytes) {
   chain_ = events::chain_next(chain_, {rec->request()->data(), rec->request()->size()}, d);
   if (!verify_) return true;
   const fb::Decision& stored = *rec->decision();
-  const bool same = stored.offset() == offset && sv(stored.request_id()) == d.request_id &&
-                    (stored.outcome() == fb::Outcome::accepted) == d.accepted && sv(stored.reason()) == d.reason &&
-                    sv(stored.rule()) == d.rule && stored.amount_cents() == d.amount_cents &&
-                    stored.limit_cents() == d.limit_cents && stored.day_total_cents() == d.day_total_cents;
-  if (!same)
+  if (!same_decision(stored, d))
     return diverge(offset,
                    "stored decision " + std::string(sv(stored.reason())) + "/" + std::string(sv(stored.rule())) +
                        " differs from recomputed " + std::string(d.reason) + "/" + std::string(d.rule),

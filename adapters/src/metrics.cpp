@@ -280,7 +280,7 @@ void write_storage(Exposition& e, const View& v) {
     for (const Row& r : rows)
       if (r.ok) e.sample({{"partition", r.p->partition}}, static_cast<double>(value(r.s)));
   };
-  each("kase_log_bytes", T::gauge, "Bytes of the log column family in RocksDB (table files and memtables)",
+  each("kase_log_bytes", T::gauge, "Bytes of the log: its segment files, and segments kept inline in RocksDB (table files and memtables)",
        [](const projections::StoreStats& s) { return s.log_bytes; });
   each("kase_rocksdb_live_data_bytes", T::gauge, "RocksDB rocksdb.estimate-live-data-size, all column families",
        [](const projections::StoreStats& s) { return s.live_data_bytes; });

@@ -121,7 +121,16 @@ Verdict Engine::on_payment_from_file(const fb::Request& req, const RigaTime& t, 
     v.amount = p.amount_cents();
     return v;
   }
-  if (f.applied >= f.payments) return Verdict::reject(r::kFallbackPaymentNotInFile, "R49.4");
+  // Each of the file's payments is decided once, whatever the outcome: a
+  // payment R9 refused does not come again (not under another summary either).
+  if (f.decided >= f.payments) {
+    Verdict v = Verdict::reject(r::kFallbackPaymentNotInFile, "R49.4");
+    v.amount = f.decided + 1;
+    v.limit = f.payments;
+    return v;
+  }
+  ++f.decided;
+  touch(*fe, dirty_.payment_files);
   if (f.applied_total + p.amount_cents() > f.total) {
     Verdict v = Verdict::reject(r::kFallbackPaymentNotInFile, "R49.5");
     v.amount = p.amount_cents();

@@ -23,6 +23,14 @@ const fb::LogRecord* verify_log_record(std::span<const uint8_t> bytes) noexcept 
   return flatbuffers::GetRoot<fb::LogRecord>(bytes.data());
 }
 
+const fb::Request* nested_request(const fb::LogRecord& record) noexcept {
+  const auto* r = record.request();
+  // The smallest buffer: a root offset and a vtable offset (FLATBUFFERS_MIN_BUFFER_SIZE).
+  constexpr size_t kMinBuffer = sizeof(flatbuffers::uoffset_t) + sizeof(flatbuffers::soffset_t);
+  if (r == nullptr || r->size() < kMinBuffer || r->size() > kRequestBytesMax) return nullptr;
+  return flatbuffers::GetRoot<fb::Request>(r->data());
+}
+
 std::string to_hex(const Hash& h) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s(64, '0');

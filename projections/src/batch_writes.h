@@ -11,12 +11,16 @@ inline constexpr std::string_view kMetaNextOffset = "next_offset";
 inline constexpr std::string_view kMetaChainHead = "chain_head";
 inline constexpr std::string_view kMetaSettings = "settings";
 inline constexpr std::string_view kMetaSourceNext = "source_next";
+/// The last log frame recorded in the log family (durable stores keep the
+/// log in segment files; see log_files.h).
+inline constexpr std::string_view kMetaLogEnd = "log_end";
 
+/// Every write of a batch but the log segment itself, which each store
+/// places on its own (inline in the log family, or in a segment file).
 template <class Put>
 void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
   if (!b.empty()) {
     const std::string k = offset_key(b.first_offset());
-    put(Family::log, std::string_view(k), b.segment());
     put(Family::request_ids, std::string_view(k), b.ids());
   }
   KASE_ASSERT(b.state != nullptr || b.dirty.size() == 0, "a batch with state changes names its state");
@@ -64,28 +68,51 @@ void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
 
 /// Walks the segments of a log in key order from the one holding `from`,
 /// calling fn for records at or after `from`. `Cursor` yields (key, value)
-/// pairs: seek_for_prev(key), seek_first(), valid(), value(), next().
-template <class Cursor>
-Status scan_segments(Cursor& c, uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) {
+/// pairs: seek_for_prev(key), seek_first(), valid(), key(), value(), next().
+/// `resolve(key, value, &bytes)` turns a stored value into the segment's
+/// bytes (8-aligned): a copy, or the frame a location names. `*next` is set
+/// to the offset after the last record seen (unchanged when none).
+template <class Cursor, class Resolve>
+Status scan_segments(Cursor& c, uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn,
+                     Resolve&& resolve, uint64_t* next, bool* stopped) {
+  *stopped = false;
   c.seek_for_prev(offset_key(from));
   if (!c.valid()) c.seek_first();
   std::string aligned;  // FlatBuffers need 8-aligned bytes; store values need not be
   for (; c.valid(); c.next()) {
     aligned.reserve(64);
-    aligned.assign(c.value());
+    if (Status s = resolve(c.key(), c.value(), &aligned); !s.ok()) return s;
     SegmentReader seg(aligned);
     if (!seg.valid_header()) return {Errc::corruption, "log segment header does not decode"};
     uint64_t offset = 0;
     std::span<const uint8_t> record;
     while (seg.next(&offset, &record)) {
+      *next = offset + 1;
       if (offset < from) continue;
-      if (!fn(offset, record)) return {};
+      if (!fn(offset, record)) {
+        *stopped = true;
+        return {};
+      }
     }
     if (seg.corrupt()) {
       return {Errc::corruption, "log segment at offset " + std::to_string(seg.first_offset()) + " is truncated"};
     }
   }
   return {};
+}
+
+/// scan_segments over values that are the segments themselves.
+template <class Cursor>
+Status scan_segments(Cursor& c, uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) {
+  uint64_t next = 0;
+  bool stopped = false;
+  return scan_segments(
+      c, from, fn,
+      [](std::string_view, std::string_view value, std::string* out) -> Status {
+        out->assign(value);
+        return {};
+      },
+      &next, &stopped);
 }
 
 /// get_record() in terms of scan_log().

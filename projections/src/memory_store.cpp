@@ -35,6 +35,7 @@ class MemoryStore final : public Store {
   Status sync() override { return {}; }
   Status commit(const Batch& b, Sync) override {
     std::string scratch;
+    if (!b.segment().empty()) fam(Family::log)[offset_key(b.first_offset())] = std::string(b.segment());
     for_each_write(b, &scratch, [&](Family f, std::string_view k, std::string_view v) {
       fam(f)[std::string(k)] = std::string(v);
     });
@@ -51,6 +52,7 @@ class MemoryStore final : public Store {
       }
       void seek_first() { it = m.begin(); }
       bool valid() const { return it != m.end(); }
+      std::string_view key() const { return it->first; }
       std::string_view value() const { return it->second; }
       void next() { ++it; }
     } c{fam(Family::log), {}};

@@ -1,5 +1,8 @@
+#include <algorithm>
 #include <cstdlib>
+#include <deque>
 #include <map>
+#include <mutex>
 
 #include <rocksdb/db.h>
 #include <rocksdb/file_checksum.h>
@@ -10,6 +13,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "batch_writes.h"
+#include "log_files.h"
 
 namespace kase::projections {
 namespace {
@@ -22,15 +26,49 @@ Status from_rocks(const rocksdb::Status& s, const char* what) {
 
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 
-/// The embedded default: one RocksDB with a column family per Family. The log
-/// family is the embedded EventLog; every batch is one WriteBatch.
+/// The embedded default: one RocksDB with a column family per Family, and
+/// the log. Durable: the log in segment files (log_files.h), each batch's
+/// frame appended, made durable by sync(), and only then its WriteBatch
+/// (state, ids, meta and the frame's location) written to RocksDB, in batch
+/// order: RocksDB never holds what the log does not. Not durable: the log
+/// inline in the log family, one WriteBatch per batch, nothing synced.
 class RocksStore final : public Store {
  public:
   RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles, bool sync)
       : db_(std::move(db)), handles_(std::move(handles)), durable_(sync) {}
   ~RocksStore() override {
+    if (files_writing_) (void)sync();  // never leave a committed batch unrecorded
     for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
     (void)db_->Close();
+  }
+
+  /// Opens the segment files; on a read-write open, finds the frames after
+  /// the last one RocksDB recorded (a crash between the two), cuts off a
+  /// frame cut short, makes them durable and keeps them for the next commit.
+  Status open_log(const std::string& dir, const RocksOptions& opts) {
+    if (Status s = LogFiles::open(dir, opts.read_only, opts.log_file_bytes, &files_); !s.ok()) return s;
+    if (opts.read_only) return {};
+    std::string v;
+    FrameLocation end;
+    bool from_start = true;
+    auto s = db_->Get({}, cf(Family::meta), slice(kMetaLogEnd), &v);
+    if (s.ok()) {
+      if (!decode_location(v, 0, &end)) return {Errc::corruption, "log end does not decode"};
+      from_start = false;
+    } else if (!s.IsNotFound()) {
+      return from_rocks(s, "read log end");
+    }
+    std::vector<FrameLocation> tail;
+    if (Status st = files_.scan_tail(from_start, end, &tail); !st.ok()) return st;
+    if (!tail.empty() || opts.sync) {
+      if (Status st = files_.start_writing(); !st.ok()) return st;
+      uint64_t covered = 0;
+      if (Status st = files_.sync(&covered); !st.ok()) return st;
+    }
+    unrecorded_ = tail;
+    unapplied_.assign(tail.begin(), tail.end());
+    files_writing_ = opts.sync;
+    return {};
   }
 
   Status load_meta(Meta* meta) override {
@@ -84,25 +122,68 @@ class RocksStore final : public Store {
     return from_rocks(it->status(), "scan request ids");
   }
 
+  /// Makes every committed batch durable: the segment files first, then
+  /// the WriteBatches they cover, in order.
   Status sync() override {
-    if (!durable_) return {};
-    return from_rocks(db_->SyncWAL(), "sync WAL");
+    if (!files_writing_) return {};
+    uint64_t covered = 0;
+    if (Status s = files_.sync(&covered); !s.ok()) return s;
+    return apply_pending(covered);
   }
 
   Status commit(const Batch& b, Sync when) override {
     rocksdb::WriteBatch wb(b.segment().size() + b.ids().size() + 64 * b.dirty.size() + 4096);
     rocksdb::Status put_status;
-    for_each_write(b, &scratch_, [&](Family f, std::string_view k, std::string_view v) {
+    const auto put = [&](Family f, std::string_view k, std::string_view v) {
       auto s = wb.Put(cf(f), slice(k), slice(v));
       if (!s.ok() && put_status.ok()) put_status = s;
-    });
+    };
+    // Frames found after the last recorded one when the store was opened.
+    uint64_t recorded_through = kNone;
+    for (const FrameLocation& t : unrecorded_) {
+      put(Family::log, offset_key(t.first_offset), encode_location(t));
+      put(Family::meta, kMetaLogEnd, encode_location(t));
+      recorded_through = t.first_offset;
+    }
+    if (!b.segment().empty()) {
+      const std::string k = offset_key(b.first_offset());
+      if (files_writing_) {
+        FrameLocation loc;
+        if (Status s = files_.append(b.segment(), b.first_offset(), b.count(), &loc); !s.ok()) return s;
+        const std::string v = encode_location(loc);
+        put(Family::log, k, v);
+        put(Family::meta, kMetaLogEnd, v);
+        recorded_through = loc.first_offset;
+        std::lock_guard<std::mutex> lock(pending_mu_);
+        unapplied_.push_back(loc);
+      } else {
+        put(Family::log, k, b.segment());
+      }
+    }
+    unrecorded_.clear();
+    for_each_write(b, &scratch_, put);
     if (!put_status.ok()) return from_rocks(put_status, "build write batch");
-    rocksdb::WriteOptions wo;
-    wo.sync = durable_ && when == Sync::now;
-    return from_rocks(db_->Write(wo, &wb), "commit batch");
+    if (!files_writing_) {
+      if (Status s = from_rocks(db_->Write({}, &wb), "commit batch"); !s.ok()) return s;
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      drop_unapplied(recorded_through);
+      return {};
+    }
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      pending_.push_back({std::move(wb), files_.appended(), recorded_through});
+    }
+    return when == Sync::now ? sync() : Status{};
   }
 
   Status scan_log(uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) override {
+    // Frames not yet recorded in RocksDB, taken before the iterator: one
+    // recorded meanwhile is then seen twice and skipped the second time.
+    std::vector<FrameLocation> unapplied;
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      unapplied.assign(unapplied_.begin(), unapplied_.end());
+    }
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;
     struct Cursor {
@@ -110,19 +191,55 @@ class RocksStore final : public Store {
       void seek_for_prev(const std::string& k) { it->SeekForPrev(k); }
       void seek_first() { it->SeekToFirst(); }
       bool valid() const { return it->Valid(); }
+      std::string_view key() const { return {it->key().data(), it->key().size()}; }
       std::string_view value() const { return {it->value().data(), it->value().size()}; }
       void next() { it->Next(); }
     } c{std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro, cf(Family::log)))};
-    Status s = scan_segments(c, from, fn);
+    uint64_t next = 0;
+    bool stopped = false;
+    Status s = scan_segments(
+        c, from, fn,
+        [&](std::string_view key, std::string_view value, std::string* out) -> Status {
+          if (!is_location(value)) {
+            out->assign(value);
+            return {};
+          }
+          FrameLocation loc;
+          if (!decode_location(value, offset_from_key(key), &loc))
+            return {Errc::corruption, "log location does not decode"};
+          return files_.read(loc, out);
+        },
+        &next, &stopped);
     if (!s.ok()) return s;
-    return from_rocks(c.it->status(), "scan log");
+    if (Status st = from_rocks(c.it->status(), "scan log"); !st.ok()) return st;
+    std::string payload;
+    for (const FrameLocation& loc : unapplied) {
+      if (stopped) break;
+      if (loc.first_offset + loc.count <= std::max(from, next)) continue;
+      if (Status st = files_.read(loc, &payload); !st.ok()) return st;
+      SegmentReader seg(payload);
+      if (!seg.valid_header()) return {Errc::corruption, "log segment header does not decode"};
+      uint64_t offset = 0;
+      std::span<const uint8_t> record;
+      while (seg.next(&offset, &record)) {
+        if (offset < from || offset < next) continue;
+        next = offset + 1;
+        if (!fn(offset, record)) {
+          stopped = true;
+          break;
+        }
+      }
+      if (seg.corrupt()) return {Errc::corruption, "log segment at offset " + std::to_string(loc.first_offset) + " is truncated"};
+    }
+    return {};
   }
 
   Status get_record(uint64_t offset, std::string* out) override { return find_record(*this, offset, out); }
 
   Status verify_files() override {
     if (Status s = from_rocks(db_->VerifyChecksum(), "verify table checksums"); !s.ok()) return s;
-    return from_rocks(db_->VerifyFileChecksums({}), "verify file checksums");
+    if (Status s = from_rocks(db_->VerifyFileChecksums({}), "verify file checksums"); !s.ok()) return s;
+    return files_.verify_all();
   }
 
   Status scan_state(const std::function<void(Family, std::string_view, std::string_view)>& fn) override {
@@ -166,7 +283,7 @@ class RocksStore final : public Store {
     if (Status s = number(cf(Family::log), rocksdb::DB::Properties::kLiveSstFilesSize, &v); !s.ok()) return s;
     out->log_bytes = v;
     if (Status s = number(cf(Family::log), rocksdb::DB::Properties::kCurSizeAllMemTables, &v); !s.ok()) return s;
-    out->log_bytes += v;
+    out->log_bytes += v + files_.bytes();
     if (Status s = number(db_->DefaultColumnFamily(), rocksdb::DB::Properties::kIsWriteStopped, &v); !s.ok()) return s;
     out->write_stopped = v != 0;
     if (Status s = number(db_->DefaultColumnFamily(), rocksdb::DB::Properties::kActualDelayedWriteRate, &v); !s.ok()) return s;
@@ -176,10 +293,49 @@ class RocksStore final : public Store {
 
   rocksdb::ColumnFamilyHandle* cf(Family f) { return handles_[static_cast<size_t>(f)]; }
 
+  static constexpr uint64_t kNone = ~uint64_t{0};
+
+  /// Forgets the unapplied frames up to the one starting at `through`.
+  void drop_unapplied(uint64_t through) {
+    if (through == kNone) return;
+    while (!unapplied_.empty() && unapplied_.front().first_offset <= through) unapplied_.pop_front();
+  }
+
+  /// Writes, in commit order, the WriteBatches whose frames the first
+  /// `covered` appends made durable.
+  Status apply_pending(uint64_t covered) {
+    std::lock_guard<std::mutex> order(apply_mu_);
+    while (true) {
+      Pending p;
+      {
+        std::lock_guard<std::mutex> lock(pending_mu_);
+        if (pending_.empty() || pending_.front().appended > covered) return {};
+        p = std::move(pending_.front());
+        pending_.pop_front();
+      }
+      if (Status s = from_rocks(db_->Write({}, &p.batch), "commit batch"); !s.ok()) return s;
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      drop_unapplied(p.recorded_through);
+    }
+  }
+
+  struct Pending {
+    rocksdb::WriteBatch batch;
+    uint64_t appended = 0;           // LogFiles::appended() after its frame
+    uint64_t recorded_through = kNone;  // first offset of the last frame it records
+  };
+
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   const bool durable_;  // false: --no-sync, never fsync
   std::string scratch_;
+  LogFiles files_;
+  bool files_writing_ = false;               // durable: the log goes to files_
+  std::vector<FrameLocation> unrecorded_;    // found at open; recorded by the next commit
+  std::mutex apply_mu_;                      // RocksDB writes in commit order
+  std::mutex pending_mu_;                    // guards pending_ and unapplied_
+  std::deque<Pending> pending_;              // durable batches waiting for their frame's sync
+  std::deque<FrameLocation> unapplied_;      // frames in files_ RocksDB does not record yet
 };
 
 }  // namespace
@@ -221,7 +377,9 @@ Status open_rocks_store(const std::string& dir, const RocksOptions& opts, std::u
   auto s = opts.read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(o), dir, descs, &handles, &raw)
                           : rocksdb::DB::Open(rocksdb::DBOptions(o), dir, descs, &handles, &raw);
   if (!s.ok()) return from_rocks(s, ("open " + dir).c_str());
-  *out = std::make_unique<RocksStore>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), opts.sync);
+  auto store = std::make_unique<RocksStore>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), opts.sync);
+  if (Status st = store->open_log(dir, opts); !st.ok()) return st;
+  *out = std::move(store);
   return {};
 }
 

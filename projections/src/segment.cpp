@@ -48,6 +48,15 @@ void Batch::add_record(uint64_t offset, std::string_view request_id, std::span<c
   for (int i = 0; i < 4; ++i) segment_[static_cast<size_t>(12 + i)] = static_cast<char>(kSegmentVersion >> (8 * i));
 }
 
+void Batch::add_refolded(uint64_t offset, std::string_view request_id) {
+  KASE_ASSERT(segment_.empty(), "a batch either appends records or re-folds logged ones");
+  if (count_ == 0) first_offset_ = offset;
+  KASE_ASSERT(offset == first_offset_ + count_, "re-folded offsets are consecutive");
+  put_le(&ids_, request_id.size(), 4);
+  ids_.append(request_id);
+  ++count_;
+}
+
 std::string_view Batch::segment() const { return segment_; }
 
 bool for_each_id(std::string_view ids, uint64_t first_offset,

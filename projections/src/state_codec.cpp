@@ -247,6 +247,7 @@ void encode_value(const PaymentFile& v, const Names& n, std::string* o) {
   put_i32(o, v.applied);
   put_i64(o, v.total);
   put_i64(o, v.applied_total);
+  put_i32(o, v.decided);  // appended: values written before it decode with decided = applied
 }
 void encode_value(const DocumentEvent& v, const Names& n, std::string* o) {
   put_u8(o, kValueVersion);
@@ -570,6 +571,7 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       pf.applied = r.i32();
       pf.total = r.i64();
       pf.applied_total = r.i64();
+      pf.decided = r.done() ? pf.applied : r.i32();
       break;
     }
     case Family::document_history: {

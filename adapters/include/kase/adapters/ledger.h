@@ -98,6 +98,8 @@ class Ledger {
   Status run(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers, bool pipelined);
   Status fold(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
   Status write(projections::Store::Sync when, std::vector<Answer>* answers);
+  /// Folds the log records beyond the projections (see Ledger::open).
+  Status refold_tail();
 
   projections::Store* store_;
   engine::Engine engine_;
@@ -106,6 +108,7 @@ class Ledger {
   std::unique_ptr<engine::StringIndex> request_ids_;  // request id -> offset
   flatbuffers::FlatBufferBuilder builder_{1024};
   std::vector<const fb::Request*> verified_;  // this batch, null where bytes are bad
+  std::vector<uint64_t> id_hashes_;           // this batch: each request id's hash in request_ids_
   bool failed_ = false;
   bool held_ = false;           // decide() ran, commit_decided() not yet
   projections::Meta before_;    // meta before the batch being folded

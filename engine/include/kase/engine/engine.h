@@ -464,6 +464,7 @@ struct PaymentFile : Dirty {
   NameId signer = kNoName;   // the head or specimen-card person whose R9 limits apply
   int32_t payments = 0;      // R49.4
   int32_t applied = 0;       // payments turned into orders so far
+  int32_t decided = 0;       // payments decided so far, turned into orders or refused: each once
   Cents total = 0;           // R49.5
   Cents applied_total = 0;
 };

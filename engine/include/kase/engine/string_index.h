@@ -24,8 +24,18 @@ class StringIndex {
   StringIndex() { slots_.resize(kInitialSlots); }
 
   /// The offset of `id`, or nullptr.
-  [[nodiscard]] const uint64_t* find(std::string_view id) const {
+  [[nodiscard]] const uint64_t* find(std::string_view id) const { return find(id, hash(id)); }
+
+  /// Starts loading the slot `id` hashes to (a cache miss on a large index)
+  /// and returns the hash, for find() and insert() a few requests later.
+  uint64_t prefetch(std::string_view id) const {
     const uint64_t h = hash(id);
+    __builtin_prefetch(&slots_[h & mask()]);
+    return h;
+  }
+
+  /// find() with the hash prefetch() returned for `id`.
+  [[nodiscard]] const uint64_t* find(std::string_view id, uint64_t h) const {
     for (size_t i = h & mask(); ; i = (i + 1) & mask()) {
       const Slot& s = slots_[i];
       if (s.hash == 0) return nullptr;
@@ -34,10 +44,13 @@ class StringIndex {
   }
 
   /// Adds `id` (which must not be present); returns the stored copy of the key.
-  std::string_view insert(std::string_view id, uint64_t offset) {
+  std::string_view insert(std::string_view id, uint64_t offset) { return insert(id, offset, hash(id)); }
+
+  /// insert() with the hash prefetch() returned for `id`.
+  std::string_view insert(std::string_view id, uint64_t offset, uint64_t h) {
     if ((size_ + 1) * 2 > slots_.size()) grow();
     const std::string_view key = remember(id);
-    place(key, hash(id), offset);
+    place(key, h, offset);
     ++size_;
     return key;
   }

@@ -30,6 +30,10 @@ inline constexpr size_t kRequestBytesMax = 64 * 1024;
 /// Every binary decode goes through here.
 const fb::Request* verify_request(std::span<const uint8_t> bytes) noexcept;
 const fb::LogRecord* verify_log_record(std::span<const uint8_t> bytes) noexcept;
+/// The request of a record verify_log_record() passed (which verifies the
+/// nested request too), or nullptr when it has none or one over
+/// kRequestBytesMax: no second verification pass.
+const fb::Request* nested_request(const fb::LogRecord& record) noexcept;
 
 /// The fields of a decision, before they are serialised.
 struct DecisionFields {

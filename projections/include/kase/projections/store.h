@@ -63,10 +63,12 @@ struct Meta {
 /// One atomic write: log records, their request ids, the state entries the
 /// fold touched and the new Meta.
 ///
-/// The records of a batch are stored as one log *segment* (one RocksDB value
-/// keyed by the batch's first offset, like a Kafka record batch), and their
-/// request ids as one packed value beside it: two writes per batch, not per
-/// request. The segment is built in place:
+/// The records of a batch are stored as one log *segment* (like a Kafka
+/// record batch), and their request ids as one packed value keyed by the
+/// batch's first offset: two writes per batch, not per request. A durable
+/// RocksStore appends the segment to a segment file (log_files.h) and keeps
+/// its location in the log family; other stores keep the segment itself
+/// there. The segment is built in place:
 ///   segment = u64 first_offset, u32 count, u32 version,
 ///             then per record: u32 record_len, u32 reserved, record, pad to 8
 ///   ids     = per record: u32 id_len, id
@@ -75,6 +77,9 @@ class Batch {
   void clear();
   /// Appends a record; offsets must be consecutive within a batch.
   void add_record(uint64_t offset, std::string_view request_id, std::span<const uint8_t> record);
+  /// Records the id of a request already in the log (re-folded when a store
+  /// reopens behind its log): the batch then writes ids and state, no segment.
+  void add_refolded(uint64_t offset, std::string_view request_id);
   [[nodiscard]] bool empty() const { return count_ == 0; }
   /// True when the batch writes nothing but Meta (no records, no state).
   [[nodiscard]] bool only_meta() const { return count_ == 0 && dirty.size() == 0; }
@@ -172,12 +177,17 @@ class Store {
 };
 
 struct RocksOptions {
-  bool sync = true;               // fsync the WAL per batch
+  /// Durable: the log goes to segment files (DIR/log), fdatasync'd per batch
+  /// before RocksDB records it. Not durable: the log stays inline in RocksDB
+  /// and nothing is synced (Kafka nodes, whose log is Kafka; --no-sync).
+  bool sync = true;
   bool create_if_missing = true;
   /// Opens without writing anything, beside a running node if need be (no
   /// lock is taken); a damaged write-ahead log is an error, never silently
   /// cut short. commit() fails. For audits and read-only tools.
   bool read_only = false;
+  /// A segment file is closed and the next begun past this size.
+  uint64_t log_file_bytes = 256ull << 20;
 };
 
 Status open_rocks_store(const std::string& dir, const RocksOptions& opts, std::unique_ptr<Store>* out);
