@@ -22,15 +22,6 @@ namespace audit = adapters::audit;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("kase-audit-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 constexpr int32_t kTuesday = 20261201;
 constexpr int32_t kWednesday = 20261202;

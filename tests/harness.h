@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +20,21 @@
 #include "kase/projections/store.h"
 
 namespace kase::testing {
+
+/// A scratch directory under the system's temporary directory, removed with
+/// the object; `what` names the test file in the directory's name.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const char* what = "test") {
+    static int n = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("kase-" + std::string(what) + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
+    std::filesystem::remove_all(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 using fb::AccessMode;
 using fb::Channel;

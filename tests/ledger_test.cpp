@@ -13,16 +13,6 @@ using adapters::Answer;
 using adapters::Ledger;
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() /
-           ("kase-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::vector<std::span<const uint8_t>> spans(const std::vector<std::string>& v, size_t from, size_t to) {
   std::vector<std::span<const uint8_t>> out;

@@ -18,15 +18,6 @@ using adapters::Answer;
 using adapters::Ledger;
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("kase-logfiles-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 const std::vector<std::string>& demo() {
   static const std::vector<std::string> d = adapters::demo_requests(1);
