@@ -19,7 +19,11 @@ jobs="${KASE_BENCH_JOBS:-2}"
 results="$root/bench/results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O2 -g1" >/dev/null
-cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_replay_bench kase_kafka_bench
+if [ "${1:-}" = "kafka" ]; then  # only what that mode runs
+  cmake --build "$build" -j"$jobs" --target kase_kafka_bench
+else
+  cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_replay_bench kase_kafka_bench
+fi
 
 commit="$(git -C "$root" rev-parse --short HEAD)"
 if [ -n "$(git -C "$root" status --porcelain -- engine events projections adapters bench CMakeLists.txt)" ]; then
