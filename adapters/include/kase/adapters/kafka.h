@@ -72,7 +72,7 @@ struct NodeOptions {
   std::string group = "kase-engine";
   std::string transactional_id;      // default: derived from data_dir (stable across restarts);
                                      // also the static group member id
-  // Each transaction costs a few broker round trips (about 60-90 ms on the
+  // Each transaction costs a few broker round trips (about 100 ms on the
   // benchmark machine, bench/README.md), whatever its size: large batches
   // amortise them. A batch closes at batch_max requests, at kBatchRequestsMax
   // of one partition, or batch_ms after its first request.
