@@ -5,13 +5,15 @@
 // Latency is per request: from the moment the channel hands it to the
 // producer to the moment its decision is visible to a read_committed
 // consumer. Throughput is requests over the time from the first send to the
-// last decision seen. Two runs:
-//   flood  — every request offered at once (the node's capacity);
-//   paced  — offered at a fixed rate (default 50,000/s), the latency a
-//            channel sees below capacity.
+// last decision seen. After an untimed warm-up, three runs:
+//   flood      — every request offered at once (the node's capacity);
+//   paced      — offered at a fixed rate (default 50,000/s, the target);
+//   paced_low  — offered at a lower rate (default 5,000/s), below this
+//                machine's capacity: the latency a channel sees there.
 // The engine node runs in this process on its own thread, like `kase run`.
 //
-// Usage: kase_kafka_bench --brokers B --data DIR [--requests N] [--rate R]
+// Usage: kase_kafka_bench --brokers B --data DIR [--requests N] [--warmup N] [--rate R]
+//                          [--low-requests N] [--low-rate R] [--batch N] [--batch-ms MS]
 //                          [--partitions P] [--out FILE.json] [--tiny]
 // The topics must not exist yet (a fresh broker): the run creates them.
 #include <librdkafka/rdkafkacpp.h>
@@ -38,8 +40,18 @@ struct Options {
   std::string brokers, data, out;
   size_t requests = 200'000;
   double rate = 50'000;
+  size_t warmup = 50'000;
+  size_t low_requests = 15'000;
+  double low_rate = 5'000;
   int partitions = 4;
+  size_t batch_max = adapters::kafka::NodeOptions{}.batch_max;  // `kase run`'s defaults
+  int batch_ms = adapters::kafka::NodeOptions{}.batch_ms;
 };
+
+// The paced feeder sleeps at least this long when it is ahead of the
+// schedule and then sends everything due: one wake-up per tick, not one per
+// request (at 50,000/s a sleep per request cost more CPU than the producer).
+constexpr auto kPaceTick = std::chrono::milliseconds(1);
 
 struct Result {
   std::string name;
@@ -85,6 +97,7 @@ Result run(const Options& o, const std::string& name, const std::vector<std::str
   conf->set("enable.auto.commit", "false", err);
   conf->set("isolation.level", "read_committed", err);
   conf->set("fetch.wait.max.ms", "5", err);
+  conf->set("socket.nagle.disable", "true", err);
   std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
   std::vector<RdKafka::TopicPartition*> tps;
   // From the current end: decisions of an earlier run are not ours.
@@ -102,7 +115,8 @@ Result run(const Options& o, const std::string& name, const std::vector<std::str
     for (size_t i = 0; i < bytes.size(); ++i) {
       if (rate > 0) {
         const auto due = start + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(i) / rate));
-        if (Clock::now() < due) std::this_thread::sleep_until(due);
+        if (const auto now = Clock::now(); now < due)
+          std::this_thread::sleep_until(std::max(due, now + kPaceTick));
       }
       sent[i] = Clock::now();
       if (!producer->produce(events::bytes_of(bytes[i])).ok()) {
@@ -161,9 +175,19 @@ int main(int argc, char** argv) {
     else if (a == "--requests") o.requests = std::stoul(next());
     else if (a == "--rate") o.rate = std::stod(next());
     else if (a == "--partitions") o.partitions = std::stoi(next());
-    else if (a == "--tiny") o.requests = 3'000;
+    else if (a == "--warmup") o.warmup = std::stoul(next());
+    else if (a == "--low-requests") o.low_requests = std::stoul(next());
+    else if (a == "--low-rate") o.low_rate = std::stod(next());
+    else if (a == "--batch") o.batch_max = std::stoul(next());
+    else if (a == "--batch-ms") o.batch_ms = std::stoi(next());
+    else if (a == "--tiny") {
+      o.requests = 3'000;
+      o.warmup = 1'000;
+      o.low_requests = 1'000;
+    }
     else {
       std::fprintf(stderr, "usage: kase_kafka_bench --brokers B --data DIR [--requests N] [--rate R] "
+                           "[--warmup N] [--low-requests N] [--low-rate R] [--batch N] [--batch-ms MS] "
                            "[--partitions P] [--out FILE.json] [--tiny]\n");
       return 2;
     }
@@ -179,19 +203,28 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kafka_bench: %s\n", s.to_string().c_str());
     return 1;
   }
-  // Two halves of one stream: the flood run takes the setup and the first
-  // half, the paced run the second (request ids are the idempotency key).
-  bench::Pool pool = bench::build_pool(o.requests);
-  const size_t half = pool.bytes.size() / 2;
-  std::vector<std::string> flood(pool.bytes.begin(), pool.bytes.begin() + static_cast<long>(half));
-  std::vector<std::string> paced(pool.bytes.begin() + static_cast<long>(half), pool.bytes.end());
+  // One stream in parts (request ids are the idempotency key): an untimed
+  // warm-up, so that a fresh broker's JIT compilation (about half of its CPU
+  // in its first seconds, measured with perf) is not taken for the steady
+  // state; then the flood run's half of --requests, the paced run's half, and
+  // the low-rate run's --low-requests.
+  bench::Pool pool = bench::build_pool(o.requests + o.warmup + o.low_requests);
+  const size_t total = pool.bytes.size();
+  const size_t warm = std::min(o.warmup, total);
+  const size_t low = std::min(o.low_requests, total - warm);
+  const size_t half = (total - warm - low) / 2;
+  const auto at = [&](size_t i) { return pool.bytes.begin() + static_cast<long>(i); };
+  std::vector<std::string> warmup(at(0), at(warm));
+  std::vector<std::string> flood(at(warm), at(warm + half));
+  std::vector<std::string> paced(at(warm + half), at(warm + 2 * half));
+  std::vector<std::string> paced_low(at(warm + 2 * half), pool.bytes.end());
 
   std::atomic<bool> stop{false};
   adapters::kafka::NodeOptions no;
   no.brokers = o.brokers;
   no.data_dir = o.data;
-  no.batch_max = 2048;
-  no.batch_ms = 5;
+  no.batch_max = o.batch_max;
+  no.batch_ms = o.batch_ms;
   no.stop = &stop;
   no.verbose = false;
   adapters::kafka::NodeStats stats;
@@ -205,9 +238,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kafka_bench: the setup was not decided\n");
     return 1;
   }
+  if (!warmup.empty() && !run(o, "warm-up", warmup, 0).ok) {
+    stop = true;
+    node.join();
+    std::fprintf(stderr, "kafka_bench: the warm-up was not decided\n");
+    return 1;
+  }
   std::vector<Result> results;
   results.push_back(run(o, "kafka_e2e/flood", flood, 0));
   results.push_back(run(o, "kafka_e2e/paced", paced, o.rate));
+  if (!paced_low.empty()) results.push_back(run(o, "kafka_e2e/paced_low", paced_low, o.low_rate));
   stop = true;
   node.join();
   bool ok = node_status.ok();

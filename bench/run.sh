@@ -19,7 +19,11 @@ jobs="${KASE_BENCH_JOBS:-2}"
 results="$root/bench/results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O2 -g1" >/dev/null
-cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_replay_bench kase_kafka_bench
+if [ "${1:-}" = "kafka" ]; then  # only what that mode runs
+  cmake --build "$build" -j"$jobs" --target kase_kafka_bench
+else
+  cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_replay_bench kase_kafka_bench
+fi
 
 commit="$(git -C "$root" rev-parse --short HEAD)"
 if [ -n "$(git -C "$root" status --porcelain -- engine events projections adapters bench CMakeLists.txt)" ]; then
@@ -43,14 +47,19 @@ kafka() {
   for i in $(seq 1 "${KASE_BENCH_KAFKA_REPS:-3}"); do
     local b
     b=$("$root/ops/kafka/broker" start --dir "$kdir/broker" --port "${KASE_BENCH_KAFKA_PORT:-29592}" 2>/dev/null)
+    # The machine is shared: the 1-minute load average before and after each
+    # repetition goes into the result file.
+    cut -d' ' -f1 /proc/loadavg >>"$kdir/load"
     "$build/bench/kase_kafka_bench" --brokers "$b" --data "$kdir/data-$i" \
       --requests "${KASE_BENCH_KAFKA_REQUESTS:-200000}" --out "$kdir/run-$i.json" 2>/dev/null
+    cut -d' ' -f1 /proc/loadavg >>"$kdir/load"
     "$root/ops/kafka/broker" stop --dir "$kdir/broker" >/dev/null 2>&1
     runs+=("$kdir/run-$i.json")
   done
-  python3 - "$root/bench/README.md" "$results/kafka_e2e.json" "$commit" "$cpu_model" "${runs[@]}" <<'PY'
+  python3 - "$root/bench/README.md" "$results/kafka_e2e.json" "$commit" "$cpu_model" "$kdir/load" "${runs[@]}" <<'PY'
 import json, re, statistics, sys, datetime
-readme, out, commit, cpu, *runs = sys.argv[1:]
+readme, out, commit, cpu, load, *runs = sys.argv[1:]
+loads = [float(x) for x in open(load).read().split()]
 data = [json.load(open(r)) for r in runs]
 names = [b["name"] for b in data[0]["benchmarks"]]
 med = []
@@ -62,13 +71,17 @@ for n in names:
     med.append(m)
 date = datetime.date.today().isoformat()
 json.dump({"context": {"date": date, "commit": commit, "cpu_model": cpu, "nproc": 2,
-                       "broker": "Apache Kafka 3.9.1, one node, 127.0.0.1", "runs": [d for d in data]},
+                       "broker": "Apache Kafka 3.9.1, one node, 127.0.0.1",
+                       "load_average_1m_before_after": [loads[i:i + 2] for i in range(0, len(loads), 2)],
+                       "runs": [d for d in data]},
            "medians": med}, open(out, "w"), indent=1)
-rows = ["| benchmark | requests/s | p50 | p99 | target | date | commit |", "|---|---|---|---|---|---|---|"]
+rows = ["| benchmark | requests/s | p50 | p99 | target | date | commit | load average |",
+        "|---|---|---|---|---|---|---|---|"]
+load_range = f"{min(loads):.1f}–{max(loads):.1f}" if loads else "?"
 for m in med:
     offered = f' (offered {m["offered_per_second"]:,.0f}/s)' if m["offered_per_second"] else " (all at once)"
     rows.append(f'| `{m["name"]}`{offered} | {m["requests_per_second"]:,.0f} | {m["p50_ms"]:.1f} ms | '
-                f'{m["p99_ms"]:.1f} ms | 50,000/s with p99 < 50 ms | {date} | {commit} |')
+                f'{m["p99_ms"]:.1f} ms | 50,000/s with p99 < 50 ms | {date} | {commit} | {load_range} |')
 table = "\n".join(rows)
 text = open(readme).read()
 text = re.sub(r"(<!-- kafka:begin -->\n).*?(<!-- kafka:end -->)", lambda mm: mm.group(1) + table + "\n" + mm.group(2),

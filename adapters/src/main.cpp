@@ -69,7 +69,10 @@ commands:
       [--metrics HOST:PORT]
                             the engine node: join consumer group G (default kase-engine), fold
                             each assigned partition into its own RocksDB under DIR, publish
-                            decisions to kase.decisions exactly once; stops on SIGINT/SIGTERM
+                            decisions to kase.decisions exactly once; stops on SIGINT/SIGTERM.
+                            One Kafka transaction per batch; a batch closes at N requests
+                            (default 16384, at most 65536; at most 8192 of one partition) or MS
+                            milliseconds after its first request (default 25)
   run --listen HOST:PORT --data DIR --tls-cert F --tls-key F --client-ca F [HTTP limits]
       [--metrics HOST:PORT]
                             without --brokers: the HTTP/JSON API over the embedded log, with mutual
@@ -161,8 +164,8 @@ struct Args {
   std::string transactional_id;
   int partitions = 8;
   int replication = 1;
-  size_t batch = 2048;
-  int batch_ms = 20;
+  size_t batch = adapters::kafka::NodeOptions{}.batch_max;
+  int batch_ms = adapters::kafka::NodeOptions{}.batch_ms;
   uint64_t max = 0;
   bool follow = false;
   bool quiet = false;
@@ -228,7 +231,7 @@ using Ms = std::chrono::milliseconds;
 constexpr NumberOption kNumberOptions[] = {
     {"--partitions", 1, 10000, [](Args* a, uint64_t n) { a->partitions = static_cast<int>(n); }},
     {"--replication", 1, 16, [](Args* a, uint64_t n) { a->replication = static_cast<int>(n); }},
-    {"--batch", 1, adapters::kBatchRequestsMax, [](Args* a, uint64_t n) { a->batch = n; }},
+    {"--batch", 1, adapters::kafka::kNodeBatchRequestsMax, [](Args* a, uint64_t n) { a->batch = n; }},
     {"--batch-ms", 1, 10000, [](Args* a, uint64_t n) { a->batch_ms = static_cast<int>(n); }},
     {"--max", 1, UINT64_MAX / 2, [](Args* a, uint64_t n) { a->max = n; }},
     {"--http-threads", 1, 64, [](Args* a, uint64_t n) { a->http_threads = n; }},

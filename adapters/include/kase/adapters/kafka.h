@@ -61,14 +61,23 @@ class RequestProducer {
   [[nodiscard]] virtual uint64_t delivered() const = 0;
 };
 
+/// Largest node batch (`kase run --batch`): one transaction's requests over
+/// all assigned partitions; each partition's share is at most
+/// kBatchRequestsMax (the Ledger's batch).
+inline constexpr size_t kNodeBatchRequestsMax = 65'536;
+
 struct NodeOptions {
   std::string brokers;
   std::string data_dir;              // one RocksDB directory per partition below it
   std::string group = "kase-engine";
   std::string transactional_id;      // default: derived from data_dir (stable across restarts);
                                      // also the static group member id
-  size_t batch_max = 2048;           // requests per transaction (bounded count)
-  int batch_ms = 20;                 // and bounded time from the first request of a batch
+  // Each transaction costs a few broker round trips (about 100 ms on the
+  // benchmark machine, bench/README.md), whatever its size: large batches
+  // amortise them. A batch closes at batch_max requests, at kBatchRequestsMax
+  // of one partition, or batch_ms after its first request.
+  size_t batch_max = 16'384;         // requests per transaction (bounded count)
+  int batch_ms = 25;                 // and bounded time from the first request of a batch
   const std::atomic<bool>* stop = nullptr;  // set to leave the loop cleanly
   bool verbose = true;               // assignment and recovery lines on stderr
   /// When set, the node renders the metrics (metrics.h) for a scrape between
