@@ -3,8 +3,8 @@
 //
 // Untimed, once: the world's setup and a pool of payment-order traffic
 // (bench/world.h) are submitted through a Ledger into a fresh RocksDB store
-// (no fsync; the store is flushed by closing and reopening it read-only, as
-// an audit opens it). Timed, per iteration: one whole replay of that log —
+// (durable, as `kase submit` and `kase run` write it: the log in segment
+// files; the store is closed and reopened read-only, as an audit opens it). Timed, per iteration: one whole replay of that log —
 //   replay_embedded/verify: scan the log segments, verify each LogRecord and
 //     its nested request (FlatBuffers verifier), re-fold with the engine,
 //     recompute and compare every decision and the SHA-256 chain
@@ -67,8 +67,7 @@ void build(Built& out) {
     const Pool p = build_pool(pool_requests());
     {
       std::unique_ptr<projections::Store> store;
-      projections::RocksOptions o;
-      o.sync = false;
+      projections::RocksOptions o;  // durable, as `kase submit` and `kase run` write: the log in segment files
       if (Status s = projections::open_rocks_store(out.dir.string(), o, &store); !s.ok()) {
         out.error = s.to_string();
         return;
