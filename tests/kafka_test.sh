@@ -8,7 +8,9 @@
 #      takes over with nothing lost or doubled;
 #   4. three brokers (replication 3, min.insync.replicas 2); one is killed
 #      under load; processing continues and nothing is lost;
-#   5. the Kafka benchmark at a tiny size, so that it cannot rot.
+#   5. the HTTP API over Kafka (kase run --brokers --listen): answers equal
+#      kase.decisions, a restart rebuilds the decisions index, 202 then poll;
+#   6. the Kafka benchmark at a tiny size, so that it cannot rot.
 # Usage: kafka_test.sh KASE_BINARY PROJECT_ROOT [scenario...]
 # Fails (never skips) when the broker cannot start.
 set -euo pipefail
@@ -16,7 +18,7 @@ kase="$1"
 root="$2"
 shift 2
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(equivalence crash failover three_brokers bench)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(equivalence crash failover three_brokers http bench)
 broker="$root/ops/kafka/broker"
 port="${KASE_KAFKA_TEST_PORT:-29292}"
 work=$(mktemp -d)
@@ -198,6 +200,90 @@ for scenario in "${scenarios[@]}"; do
     "$kase" kafka verify --brokers "$B" --data "$work/three" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify with a broker down"; }
     expect_requests 3 4
     say "three brokers: $(grep '^requests' "$work/verify.txt")"
+    ;;
+  http)
+    say "http: the HTTP API over Kafka (4 partitions): answers equal kase.decisions; restart; 202 then poll"
+    start_kafka 1
+    "$kase" kafka init --brokers "$B" --partitions 4 >/dev/null
+    # The server stamps each request (intake_us must be absent); the outcomes
+    # then depend on the hour (R32), the answers' agreement with Kafka does not.
+    head -n 150 "$work/demo.jsonl" | sed 's/"intake_us": [0-9]*,//' >"$work/http.jsonl"
+    start_http() {  # start_http NAME [OPTION...]: starts `kase run --brokers --listen`; sets PID and URL
+      start_engine "$1" "$work/http-data" --listen 127.0.0.1:0 --plain-http "${@:2}"
+      local deadline=$((SECONDS + 90))
+      URL=""
+      until [ -n "$URL" ]; do
+        URL=$(grep -o 'serving http://127.0.0.1:[0-9]*' "$work/engine-$1.log" | sed 's/serving //' || true)
+        kill -0 "$PID" 2>/dev/null || fail "kase run --brokers --listen exited"
+        [ $SECONDS -ge $deadline ] && fail "kase run --brokers --listen did not start serving"
+        sleep 0.2
+      done
+      until curl -sf "$URL/readyz" >"$work/readyz.json"; do
+        [ $SECONDS -ge $deadline ] && fail "not ready after 90 s: $(curl -s "$URL/readyz")"
+        sleep 0.5
+      done
+      grep -q '"log": "kafka", "partitions": \[0, 1, 2, 3\]' "$work/readyz.json" || fail "readyz: $(cat "$work/readyz.json")"
+    }
+    post() {  # post JSON: prints "CODE BODY"
+      curl -s -o "$work/body" -w '%{http_code}' -H 'content-type: application/json' --data "$1" "$URL/v1/requests"
+      printf ' %s\n' "$(cat "$work/body")"
+    }
+    stop_checked() {  # SIGTERM; the node must exit 0
+      kill -TERM "$PID"
+      wait "$PID" || fail "kase run --brokers --listen exited $? on SIGTERM"
+    }
+    start_http h1
+    : >"$work/http-answers.jsonl"
+    while IFS= read -r line; do
+      id=$(printf '%s' "$line" | sed 's/^{"request_id": "\([^"]*\)".*/\1/')
+      out=$(post "$line")
+      [ "${out%% *}" = 200 ] || fail "POST $id: $out (want 200 with the decision)"
+      body="${out#* }"
+      case "$body" in *"\"request_id\": \"$id\""*) ;; *) fail "POST $id answered another request: $body" ;; esac
+      printf '%s\n' "$body" >>"$work/http-answers.jsonl"
+    done <"$work/http.jsonl"
+    # A request id seen before: the original decision, nothing new logged.
+    again=$(post "$(sed -n 10p "$work/http.jsonl")")
+    [ "$again" = "200 $(sed -n 10p "$work/http-answers.jsonl")" ] || fail "a resubmitted request id: $again"
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/decisions/no-such-request")" = 404 ] || fail "unknown decision not 404"
+    [ "$(curl -s "$URL/v1/decisions/demo-20")" = "$(sed -n 20p "$work/http-answers.jsonl")" ] || fail "GET a decision"
+    # A query runs on the node's thread over its partitions.
+    code=$(curl -s -o "$work/app.json" -w '%{http_code}' "$URL/v1/applications/APP-MIN-FINANCE-1")
+    if grep -q '"request_id": "demo-13",.*"outcome": "accepted"' "$work/http-answers.jsonl"; then
+      [ "$code" = 200 ] && grep -q APP-MIN-FINANCE-1 "$work/app.json" || fail "application query: $code $(cat "$work/app.json")"
+    else
+      [ "$code" = 404 ] || fail "application query of a rejected application: $code"
+    fi
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/blocks")" = 200 ] || fail "blocks query"
+    stop_checked
+    # Every answer is the decision Kafka holds for that request.
+    "$kase" kafka read decisions --brokers "$B" >"$work/http-kafka.jsonl"
+    while IFS= read -r answer; do
+      grep -Fxq -- "$answer" "$work/http-kafka.jsonl" || fail "an HTTP answer is not in kase.decisions: $answer"
+    done <"$work/http-answers.jsonl"
+    # Restarted, with no wait for decisions: 202 and a Location to poll; the
+    # decisions index is rebuilt from kase.decisions.
+    start_http h2 --http-decision-wait-ms 0
+    [ "$(curl -s "$URL/v1/decisions/demo-20")" = "$(sed -n 20p "$work/http-answers.jsonl")" ] ||
+      fail "after a restart, GET a decision decided before it"
+    : >"$work/http-locations.txt"
+    sed -n '151,190p' "$work/demo.jsonl" | sed 's/"intake_us": [0-9]*,//' | while IFS= read -r line; do
+      out=$(post "$line")
+      [ "${out%% *}" = 202 ] || fail "POST with --http-decision-wait-ms 0: $out (want 202)"
+      printf '%s\n' "${out#* }" | sed 's/.*"location": "\([^"]*\)".*/\1/' >>"$work/http-locations.txt"
+    done
+    [ "$(wc -l <"$work/http-locations.txt")" = 40 ] || fail "40 POSTs, $(wc -l <"$work/http-locations.txt") locations"
+    deadline=$((SECONDS + 90))
+    while IFS= read -r loc; do
+      until [ "$(curl -s -o "$work/body" -w '%{http_code}' "$URL$loc")" = 200 ]; do
+        [ $SECONDS -ge $deadline ] && fail "$loc not decided after 90 s"
+        sleep 0.2
+      done
+      grep -Fxq -- "$(cat "$work/body")" <("$kase" kafka read decisions --brokers "$B") || fail "$loc: not in kase.decisions"
+    done <"$work/http-locations.txt"
+    stop_checked
+    "$kase" kafka verify --brokers "$B" --data "$work/http-data" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify"; }
+    say "http: 150 answered in the wait, 40 polled after 202, all equal to kase.decisions"
     ;;
   bench)
     say "bench: kase_kafka_bench at a tiny size"

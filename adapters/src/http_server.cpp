@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -27,6 +28,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "kase/adapters/kafka.h"
 #include "kase/adapters/ledger.h"
 #include "kase/adapters/metrics.h"
 #include "kase/adapters/query.h"
@@ -59,32 +61,53 @@ struct EngineReply {
   enum class Kind : uint8_t { answer, not_found, json, failed } kind = Kind::failed;
   Answer answer;         // answer: the LogRecord
   unsigned status = 200; // json
-  std::string json;
+  std::string json;      // json; failed: why, when known
 };
 
-/// A query on the live state; runs on the engine thread between batches.
-using StateQuery = std::function<EngineReply(const Ledger&)>;
+/// A query on the live state: runs where the state lives (the engine thread
+/// between batches; on Kafka the node's thread) over every Ledger there (one
+/// on the embedded log; on Kafka the partitions the node holds).
+using StateQuery = std::function<EngineReply(std::span<const Ledger* const>)>;
 
 struct Work {
-  enum class Kind : uint8_t { submit, find, query } kind = Kind::submit;
+  // ready: /readyz's body (json), or failed with the reason.
+  enum class Kind : uint8_t { submit, find, query, ready } kind = Kind::submit;
   std::string bytes;  // submit: the binary request; find: the request id
   StateQuery query;
-  std::function<void(EngineReply)> done;  // called on the engine thread
+  std::function<void(EngineReply)> done;  // called on the backend's thread
+  /// submit: called when the request is durable in the log but perhaps not
+  /// yet decided (Kafka has it); the embedded log makes it durable and
+  /// decides it in one commit and calls only done().
+  std::function<void()> accepted;
 };
 
 enum class Pushed : uint8_t { queued, overloaded, stopping };
 
+/// Where requests are decided: the embedded log (EngineLoop) or Kafka
+/// (KafkaBackend). Each piece of work gets exactly one done() call unless
+/// push() refuses it.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  /// `over_limit`: the metrics' scrape, which must get through an overload.
+  virtual Pushed push(Work&& w, bool over_limit = false) = 0;
+  /// Refuses new work, finishes what is queued and joins. Idempotent.
+  virtual void stop() = 0;
+  [[nodiscard]] virtual bool failed() const = 0;
+  [[nodiscard]] virtual uint64_t decided() const = 0;
+  [[nodiscard]] virtual uint64_t batches() const = 0;
+};
+
 /// Owns the Ledger; drains the queue in order, folding consecutive requests
 /// into one committed batch (group commit), answering each after its batch is
 /// durable. Finds and queries see every request queued before them.
-class EngineLoop {
+class EngineLoop final : public Backend {
  public:
   EngineLoop(std::unique_ptr<Ledger> ledger, size_t queue_max)
       : ledger_(std::move(ledger)), queue_max_(queue_max), thread_([this] { run(); }) {}
-  ~EngineLoop() { stop(); }
+  ~EngineLoop() override { stop(); }
 
-  /// `over_limit`: the metrics' scrape, which must get through an overload.
-  Pushed push(Work&& w, bool over_limit = false) {
+  Pushed push(Work&& w, bool over_limit = false) override {
     {
       std::lock_guard lk(mu_);
       if (stopping_) return Pushed::stopping;
@@ -96,7 +119,7 @@ class EngineLoop {
   }
 
   /// Refuses new work, decides everything queued and joins.
-  void stop() {
+  void stop() override {
     {
       std::lock_guard lk(mu_);
       stopping_ = true;
@@ -105,9 +128,9 @@ class EngineLoop {
     if (thread_.joinable()) thread_.join();
   }
 
-  [[nodiscard]] bool failed() const { return failed_.load(); }
-  [[nodiscard]] uint64_t decided() const { return decided_.load(); }
-  [[nodiscard]] uint64_t batches() const { return batches_.load(); }
+  [[nodiscard]] bool failed() const override { return failed_.load(); }
+  [[nodiscard]] uint64_t decided() const override { return decided_.load(); }
+  [[nodiscard]] uint64_t batches() const override { return batches_.load(); }
 
  private:
   void run() {
@@ -171,8 +194,13 @@ class EngineLoop {
       } else if (s.code() == Errc::not_found) {
         r.kind = EngineReply::Kind::not_found;
       }
+    } else if (w.kind == Work::Kind::ready) {
+      r.kind = EngineReply::Kind::json;
+      r.json = "{\"status\": \"ready\", \"log\": \"embedded\", \"next_offset\": " +
+               std::to_string(ledger_->meta().next_offset) + "}";
     } else {
-      r = w.query(*ledger_);
+      const Ledger* l = ledger_.get();
+      r = w.query(std::span<const Ledger* const>(&l, 1));
     }
     w.done(std::move(r));
   }
@@ -187,6 +215,240 @@ class EngineLoop {
   std::atomic<uint64_t> decided_{0};
   std::atomic<uint64_t> batches_{0};
   std::thread thread_;  // last: starts after the members above exist
+};
+
+/// The HTTP API over Kafka. A request is produced to kase.requests
+/// (idempotent, acks=all) and counts as accepted once Kafka has it; its
+/// decision comes from kase.decisions, which a reader follows from the start
+/// (read_committed, no consumer group) into an index by request id. Queries
+/// run on the engine node's thread over the partitions it holds.
+class KafkaBackend final : public Backend {
+ public:
+  KafkaBackend(std::string brokers, std::unique_ptr<kafka::RequestProducer> producer, kafka::PartitionTap* tap,
+               size_t queue_max)
+      : brokers_(std::move(brokers)),
+        producer_(std::move(producer)),
+        tap_(tap),
+        queue_max_(queue_max),
+        poller_([this] { poll_loop(); }),
+        reader_([this] { read_loop(); }) {}
+  ~KafkaBackend() override { stop(); }
+
+  Pushed push(Work&& w, bool over_limit = false) override {
+    if (stopping_.load()) return Pushed::stopping;
+    switch (w.kind) {
+      case Work::Kind::submit:
+        return submit(std::move(w), over_limit);
+      case Work::Kind::find: {
+        EngineReply r;
+        {
+          std::lock_guard lk(mu_);
+          if (auto it = index_.find(w.bytes); it != index_.end()) {
+            r.kind = EngineReply::Kind::answer;
+            r.answer.record = it->second;
+          } else if (caught_up_) {
+            r.kind = EngineReply::Kind::not_found;
+          } else {
+            r.json = "still reading kase.decisions from the start; try again shortly";
+          }
+        }
+        w.done(std::move(r));
+        return Pushed::queued;
+      }
+      case Work::Kind::ready: {
+        if (!caught_up_.load()) {
+          EngineReply r;
+          r.json = "still reading kase.decisions from the start";
+          w.done(std::move(r));
+          return Pushed::queued;
+        }
+        const uint64_t indexed = decided();
+        tap_->post([done = std::move(w.done), indexed](std::span<const Ledger* const> ledgers,
+                                                        std::span<const int32_t> ids) {
+          EngineReply r;
+          if (ledgers.empty()) {
+            r.json = "the engine node holds no partitions (starting, rebalancing or stopped)";
+          } else {
+            r.kind = EngineReply::Kind::json;
+            std::string list;
+            for (int32_t p : ids) list += (list.empty() ? "" : ", ") + std::to_string(p);
+            r.json = "{\"status\": \"ready\", \"log\": \"kafka\", \"partitions\": [" + list +
+                     "], \"decisions_indexed\": " + std::to_string(indexed) + "}";
+          }
+          done(std::move(r));
+        });
+        return Pushed::queued;
+      }
+      case Work::Kind::query:
+        tap_->post([query = std::move(w.query), done = std::move(w.done)](std::span<const Ledger* const> ledgers,
+                                                                            std::span<const int32_t>) {
+          if (ledgers.empty()) {
+            EngineReply r;
+            r.json = "the engine node holds no partitions (starting, rebalancing or stopped)";
+            done(std::move(r));
+            return;
+          }
+          done(query(ledgers));
+        });
+        return Pushed::queued;
+    }
+    return Pushed::stopping;
+  }
+
+  void stop() override {
+    if (stopping_.exchange(true)) {
+      if (poller_.joinable()) poller_.join();
+      if (reader_.joinable()) reader_.join();
+      return;
+    }
+    if (poller_.joinable()) poller_.join();  // flushes what was produced: nothing accepted is left behind
+    if (reader_.joinable()) reader_.join();
+  }
+
+  [[nodiscard]] bool failed() const override { return false; }  // Kafka errors are retried
+  [[nodiscard]] uint64_t decided() const override { return indexed_.load(); }
+  [[nodiscard]] uint64_t batches() const override { return delivered_.load(); }
+
+ private:
+  /// How long an answered-or-abandoned wait for a decision is kept.
+  static constexpr auto kWaiterTtl = std::chrono::minutes(10);
+  using Done = std::function<void(EngineReply)>;
+  struct Waiter {
+    Done done;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  Pushed submit(Work&& w, bool over_limit) {
+    if (in_flight_.load() >= queue_max_ && !over_limit) return Pushed::overloaded;
+    const fb::Request* req = events::verify_request(events::bytes_of(w.bytes));
+    if (req == nullptr || req->request_id() == nullptr) {
+      EngineReply r;
+      r.json = "the request does not verify";
+      w.done(std::move(r));
+      return Pushed::queued;
+    }
+    std::string id(req->request_id()->string_view());
+    ++in_flight_;
+    auto done = std::make_shared<Done>(std::move(w.done));
+    Status s = producer_->produce(events::bytes_of(w.bytes), [this, id, done, accepted = std::move(w.accepted)](
+                                                                 const Status& st) {
+      --in_flight_;
+      if (!st.ok()) {
+        EngineReply r;
+        r.json = "Kafka did not take the request (" + st.message() + "); it was not logged, resubmit it by its request id";
+        (*done)(std::move(r));
+        return;
+      }
+      ++delivered_;
+      if (accepted) accepted();
+      await_decision(id, std::move(*done));
+    });
+    if (!s.ok()) {
+      --in_flight_;
+      EngineReply r;
+      r.json = "Kafka did not take the request (" + s.message() + "); it was not logged, resubmit it by its request id";
+      (*done)(std::move(r));
+    }
+    return Pushed::queued;
+  }
+
+  /// After delivery: the decision when it is indexed already (an earlier
+  /// request with this id, or a fast engine), else when the reader sees it.
+  void await_decision(const std::string& id, Done done) {
+    std::unique_lock lk(mu_);
+    if (auto it = index_.find(id); it != index_.end()) {
+      EngineReply r;
+      r.kind = EngineReply::Kind::answer;
+      r.answer.record = it->second;
+      r.answer.duplicate = true;  // only ever compared for another actor's record
+      lk.unlock();
+      done(std::move(r));
+      return;
+    }
+    waiters_[id].push_back(Waiter{std::move(done), std::chrono::steady_clock::now()});
+  }
+
+  void poll_loop() {
+    auto last_prune = std::chrono::steady_clock::now();
+    while (!stopping_.load()) {
+      producer_->poll(50);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_prune > std::chrono::seconds(10)) {
+        last_prune = now;
+        std::lock_guard lk(mu_);
+        for (auto it = waiters_.begin(); it != waiters_.end();) {
+          auto& list = it->second;
+          std::erase_if(list, [&](const Waiter& w) { return now - w.since > kWaiterTtl; });
+          it = list.empty() ? waiters_.erase(it) : std::next(it);
+        }
+      }
+    }
+    if (Status s = producer_->flush(10'000); !s.ok())
+      std::fprintf(stderr, "kase run: HTTP intake: %s\n", s.to_string().c_str());
+  }
+
+  void read_loop() {
+    kafka::ReadOptions o;
+    o.brokers = brokers_;
+    o.topic = kafka::kDecisionsTopic;
+    o.follow = true;
+    o.stop = &stopping_;
+    o.caught_up = [this] { caught_up_.store(true); };
+    while (!stopping_.load()) {
+      Status s = kafka::read_topic(o, [this](int32_t, int64_t, std::span<const uint8_t> value,
+                                             const std::vector<std::pair<std::string, std::string>>&) {
+        index_record(value);
+      });
+      if (stopping_.load()) break;
+      std::fprintf(stderr, "kase run: reading %s: %s; retrying\n", kafka::kDecisionsTopic,
+                   s.ok() ? "stopped" : s.to_string().c_str());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+
+  void index_record(std::span<const uint8_t> value) {
+    const fb::LogRecord* rec = events::verify_log_record(value);
+    if (rec == nullptr) return;
+    const fb::Request* req = events::nested_request(*rec);
+    if (req == nullptr || req->request_id() == nullptr) return;
+    std::string id(req->request_id()->string_view());
+    std::vector<Waiter> ready;
+    std::string record;
+    {
+      std::lock_guard lk(mu_);
+      auto [it, added] = index_.try_emplace(id);
+      if (added) {
+        it->second.assign(reinterpret_cast<const char*>(value.data()), value.size());
+        ++indexed_;
+      }
+      record = it->second;  // the first decision of this id: a duplicate's record repeats it
+      if (auto w = waiters_.find(id); w != waiters_.end()) {
+        ready = std::move(w->second);
+        waiters_.erase(w);
+      }
+    }
+    for (Waiter& w : ready) {
+      EngineReply r;
+      r.kind = EngineReply::Kind::answer;
+      r.answer.record = record;
+      w.done(std::move(r));
+    }
+  }
+
+  const std::string brokers_;
+  std::unique_ptr<kafka::RequestProducer> producer_;
+  kafka::PartitionTap* tap_;
+  const size_t queue_max_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> caught_up_{false};
+  std::atomic<size_t> in_flight_{0};
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> indexed_{0};
+  std::mutex mu_;
+  std::unordered_map<std::string, std::string> index_;            // request id -> LogRecord
+  std::unordered_map<std::string, std::vector<Waiter>> waiters_;  // request id -> delivered, not yet decided
+  std::thread poller_;  // last: start after the members above exist
+  std::thread reader_;
 };
 
 // ---- Responses ----------------------------------------------------------------
@@ -254,14 +516,14 @@ bool is_http_parse_error(const beast::error_code& ec) {
 
 class Server::Impl {
  public:
-  Impl(const ServerOptions& o, std::unique_ptr<Ledger> ledger)
+  Impl(const ServerOptions& o, std::unique_ptr<Backend> backend)
       : options_(o),
         limits_(o.limits),
         clock_(o.clock_us ? o.clock_us : std::function<int64_t()>(system_now_us)),
         ssl_ctx_(ssl::context::tls_server),
         ioc_(static_cast<int>(std::max<size_t>(o.threads, 1))),
         acceptor_(net::make_strand(ioc_)),
-        engine_(std::move(ledger), o.limits.queue_requests_max) {}
+        engine_(std::move(backend)) {}
 
   Status open() {
     beast::error_code ec;
@@ -293,7 +555,7 @@ class Server::Impl {
       acceptor_.close(ec);
     });
     // Everything queued is decided and committed; its answers are posted.
-    engine_.stop();
+    engine_->stop();
     // Let the sessions write them: bounded, idle keep-alive connections stay.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (busy_.load() > 0 && std::chrono::steady_clock::now() < until)
@@ -304,7 +566,7 @@ class Server::Impl {
   }
 
   [[nodiscard]] uint16_t port() const { return port_; }
-  [[nodiscard]] bool failed() const { return engine_.failed(); }
+  [[nodiscard]] bool failed() const { return engine_->failed(); }
 
   Status metrics(std::chrono::milliseconds wait, std::string* out) {
     struct Pending {
@@ -317,12 +579,12 @@ class Server::Impl {
     auto pending = std::make_shared<Pending>();
     Work w;
     w.kind = Work::Kind::query;
-    w.query = [this](const Ledger& l) {
+    w.query = [this](std::span<const Ledger* const> ledgers) {
       const ServerStats st = stats();
       metrics::View v;
       v.mode = "embedded";
       v.now_us = clock_();
-      v.partitions.push_back(metrics::PartitionView{"embedded", &l, -1});
+      for (const Ledger* l : ledgers) v.partitions.push_back(metrics::PartitionView{"embedded", l, -1});
       v.http = &st;
       EngineReply r;
       r.kind = EngineReply::Kind::json;
@@ -338,7 +600,7 @@ class Server::Impl {
       }
       pending->cv.notify_all();
     };
-    if (engine_.push(std::move(w), true) != Pushed::queued) return {Errc::io_error, "the engine is stopping"};
+    if (engine_->push(std::move(w), true) != Pushed::queued) return {Errc::io_error, "the engine is stopping"};
     std::unique_lock lk(pending->mu);
     if (!pending->cv.wait_for(lk, wait, [&] { return pending->done; }))
       return {Errc::io_error, "the engine thread did not answer within " + std::to_string(wait.count()) + " ms"};
@@ -352,8 +614,8 @@ class Server::Impl {
     s.connections_refused = connections_refused_.load();
     s.handshakes_failed = handshakes_failed_.load();
     s.requests = requests_.load();
-    s.decided = engine_.decided();
-    s.batches = engine_.batches();
+    s.decided = engine_->decided();
+    s.batches = engine_->batches();
     s.timeouts = timeouts_.load();
     return s;
   }
@@ -540,14 +802,22 @@ class Server::Impl {
     explicit Waiter(const net::any_io_executor& ex) : timer(ex) {}
     net::steady_timer timer;
     std::optional<EngineReply> reply;
+    bool accepted = false;             // durable in the log (Work::accepted)
+    bool waiting_for_accepted = false;
   };
   struct Called {
     Pushed pushed = Pushed::queued;
     std::optional<EngineReply> reply;  // empty: not ready within the wait
+    bool accepted = false;             // without a reply: durable, decision pending
   };
 
-  /// Queues work for the engine thread and waits for its reply, at most `wait`.
-  net::awaitable<Called> call(Work work, std::chrono::milliseconds wait) {
+  /// Queues work for the engine thread and waits for its reply, at most
+  /// `wait`. With `durable_wait` (a submit): when no reply came within
+  /// `wait`, waits up to `durable_wait` more for the reply or for the request
+  /// to be durable in the log, so that a 202 never promises what a crash
+  /// could lose.
+  net::awaitable<Called> call(Work work, std::chrono::milliseconds wait,
+                              std::chrono::milliseconds durable_wait = std::chrono::milliseconds(0)) {
     auto executor = co_await net::this_coro::executor;
     auto waiter = std::make_shared<Waiter>(executor);
     waiter->timer.expires_after(wait);
@@ -562,14 +832,36 @@ class Server::Impl {
         }
       });
     };
+    if (durable_wait.count() > 0) {
+      work.accepted = [executor, weak] {
+        net::post(executor, [weak] {
+          if (auto w = weak.lock()) {
+            w->accepted = true;
+            if (w->waiting_for_accepted) w->timer.cancel();
+          }
+        });
+      };
+    }
     Called c;
-    c.pushed = engine_.push(std::move(work));
+    c.pushed = engine_->push(std::move(work));
     if (c.pushed != Pushed::queued) co_return c;
     auto [ec] = co_await waiter->timer.async_wait(kTuple);
     (void)ec;
+    if (!waiter->reply && !waiter->accepted && durable_wait.count() > 0) {
+      waiter->waiting_for_accepted = true;
+      waiter->timer.expires_after(durable_wait);
+      auto [ec2] = co_await waiter->timer.async_wait(kTuple);
+      (void)ec2;
+    }
     c.reply = std::move(waiter->reply);
+    c.accepted = waiter->accepted;
     co_return c;
   }
+
+  /// How long a read (readyz, a decision, a query) waits for the engine: the
+  /// read timeout, not the decision wait, which may be 0 (then every POST
+  /// answers 202 at once, but reads still answer).
+  [[nodiscard]] std::chrono::milliseconds query_wait() const { return limits_.read_timeout; }
 
   static HttpResponse not_queued(Pushed p) {
     HttpResponse res = p == Pushed::overloaded
@@ -612,19 +904,14 @@ class Server::Impl {
   }
 
   net::awaitable<HttpResponse> readyz() {
-    if (engine_.failed()) co_return unavailable("a commit failed; the node must be restarted");
+    if (engine_->failed()) co_return unavailable("a commit failed; the node must be restarted");
     Work w;
-    w.kind = Work::Kind::query;
-    w.query = [](const Ledger& l) {
-      EngineReply r;
-      r.kind = EngineReply::Kind::json;
-      r.json = "{\"status\": \"ready\", \"log\": \"embedded\", \"next_offset\": " +
-               std::to_string(l.meta().next_offset) + "}";
-      return r;
-    };
-    Called c = co_await call(std::move(w), limits_.decision_wait);
+    w.kind = Work::Kind::ready;
+    Called c = co_await call(std::move(w), query_wait());
     if (c.pushed != Pushed::queued) co_return not_queued(c.pushed);
     if (!c.reply) co_return unavailable("the engine did not answer within the wait");
+    if (c.reply->kind != EngineReply::Kind::json)
+      co_return unavailable(c.reply->json.empty() ? "not ready" : std::move(c.reply->json));
     co_return json_response(200, std::move(c.reply->json));
   }
 
@@ -640,11 +927,17 @@ class Server::Impl {
     Work w;
     w.kind = Work::Kind::submit;
     w.bytes = std::move(bin);
-    Called c = co_await call(std::move(w), limits_.decision_wait);
+    Called c = co_await call(std::move(w), limits_.decision_wait, query_wait());
     if (c.pushed != Pushed::queued) co_return not_queued(c.pushed);
     const std::string location = "/v1/decisions/" + percent_encode(request_id);
+    if (!c.reply && !c.accepted) {
+      // Neither decided nor durable within the read timeout: it may still be
+      // logged; resubmitting the same request id is safe (idempotent).
+      co_return unavailable("not yet in the log after " + std::to_string(query_wait().count()) +
+                            " ms; resubmit it by its request id (a request id is decided once)");
+    }
     if (!c.reply) {
-      // Queued, and decided as soon as the engine gets to it.
+      // Durable in the log, and decided as soon as the engine gets to it.
       HttpResponse res = json_response(202, "{\"request_id\": " + json_string(request_id) +
                                                 ", \"status\": \"pending\", \"location\": " +
                                                 json_string(location) + "}");
@@ -652,7 +945,9 @@ class Server::Impl {
       co_return res;
     }
     if (c.reply->kind != EngineReply::Kind::answer)
-      co_return unavailable("the commit failed; the request was not logged, resubmit it by its request id");
+      co_return unavailable(c.reply->json.empty()
+                                ? "the commit failed; the request was not logged, resubmit it by its request id"
+                                : std::move(c.reply->json));
     co_return answer_response(*c.reply, who, location);
   }
 
@@ -669,10 +964,11 @@ class Server::Impl {
     Work w;
     w.kind = Work::Kind::find;
     w.bytes = request_id;
-    Called c = co_await call(std::move(w), limits_.decision_wait);
+    Called c = co_await call(std::move(w), query_wait());
     if (c.pushed != Pushed::queued) co_return not_queued(c.pushed);
     if (!c.reply) co_return unavailable("the engine did not answer within the wait");
-    if (c.reply->kind == EngineReply::Kind::failed) co_return unavailable("the log could not be read");
+    if (c.reply->kind == EngineReply::Kind::failed)
+      co_return unavailable(c.reply->json.empty() ? "the log could not be read" : std::move(c.reply->json));
     const bool visible = c.reply->kind == EngineReply::Kind::answer &&
                          (who.kind != CertKind::user || record_actor(c.reply->answer) == who.name);
     if (!visible) co_return refusal_response(404, reason::kHttpNotFound, "no decision for request id " + request_id);
@@ -692,55 +988,80 @@ class Server::Impl {
     // User certificates see orders on accounts they hold rights on and their
     // own applications; anything else reads as absent (R41).
     const std::string viewer = who.kind == CertKind::user ? who.name : std::string();
-    w.query = [id = m.id, params = m.params, viewer, now, service](const Ledger& l) {
-      const engine::State& s = l.state();
+    w.query = [id = m.id, params = m.params, viewer, now, service](std::span<const Ledger* const> ledgers) {
       EngineReply r;
       r.kind = EngineReply::Kind::json;
-      switch (id) {
-        case RouteId::person:
-          r.json = person_json(s, params[0], now);
+      // On Kafka each partition holds its own clients: a thing that names a
+      // client, an order or a document is in at most one of them; lists are
+      // merged; a person is shown from the partition that knows the person.
+      std::vector<std::string> lists;
+      for (const Ledger* l : ledgers) {
+        const engine::State& s = l->state();
+        std::string one = state_query(s, id, params, viewer, now, service);
+        if (id == RouteId::late_applications || id == RouteId::blocks || id == RouteId::overdue_messages) {
+          lists.push_back(std::move(one));
+        } else if (id == RouteId::person) {
+          const engine::NameId p = s.names.find(params[0]);
+          if (r.json.empty() || (p != engine::kNoName && s.persons.find(p) != nullptr)) r.json = std::move(one);
+          if (p != engine::kNoName && s.persons.find(p) != nullptr) break;
+        } else if (!one.empty()) {
+          r.json = std::move(one);
           break;
-        case RouteId::order:
-          r.json = order_json(s, params[0], params[1]);
-          if (!r.json.empty() && !viewer.empty() && !holds_rights(s, viewer, params[0], params[1])) r.json.clear();
-          break;
-        case RouteId::application:
-          r.json = application_json(s, params[0]);
-          if (!r.json.empty() && !viewer.empty()) {
-            const engine::NameId app = s.names.find(params[0]);
-            if (s.applications.find(app)->second.user != s.names.find(viewer)) r.json.clear();
-          }
-          break;
-        case RouteId::late_applications:
-          r.json = jsonl_to_array(late_applications_jsonl(s, now));
-          break;
-        case RouteId::blocks:
-          r.json = blocks_json(s);
-          break;
-        case RouteId::overdue_messages:
-          r.json = jsonl_to_array(overdue_messages_jsonl(s, now));
-          break;
-        case RouteId::document:
-          // A user certificate reads the documents of a client it holds rights on in that service.
-          if (viewer.empty() || holds_document_rights(s, viewer, params[0], service)) {
-            const engine::NameId c = s.names.find(params[0]);
-            const engine::NameId d = s.names.find(params[2]);
-            if (c != engine::kNoName && d != engine::kNoName &&
-                s.documents.find(engine::DocumentKey{c, d, static_cast<uint8_t>(service)}) != nullptr)
-              r.json = document_json(s, params[0], service, params[2]);
-          }
-          break;
-        default:
-          break;
+        }
       }
+      if (!lists.empty()) r.json = lists.size() == 1 ? std::move(lists[0]) : merge_json_arrays(lists);
       if (r.json.empty()) r.status = 404;
       return r;
     };
-    Called c = co_await call(std::move(w), limits_.decision_wait);
+    Called c = co_await call(std::move(w), query_wait());
     if (c.pushed != Pushed::queued) co_return not_queued(c.pushed);
     if (!c.reply) co_return unavailable("the engine did not answer within the wait");
     if (c.reply->status == 404) co_return refusal_response(404, reason::kHttpNotFound, "not found");
     co_return json_response(200, std::move(c.reply->json));
+  }
+
+  /// One query route on one state; "" when absent (or hidden from `viewer`).
+  static std::string state_query(const engine::State& s, RouteId id, const std::vector<std::string>& params,
+                                 const std::string& viewer, int64_t now, fb::Service service) {
+    std::string json;
+    switch (id) {
+      case RouteId::person:
+        json = person_json(s, params[0], now);
+        break;
+      case RouteId::order:
+        json = order_json(s, params[0], params[1]);
+        if (!json.empty() && !viewer.empty() && !holds_rights(s, viewer, params[0], params[1])) json.clear();
+        break;
+      case RouteId::application:
+        json = application_json(s, params[0]);
+        if (!json.empty() && !viewer.empty()) {
+          const engine::NameId app = s.names.find(params[0]);
+          if (s.applications.find(app)->second.user != s.names.find(viewer)) json.clear();
+        }
+        break;
+      case RouteId::late_applications:
+        json = jsonl_to_array(late_applications_jsonl(s, now));
+        break;
+      case RouteId::blocks:
+        json = blocks_json(s);
+        break;
+      case RouteId::overdue_messages:
+        json = jsonl_to_array(overdue_messages_jsonl(s, now));
+        break;
+      case RouteId::document:
+        // A user certificate reads the documents of a client it holds rights on in that service.
+        if (viewer.empty() || holds_document_rights(s, viewer, params[0], service)) {
+          const engine::NameId c = s.names.find(params[0]);
+          const engine::NameId d = s.names.find(params[2]);
+          if (c != engine::kNoName && d != engine::kNoName &&
+              s.documents.find(engine::DocumentKey{c, d, static_cast<uint8_t>(service)}) != nullptr)
+            json = document_json(s, params[0], service, params[2]);
+        }
+        break;
+      default:
+        break;
+    }
+    return json;
   }
 
   /// Whether `user` holds a live eKase mode on the account of the order.
@@ -759,7 +1080,7 @@ class Server::Impl {
   ssl::context ssl_ctx_;  // outlives the streams that the io_context destroys
   net::io_context ioc_;
   tcp::acceptor acceptor_;
-  EngineLoop engine_;
+  std::unique_ptr<Backend> engine_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
@@ -781,7 +1102,22 @@ Server::~Server() {
 Status Server::start(projections::Store* store, const ServerOptions& options, std::unique_ptr<Server>* out) {
   std::unique_ptr<Ledger> ledger;
   if (Status s = Ledger::open(store, &ledger); !s.ok()) return s;
-  auto impl = std::make_unique<Impl>(options, std::move(ledger));
+  auto impl = std::make_unique<Impl>(
+      options, std::make_unique<EngineLoop>(std::move(ledger), options.limits.queue_requests_max));
+  if (Status s = impl->open(); !s.ok()) {
+    impl->stop();
+    return s;
+  }
+  out->reset(new Server(std::move(impl)));
+  return {};
+}
+
+Status Server::start_kafka(const std::string& brokers, kafka::PartitionTap* queries, const ServerOptions& options,
+                           std::unique_ptr<Server>* out) {
+  std::unique_ptr<kafka::RequestProducer> producer;
+  if (Status s = kafka::RequestProducer::open(brokers, &producer); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>(
+      options, std::make_unique<KafkaBackend>(brokers, std::move(producer), queries, options.limits.queue_requests_max));
   if (Status s = impl->open(); !s.ok()) {
     impl->stop();
     return s;

@@ -167,18 +167,35 @@ Status init_topics(const std::string& brokers, const TopicSettings& settings, st
 
 namespace {
 
+/// The copies of one request still in flight and whom to tell (a message's opaque).
+struct InFlight {
+  int remaining = 0;
+  Status status;
+  RequestProducer::Delivered done;
+};
+
+/// Reports may come on any thread that polls (produce() polls too): one at a time.
 class DeliveryCounter : public RdKafka::DeliveryReportCb {
  public:
   void dr_cb(RdKafka::Message& m) override {
+    std::lock_guard lk(mu);
     if (m.err() == RdKafka::ERR_NO_ERROR) {
       ++delivered;
     } else {
       ++failed;
       if (first_error.empty()) first_error = m.errstr();
     }
+    if (auto* f = static_cast<InFlight*>(m.msg_opaque()); f != nullptr) {
+      if (m.err() != RdKafka::ERR_NO_ERROR && f->status.ok()) f->status = kafka_error("delivery", m.errstr());
+      if (--f->remaining == 0) {
+        f->done(f->status);
+        delete f;
+      }
+    }
   }
-  uint64_t delivered = 0;
-  uint64_t failed = 0;
+  std::mutex mu;
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> failed{0};
   std::string first_error;
 };
 
@@ -229,36 +246,59 @@ class RequestProducerImpl final : public RequestProducer {
       std::this_thread::sleep_for(std::chrono::milliseconds(kRetryBackoffMs));
     }
   }
-  Status produce(std::span<const uint8_t> request) override {
+  Status produce(std::span<const uint8_t> request) override { return produce(request, nullptr); }
+  Status produce(std::span<const uint8_t> request, Delivered done) override {
     const fb::Request* r = events::verify_request(request);
     if (r == nullptr) return {Errc::invalid_argument, "request bytes do not verify against the schema"};
     const std::string key = client_of(*r);
     // Treasury-wide settings go to every partition: each partition's fold
     // must know the calendar, the service states and the identity policy.
     const bool everywhere = treasury_wide(r->payload_type());
-    for (int32_t p = 0; p < (everywhere ? partitions_ : 1); ++p) {
+    const int32_t copies = everywhere ? partitions_ : 1;
+    InFlight* f = nullptr;
+    if (done) f = new InFlight{copies, {}, std::move(done)};
+    for (int32_t p = 0; p < copies; ++p) {
       for (;;) {
         const auto e = producer_->produce(kRequestsTopic, everywhere ? p : RdKafka::Topic::PARTITION_UA,
                                           RdKafka::Producer::RK_MSG_COPY, const_cast<uint8_t*>(request.data()),
-                                          request.size(), key.data(), key.size(), 0, nullptr);
+                                          request.size(), key.data(), key.size(), 0, f);
         if (e == RdKafka::ERR_NO_ERROR) break;
-        if (e != RdKafka::ERR__QUEUE_FULL) return kafka_error("produce", RdKafka::err2str(e));
+        if (e != RdKafka::ERR__QUEUE_FULL) {
+          if (f != nullptr) {
+            if (p == 0) {
+              delete f;  // nothing queued: no report will come
+              return kafka_error("produce", RdKafka::err2str(e));
+            }
+            // Copies already queued will report: the rest count as failed.
+            f->status = kafka_error("produce", RdKafka::err2str(e));
+            f->remaining -= copies - p;
+            if (f->remaining == 0) {
+              f->done(f->status);
+              delete f;
+            }
+            return {};
+          }
+          return kafka_error("produce", RdKafka::err2str(e));
+        }
         producer_->poll(kIdlePollMs);
       }
     }
     producer_->poll(0);
     return {};
   }
+  void poll(int timeout_ms) override { producer_->poll(timeout_ms); }
   Status flush(int timeout_ms) override {
     const auto e = producer_->flush(timeout_ms);
     if (e != RdKafka::ERR_NO_ERROR)
       return kafka_error("flush", std::string(RdKafka::err2str(e)) + " (" +
                                       std::to_string(producer_->outq_len()) + " requests not delivered)");
-    if (dr_.failed != 0)
-      return kafka_error("delivery", std::to_string(dr_.failed) + " requests not delivered: " + dr_.first_error);
+    if (dr_.failed.load() != 0) {
+      std::lock_guard lk(dr_.mu);
+      return kafka_error("delivery", std::to_string(dr_.failed.load()) + " requests not delivered: " + dr_.first_error);
+    }
     return {};
   }
-  [[nodiscard]] uint64_t delivered() const override { return dr_.delivered; }
+  [[nodiscard]] uint64_t delivered() const override { return dr_.delivered.load(); }
 
  private:
   DeliveryCounter dr_;
@@ -296,6 +336,8 @@ class Node : public RdKafka::RebalanceCb {
   Status start();
   Status loop();
   void close();
+  /// Before leaving: the queries posted so far still see the partitions.
+  void serve_queries_last() { serve_queries(); }
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
@@ -314,6 +356,17 @@ class Node : public RdKafka::RebalanceCb {
   Status process(std::vector<std::unique_ptr<RdKafka::Message>>* batch);
   /// The metrics of this node and its partitions (on the node's thread).
   std::string render_metrics();
+  /// Runs the queries posted to o_.queries over the partitions held now.
+  void serve_queries() {
+    std::vector<const Ledger*> ledgers;
+    std::vector<int32_t> ids;
+    for (const auto& [p, part] : parts_) {
+      if (!part.ledger) continue;
+      ledgers.push_back(part.ledger.get());
+      ids.push_back(p);
+    }
+    o_.queries->serve(ledgers, ids);
+  }
 
   const NodeOptions& o_;
   NodeStats* stats_;
@@ -654,6 +707,7 @@ Status Node::loop() {
   while (o_.stop == nullptr || !o_.stop->load()) {
     if (!rebalance_error_.ok()) return rebalance_error_;
     if (o_.metrics != nullptr) o_.metrics->serve_if_wanted([this] { return render_metrics(); });
+    if (o_.queries != nullptr) serve_queries();
     // Collect a batch: bounded in count and in time from its first request.
     pending_.clear();
     Clock::time_point first{};
@@ -718,11 +772,50 @@ void Node::close() {
 
 }  // namespace
 
+void PartitionTap::post(Job job) {
+  {
+    std::lock_guard lk(mu_);
+    if (!closed_) {
+      jobs_.push_back(std::move(job));
+      wanted_.store(true, std::memory_order_release);
+      return;
+    }
+  }
+  job({}, {});
+}
+
+void PartitionTap::serve(std::span<const Ledger* const> ledgers, std::span<const int32_t> partitions) {
+  if (!wanted_.load(std::memory_order_acquire)) return;
+  std::deque<Job> jobs;
+  {
+    std::lock_guard lk(mu_);
+    jobs.swap(jobs_);
+    wanted_.store(false, std::memory_order_release);
+  }
+  for (Job& j : jobs) j(ledgers, partitions);
+}
+
+void PartitionTap::close() {
+  std::deque<Job> jobs;
+  {
+    std::lock_guard lk(mu_);
+    closed_ = true;
+    jobs.swap(jobs_);
+    wanted_.store(false, std::memory_order_release);
+  }
+  for (Job& j : jobs) j({}, {});
+}
+
 Status run_node(const NodeOptions& options, NodeStats* stats) {
-  Node node(options, stats);
-  if (Status s = node.start(); !s.ok()) return s;
-  Status s = node.loop();
-  node.close();
+  Status s;
+  {
+    Node node(options, stats);
+    s = node.start();
+    if (s.ok()) s = node.loop();
+    if (options.queries != nullptr) node.serve_queries_last();
+    node.close();
+  }
+  if (options.queries != nullptr) options.queries->close();
   return s;
 }
 
@@ -765,6 +858,7 @@ Status read_topic(const ReadOptions& o,
   RdKafka::TopicPartition::destroy(tps);
   if (ae != RdKafka::ERR_NO_ERROR) return kafka_error("assign", RdKafka::err2str(ae));
   std::map<int32_t, bool> at_end;
+  bool told_caught_up = false;
   uint64_t n = 0;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string aligned;
@@ -775,6 +869,10 @@ Status read_topic(const ReadOptions& o,
     if (m->err() == RdKafka::ERR__PARTITION_EOF) {
       at_end[m->partition()] = true;
       if (!o.follow && at_end.size() == partitions) break;
+      if (at_end.size() == partitions && !told_caught_up) {
+        told_caught_up = true;
+        if (o.caught_up) o.caught_up();
+      }
       continue;
     }
     if (m->err() != RdKafka::ERR_NO_ERROR) {

@@ -78,6 +78,10 @@ commands:
                             without --brokers: the HTTP/JSON API over the embedded log, with mutual
                             TLS (see README.md, "HTTP API"); stops on SIGINT/SIGTERM after deciding
                             and committing everything accepted
+  run --brokers B --listen HOST:PORT --data DIR [TLS options] [HTTP limits] [--metrics HOST:PORT]
+                            the engine node and the HTTP API over Kafka: a POSTed request is
+                            accepted once Kafka has it (acks=all) and answered from kase.decisions;
+                            queries see the partitions this node holds
   kafka read decisions|dead-letter|requests --brokers B [--follow] [--max N]
                             print a topic from the beginning (read_committed) as JSON lines,
                             without joining the engine's group
@@ -120,7 +124,7 @@ options:
   --data DIR                the embedded data directory (RocksDB); created when missing
   --no-sync                 do not fsync each batch (faster, loses the last batches on a crash)
   --brokers B               Kafka bootstrap servers, e.g. 127.0.0.1:19092
-  --listen HOST:PORT        serve HTTP on this address (kase run without --brokers)
+  --listen HOST:PORT        serve HTTP on this address (kase run; 127.0.0.1:0 picks a free port)
   --metrics HOST:PORT       kase run (both modes): Prometheus metrics at http://HOST:PORT/metrics
                             (text format 0.0.4; see README.md, "Operations")
   --tls-cert F, --tls-key F the server's certificate chain and private key (PEM)
@@ -915,9 +919,13 @@ int start_metrics(const Args& a, adapters::metrics::Collect collect,
   return 0;
 }
 
-/// `kase run --listen`: the HTTP API over the embedded log.
+int cmd_run_kafka(const Args& a, const adapters::http::ServerOptions* http);
+
+/// `kase run --listen`: the HTTP API over the embedded log, or with --brokers over Kafka.
 int cmd_run_http(const Args& a) {
-  if (a.data.empty()) return usage_error("run needs --data DIR (the embedded log)");
+  if (a.data.empty())
+    return usage_error(a.brokers.empty() ? "run needs --data DIR (the embedded log)"
+                                         : "run needs --data DIR (state per partition)");
   if (!a.metrics.empty()) {
     std::string host;
     uint16_t port = 0;
@@ -949,6 +957,7 @@ int cmd_run_http(const Args& a) {
     return usage_error("run --listen needs --tls-cert F, --tls-key F and --client-ca F (or --plain-http for local "
                        "development)");
   }
+  if (!a.brokers.empty()) return cmd_run_kafka(a, &o);
   std::unique_ptr<projections::Store> store;
   if (Status s = open_store(a, &store); !s.ok()) return storage_error(s);
   install_stop_handlers();
@@ -983,8 +992,6 @@ int cmd_run_http(const Args& a) {
 }
 
 int cmd_run(const Args& a) {
-  if (!a.listen.empty() && !a.brokers.empty())
-    return usage_error("--listen serves the embedded log; HTTP over Kafka (--brokers) is not available yet");
   if (!a.listen.empty()) return cmd_run_http(a);
   if (a.plain_http || !a.tls_cert.empty() || !a.tls_key.empty() || !a.client_ca.empty())
     return usage_error("--plain-http and the TLS options need --listen HOST:PORT");
@@ -992,6 +999,13 @@ int cmd_run(const Args& a) {
     return usage_error("run needs --brokers B (the Kafka engine node) or --listen HOST:PORT (HTTP over the "
                        "embedded log)");
   if (a.data.empty()) return usage_error("run needs --data DIR (state per partition)");
+  return cmd_run_kafka(a, nullptr);
+}
+
+/// `kase run --brokers B`: the Kafka engine node; with `http`, it also serves
+/// the HTTP API (requests produced to Kafka, decisions read back from it,
+/// queries on this node's partitions).
+int cmd_run_kafka(const Args& a, const adapters::http::ServerOptions* http) {
   adapters::kafka::NodeOptions o;
   o.brokers = a.brokers;
   o.data_dir = a.data;
@@ -1015,7 +1029,40 @@ int cmd_run(const Args& a) {
   if (metrics) o.metrics = &tap;
   install_stop_handlers();
   adapters::kafka::NodeStats st;
-  Status s = adapters::kafka::run_node(o, &st);
+  Status s;
+  if (http == nullptr) {
+    s = adapters::kafka::run_node(o, &st);
+  } else {
+    // The node runs on its own thread; the HTTP front produces to Kafka and
+    // asks the node for queries. Stopping: the front first (what it took is
+    // flushed to Kafka), then the node.
+    adapters::kafka::PartitionTap queries;
+    o.queries = &queries;
+    std::unique_ptr<adapters::http::Server> server;
+    if (Status hs = adapters::http::Server::start_kafka(a.brokers, &queries, *http, &server); !hs.ok()) {
+      tap.close();
+      if (metrics) metrics->stop();
+      if (hs.code() == Errc::invalid_argument) return usage_error(hs.message());
+      return broker_error(hs);
+    }
+    std::fprintf(stderr, "kase run: serving %s://%s:%u over Kafka at %s\n", http->plain_http ? "http" : "https",
+                 http->address.c_str(), static_cast<unsigned>(server->port()), a.brokers.c_str());
+    std::atomic<bool> node_done{false};
+    std::atomic<bool> node_stop{false};
+    o.stop = &node_stop;
+    std::thread node([&] {
+      s = adapters::kafka::run_node(o, &st);
+      node_done.store(true);
+    });
+    while (!g_stop.load() && !node_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server->stop();
+    node_stop.store(true);
+    node.join();
+    const adapters::http::ServerStats hst = server->stats();
+    std::fprintf(stderr, "kase run: HTTP: %llu answers, %llu requests taken by Kafka, %llu connections\n",
+                 static_cast<unsigned long long>(hst.requests), static_cast<unsigned long long>(hst.batches),
+                 static_cast<unsigned long long>(hst.connections));
+  }
   tap.close();
   if (metrics) metrics->stop();
   std::fprintf(stderr,

@@ -332,6 +332,24 @@ std::string blocks_json(const engine::State& s) {
   return json::serialize(out);
 }
 
+std::string merge_json_arrays(std::span<const std::string> arrays) {
+  json::array out;
+  for (const std::string& a : arrays) {
+    boost::system::error_code ec;
+    json::value v = json::parse(a, ec);
+    if (ec || !v.is_array()) continue;
+    for (json::value& e : v.as_array())
+      if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(std::move(e));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const json::value& a, const json::value& b) {
+    const auto* x = a.is_object() ? a.as_object().if_contains("person") : nullptr;
+    const auto* y = b.is_object() ? b.as_object().if_contains("person") : nullptr;
+    if (x == nullptr || y == nullptr || !x->is_string() || !y->is_string()) return false;
+    return x->as_string() < y->as_string();
+  });
+  return json::serialize(out);
+}
+
 std::string jsonl_to_array(std::string_view lines) {
   std::string out = "[";
   size_t start = 0;

@@ -1,11 +1,16 @@
-// The HTTP/1.1 API over the embedded log (Boost.Beast on Asio, OpenSSL).
+// The HTTP/1.1 API over the embedded log or over Kafka (Boost.Beast on Asio,
+// OpenSSL).
 //
-// Threads: `threads` Asio threads serve the connections (one strand each);
-// one engine thread owns the Ledger. Requests are parsed, authorised and
-// stamped on the Asio threads (http_intake.h), queued to the engine thread,
-// decided and committed in batches (many HTTP requests per fsync), and only
-// then answered: nothing is answered as decided before it is durable. Queries
-// run on the engine thread between batches, on the live state.
+// Threads: `threads` Asio threads serve the connections (one strand each).
+// Embedded: one engine thread owns the Ledger. Requests are parsed, authorised
+// and stamped on the Asio threads (http_intake.h), queued to the engine
+// thread, decided and committed in batches (many HTTP requests per fsync), and
+// only then answered: nothing is answered as decided before it is durable.
+// Queries run on the engine thread between batches, on the live state.
+// Kafka (start_kafka): requests are produced to kase.requests, decisions read
+// back from kase.decisions by a reader thread, queries run on the engine
+// node's thread (kafka::PartitionTap). A 202 (decision not ready within the
+// wait) is only ever given for a request that is durable in the log.
 //
 // Mutual TLS (R22.1.3, R41): clients present a certificate issued by the
 // client CA; unknown issuers and expired certificates fail the handshake.
@@ -24,6 +29,10 @@
 #include "kase/adapters/http_intake.h"
 #include "kase/projections/status.h"
 #include "kase/projections/store.h"
+
+namespace kase::adapters::kafka {
+class PartitionTap;
+}
 
 namespace kase::adapters::http {
 
@@ -64,6 +73,12 @@ class Server {
   /// Opens a Ledger over `store` (not owned; must outlive the Server), binds,
   /// and starts serving. invalid_argument for bad options or TLS files.
   static Status start(projections::Store* store, const ServerOptions& options, std::unique_ptr<Server>* out);
+  /// Serves over Kafka instead: requests are produced to kase.requests
+  /// (accepted once Kafka has them, acks=all), decisions read from
+  /// kase.decisions, queries run by the engine node that serves `queries`
+  /// (kafka::NodeOptions::queries; not owned, must outlive the Server).
+  static Status start_kafka(const std::string& brokers, kafka::PartitionTap* queries, const ServerOptions& options,
+                            std::unique_ptr<Server>* out);
 
   /// The bound port.
   [[nodiscard]] uint16_t port() const;

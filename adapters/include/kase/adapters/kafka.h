@@ -19,14 +19,19 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "kase/projections/status.h"
 
+namespace kase::adapters {
+class Ledger;
+}
 namespace kase::adapters::metrics {
 class Tap;
 }
@@ -56,6 +61,14 @@ class RequestProducer {
   static Status open(const std::string& brokers, std::unique_ptr<RequestProducer>* out);
   /// Queues one verified binary request, keyed by its client id.
   virtual Status produce(std::span<const uint8_t> request) = 0;
+  /// Called once per produce() when every copy of the request is delivered
+  /// (acks=all) or one failed; from poll() or flush(), on their thread.
+  using Delivered = std::function<void(const Status&)>;
+  /// produce() with a delivery callback. When it returns an error, `done` is
+  /// never called.
+  virtual Status produce(std::span<const uint8_t> request, Delivered done) = 0;
+  /// Serves delivery reports, waiting at most `timeout_ms` for one.
+  virtual void poll(int timeout_ms) = 0;
   /// Waits until everything queued is delivered; an error if any delivery failed.
   virtual Status flush(int timeout_ms) = 0;
   [[nodiscard]] virtual uint64_t delivered() const = 0;
@@ -65,6 +78,29 @@ class RequestProducer {
 /// all assigned partitions; each partition's share is at most
 /// kBatchRequestsMax (the Ledger's batch).
 inline constexpr size_t kNodeBatchRequestsMax = 65'536;
+
+/// Work for the node's thread, between batches: queries over the partitions
+/// the node holds now (the HTTP API over Kafka). Posted from any thread.
+class PartitionTap {
+ public:
+  /// `ledgers` are the node's partitions (ids in `partitions`), live and
+  /// caught up to the last committed batch; empty when the node holds none
+  /// or has stopped.
+  using Job = std::function<void(std::span<const Ledger* const> ledgers, std::span<const int32_t> partitions)>;
+  /// Queues a job; it runs on the node's thread within about 100 ms, or at
+  /// once with no ledgers when the node has closed the tap.
+  void post(Job job);
+  /// Node side: runs the queued jobs (one atomic load when there are none).
+  void serve(std::span<const Ledger* const> ledgers, std::span<const int32_t> partitions);
+  /// Node side: it leaves; queued and later jobs run with no ledgers.
+  void close();
+
+ private:
+  std::atomic<bool> wanted_{false};
+  std::mutex mu_;
+  std::deque<Job> jobs_;
+  bool closed_ = false;
+};
 
 struct NodeOptions {
   std::string brokers;
@@ -83,6 +119,9 @@ struct NodeOptions {
   /// When set, the node renders the metrics (metrics.h) for a scrape between
   /// batches. Not owned; must outlive run_node().
   metrics::Tap* metrics = nullptr;
+  /// When set, the node runs queries posted here between batches. Not owned;
+  /// must outlive run_node(); the node closes it when it returns.
+  PartitionTap* queries = nullptr;
 };
 
 /// Counters of a running node; atomics, so that another thread may watch them.
@@ -109,6 +148,9 @@ struct ReadOptions {
   bool follow = false;
   uint64_t max_messages = 0;  // 0 = no limit
   const std::atomic<bool>* stop = nullptr;
+  /// With follow: called once, when every partition has been read to the
+  /// end it had (the reader is caught up).
+  std::function<void()> caught_up;
 };
 Status read_topic(const ReadOptions& options,
                   const std::function<void(int32_t, int64_t, std::span<const uint8_t>,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "kase/engine/engine.h"
@@ -54,5 +55,10 @@ std::string blocks_json(const engine::State& s);
 
 /// JSON lines as one JSON array.
 std::string jsonl_to_array(std::string_view lines);
+
+/// JSON arrays (of objects) as one: the elements in order, each distinct
+/// element once (Kafka partitions that each know a person list it once).
+/// Objects with a "person" field are sorted by it, as blocks_json sorts.
+std::string merge_json_arrays(std::span<const std::string> arrays);
 
 }  // namespace kase::adapters
