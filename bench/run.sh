@@ -6,6 +6,7 @@
 #   KASE_BENCH_CPU=0 bench/run.sh
 #   KASE_BENCH_REPS=3 bench/run.sh
 #   bench/run.sh kafka           # only the Kafka end to end (starts a broker)
+#   bench/run.sh http            # only HTTPS on the embedded log (not pinned)
 #
 # Environment: KASE_BENCH_BUILD (build dir, default build/bench-rel),
 # KASE_BENCH_JOBS (default 2), KASE_BENCH_DIR (RocksDB scratch, default $TMPDIR).
@@ -19,10 +20,11 @@ jobs="${KASE_BENCH_JOBS:-2}"
 results="$root/bench/results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O2 -g1" >/dev/null
-if [ "${1:-}" = "kafka" ]; then  # only what that mode runs
-  cmake --build "$build" -j"$jobs" --target kase_kafka_bench
+if [ "${1:-}" = "kafka" ] || [ "${1:-}" = "http" ]; then  # only what that mode runs
+  cmake --build "$build" -j"$jobs" --target "kase_${1}_bench"
 else
-  cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_replay_bench kase_kafka_bench
+  cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_replay_bench kase_kafka_bench \
+    kase_http_bench
 fi
 
 commit="$(git -C "$root" rev-parse --short HEAD)"
@@ -95,6 +97,36 @@ if [ "${1:-}" = "kafka" ]; then
   kafka
   exit 0
 fi
+http_bench() {
+# HTTPS: the clients and the server share the cores, so this one is not pinned.
+"$build/bench/kase_http_bench" --benchmark_repetitions="${KASE_BENCH_HTTP_REPS:-3}" \
+  --benchmark_out="$results/http_embedded.json" --benchmark_out_format=json \
+  --benchmark_context=commit="$commit" --benchmark_context=cpu_model="$cpu_model" \
+  --benchmark_context=nproc="$(nproc)" --benchmark_context=load_average_1m="$(cut -d' ' -f1 /proc/loadavg)"
+python3 - "$root/bench/README.md" "$results/http_embedded.json" <<'PY'
+import json, re, statistics, sys
+readme, f = sys.argv[1:]
+d = json.load(open(f))
+c = d["context"]
+runs = [b for b in d["benchmarks"] if b.get("run_type") == "iteration"]
+med = lambda k: statistics.median(b[k] for b in runs)
+rows = ["| benchmark | requests/s | p50 | p99 | connections | date | machine | commit |",
+        "|---|---|---|---|---|---|---|---|",
+        f'| `http_embedded/post_keepalive_tls` (median of {len(runs)}) | {med("items_per_second"):,.0f} | '
+        f'{med("p50_ms"):.2f} ms | {med("p99_ms"):.2f} ms | {runs[0]["connections"]:.0f} | {c["date"][:10]} | '
+        f'{c.get("nproc")} CPUs, {c.get("cpu_model", "?")}, load {c.get("load_average_1m", "?")} | {c.get("commit", "?")} |']
+table = "\n".join(rows)
+text = open(readme).read()
+text = re.sub(r"(<!-- http:begin -->\n).*?(<!-- http:end -->)", lambda m: m.group(1) + table + "\n" + m.group(2),
+              text, flags=re.S)
+open(readme, "w").write(text)
+print(table)
+PY
+}
+if [ "${1:-}" = "http" ]; then
+  http_bench
+  exit 0
+fi
 
 run kase_hot_path_bench hot_path.json
 run kase_e2e_bench e2e_embedded.json
@@ -134,4 +166,5 @@ text = re.sub(r"(<!-- results:begin -->\n).*?(<!-- results:end -->)", lambda m: 
 open(readme, "w").write(text)
 print(table)
 PY
+http_bench
 kafka

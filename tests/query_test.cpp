@@ -5,6 +5,20 @@
 namespace kase::testing {
 namespace {
 
+TEST(Query, MergedListsOfPartitionsHoldEachElementOnceSortedByPerson) {
+  // Over Kafka the HTTP API merges a list query over the node's partitions: a
+  // person known to two partitions is listed once.
+  const std::vector<std::string> parts = {
+      R"([{"person":"u3","cause":"wrong_entries"},{"person":"u1","cause":"fraud"}])",
+      R"([])",
+      R"([{"person":"u1","cause":"fraud"},{"person":"u2","cause":"user_report"}])",
+  };
+  EXPECT_EQ(adapters::merge_json_arrays(parts),
+            R"([{"person":"u1","cause":"fraud"},{"person":"u2","cause":"user_report"},)"
+            R"({"person":"u3","cause":"wrong_entries"}])");
+  EXPECT_EQ(adapters::merge_json_arrays(std::vector<std::string>{"[]", "not json"}), "[]");
+}
+
 TEST(Query, PersonShowsRightsLimitsTodayAndMeans) {
   Harness h;
   ASSERT_TRUE(h.open_account("A1").accepted);
