@@ -34,8 +34,8 @@ rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 /// inline in the log family, one WriteBatch per batch, nothing synced.
 class RocksStore final : public Store {
  public:
-  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles, bool sync)
-      : db_(std::move(db)), handles_(std::move(handles)), durable_(sync) {}
+  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : db_(std::move(db)), handles_(std::move(handles)) {}
   ~RocksStore() override {
     if (files_writing_) (void)sync();  // never leave a committed batch unrecorded
     for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
@@ -327,7 +327,6 @@ class RocksStore final : public Store {
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  const bool durable_;  // false: --no-sync, never fsync
   std::string scratch_;
   LogFiles files_;
   bool files_writing_ = false;               // durable: the log goes to files_
@@ -377,7 +376,7 @@ Status open_rocks_store(const std::string& dir, const RocksOptions& opts, std::u
   auto s = opts.read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(o), dir, descs, &handles, &raw)
                           : rocksdb::DB::Open(rocksdb::DBOptions(o), dir, descs, &handles, &raw);
   if (!s.ok()) return from_rocks(s, ("open " + dir).c_str());
-  auto store = std::make_unique<RocksStore>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), opts.sync);
+  auto store = std::make_unique<RocksStore>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles));
   if (Status st = store->open_log(dir, opts); !st.ok()) return st;
   *out = std::move(store);
   return {};
