@@ -69,6 +69,7 @@
   X(kChangeDatePast, "limit_change.date_past") \
   X(kChangeEmpty, "limit_change.empty") \
   X(kChangeNoLimits, "limit_change.mode_without_limits") \
+  X(kChangeApplicationMissing, "limit_change.application_missing")  /* R14, schema version 2 */ \
   /* Identification and blocking (R25–R29). */ \
   X(kUnknownPerson, "identity.unknown_person") \
   X(kLoginFailed, "identity.login_failed") \
