@@ -183,10 +183,25 @@ class World {
         grant(a.viewer, a.iban, AccessMode::view_all, false);
         grant(a.viewer, c.deposit, AccessMode::view_all, false);
         // R14, R15: one-day raises on a few dates, so that limits_for() looks
-        // overrides up on every limit check (the map is not empty).
+        // overrides up on every limit check (the map is not empty). Each stands
+        // on its own registered annex 3 application (schema version 2); without
+        // applications they are schema version 1 changes, as the grants (R42).
         for (size_t d = 3; d < days_.size(); d += 7) {
+          if (!under_applications) {
+            push([&](const auto& e) {
+              return events::with_schema_version(
+                  events::limit_change(e, a.sig1[0], a.iban, days_[d], 2 * kPerOrderLimit, 2 * kDailyLimit), 1);
+            });
+            continue;
+          }
+          const std::string app = "APP-" + a.sig1[0] + "-limit-" + std::to_string(days_[d]);
           push([&](const auto& e) {
-            return events::limit_change(e, a.sig1[0], a.iban, days_[d], 2 * kPerOrderLimit, 2 * kDailyLimit);
+            return events::application_submitted(e, app, fb::ApplicationKind::ekase_limit_change, a.sig1[0], c.head,
+                                                 t - 1, "sha256:annex3-" + app);
+          });
+          push([&](const auto& e) { return events::application_registered(e, app); });
+          push([&](const auto& e) {
+            return events::limit_change(e, a.sig1[0], a.iban, days_[d], 2 * kPerOrderLimit, 2 * kDailyLimit, app);
           });
         }
       }

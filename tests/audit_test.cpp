@@ -30,7 +30,7 @@ constexpr int32_t kLapsed = 20291203;  // a Monday three years on: the applicati
 /// The known stream, in two batches with a restart (close, reopen) between.
 struct Stream {
   std::vector<std::string> before_restart, after_restart;
-  std::string daily_rejected, limit_changed, per_order_rejected, blocked, restored, lapsed, revoked_sign;
+  std::string daily_rejected, limit_change, limit_changed, per_order_rejected, blocked, restored, lapsed, revoked_sign;
 };
 
 Stream known_stream() {
@@ -57,8 +57,13 @@ Stream known_stream() {
   s.daily_rejected = h.ids.back();
 
   auto& b = s.after_restart;
-  // A one-day change for Tuesday: per order 8,000.00 (R14, R15).
-  b.push_back(events::limit_change(h.treasury(), "u2", "A1", kTuesday, 8'000 * kEur, -1));
+  // A one-day change for Tuesday: per order 8,000.00 (R14, R15), on u2's
+  // registered annex 3 application.
+  b.push_back(events::application_submitted(h.as("boss"), "app-u2-limit", fb::ApplicationKind::ekase_limit_change,
+                                            "u2", "boss", h.now - 60'000'000, "sha256:app-u2-limit"));
+  b.push_back(events::application_registered(h.treasury(), "app-u2-limit"));
+  b.push_back(events::limit_change(h.treasury(), "u2", "A1", kTuesday, 8'000 * kEur, -1, "app-u2-limit"));
+  s.limit_change = h.ids.back();
   h.now = riga(kTuesday, 10, 0);
   b.push_back(events::po_prepare(h.as("u2"), "po-t1", "A1", 7'000 * kEur));
   s.limit_changed = h.ids.back();
@@ -240,8 +245,9 @@ TEST(AuditHistory, R47_EveryRequestOfAPersonWithTheRightsThatApplied) {
   o.subject.person = "u2";
   const auto lines = lines_of([&](const auto& emit) { return audit::history({known_dir(), ""}, o, {}, emit); });
   // u2's own actions, the application and grant that name u2, the one-day change.
-  EXPECT_EQ(lines.size(), 1u /*application*/ + 1 /*registered*/ + 1 /*grant*/ + 11 /*Monday*/ + 1 /*change*/ +
-                              2 /*Tuesday*/ + 1 /*Wednesday*/ + 2 /*lapsed*/);
+  EXPECT_EQ(lines.size(), 1u /*application*/ + 1 /*registered*/ + 1 /*grant*/ + 11 /*Monday*/ +
+                              2 /*annex 3 application, registered*/ + 1 /*change*/ + 2 /*Tuesday*/ +
+                              1 /*Wednesday*/ + 2 /*lapsed*/);
   const json::object* daily = by_request(lines, s.daily_rejected);
   ASSERT_NE(daily, nullptr);
   EXPECT_EQ(daily->at("decision").at("reason").as_string(), reason::kDailyExceeded);
@@ -309,9 +315,9 @@ TEST(AuditHistory, R47_AccountAndClient) {
   audit::HistoryOptions o;
   o.subject.account = "A1";
   const auto acc = lines_of([&](const auto& emit) { return audit::history({known_dir(), ""}, o, {}, emit); });
-  // Everything but the representative, the two applications and their
+  // Everything but the representative, the three applications and their
   // registrations, and the block and restoration.
-  EXPECT_EQ(acc.size(), s.before_restart.size() + s.after_restart.size() - 7);
+  EXPECT_EQ(acc.size(), s.before_restart.size() + s.after_restart.size() - 9);
   // A signature names only the order: its account comes from the state.
   EXPECT_NE(by_request(acc, s.restored), nullptr);
   o.subject = {};
@@ -416,6 +422,15 @@ TEST(AuditExplain, R15_R28_R31_R7_TheFailingCheckNamesItsRule) {
     EXPECT_EQ(found.size(), 1u) << id;
     return found.empty() ? audit::Explanation{} : found[0];
   };
+  // R14: the change names its annex 3 application, and explain shows the check.
+  const audit::Explanation change = one(s.limit_change);
+  EXPECT_TRUE(change.recomputed.accepted);
+  ASSERT_NE(check_named(change, "application.in_force"), nullptr);
+  EXPECT_EQ(std::string(check_named(change, "application.in_force")->rule), "R14");
+  EXPECT_TRUE(check_named(change, "application.in_force")->passed);
+  EXPECT_NE(check_named(change, "application.in_force")->detail.find("ekase_limit_change"), std::string::npos)
+      << check_named(change, "application.in_force")->detail;
+
   const audit::Explanation changed = one(s.limit_changed);
   EXPECT_TRUE(changed.recomputed.accepted);
   ASSERT_NE(check_named(changed, "limit.per_order"), nullptr);

@@ -33,8 +33,28 @@ sed -n 8p "$dir/out.jsonl" | grep -q '"limit_cents": 100000' || fail "line 8 lac
 [ "$(sed -n 9p "$dir/out.jsonl")" = "$(sed -n 1p "$dir/out.jsonl")" ] || fail "duplicate request id did not return the original decision"
 
 "$kase" get --data "$dir/data" r3 | grep -q 'limit.per_order_exceeded' || fail "get r3"
+# R42, R7: a new request without schema_version is written in the current version,
+# so a grant naming no application is refused (R7); one that names an older version
+# is refused at intake (never logged, no hash) and the lines after it go on.
+{
+  echo '{"request_id":"sv-absent","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"RightsGranted","payload":{"user":"u9","account":"A1","mode":"view_all"}}'
+  echo '{"request_id":"sv-old","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":1,"payload_type":"RightsGranted","payload":{"user":"u9","account":"A1","mode":"view_all"}}'
+  echo '{"request_id":"sv-current","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"schema_version":2,"payload_type":"RightsGranted","payload":{"user":"u9","account":"A1","mode":"view_all"}}'
+  # R14: likewise a one-day limit change without schema_version needs its annex 3 application.
+  echo '{"request_id":"sv-limit","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,"payload_type":"LimitChangeOneDay","payload":{"user":"u1","account":"A1","date":20261231,"daily_limit_cents":300000}}'
+} > "$dir/versions.jsonl"
+"$kase" submit --data "$dir/data" < "$dir/versions.jsonl" > "$dir/versions.out" || fail "submit versions exited $?"
+sed -n 1p "$dir/versions.out" | grep -q '"reason": "grant.application_missing","rule": "R7"' ||
+  fail "a grant without schema_version was not decided by version 2: $(sed -n 1p "$dir/versions.out")"
+sed -n 2p "$dir/versions.out" | grep -q '"reason": "request.schema_version_retired","rule": "R42"' ||
+  fail "schema_version 1 not refused at intake: $(sed -n 2p "$dir/versions.out")"
+sed -n 2p "$dir/versions.out" | grep -q '"hash"' && fail "a refused schema version was logged"
+sed -n 3p "$dir/versions.out" | grep -q '"reason": "grant.application_missing"' || fail "line after the refusal"
+sed -n 4p "$dir/versions.out" | grep -q '"reason": "limit_change.application_missing","rule": "R14"' ||
+  fail "a limit change without schema_version was not decided by version 2: $(sed -n 4p "$dir/versions.out")"
 set +e
 "$kase" get --data "$dir/data" nope > /dev/null 2>&1; [ $? -eq 1 ] || fail "get of an unknown id should exit 1"
+"$kase" get --data "$dir/data" sv-old > /dev/null 2>&1; [ $? -eq 1 ] || fail "the refused schema version reached the log"
 "$kase" frobnicate > /dev/null 2>&1; [ $? -eq 2 ] || fail "unknown command should exit 2"
 "$kase" submit > /dev/null 2>&1; [ $? -eq 2 ] || fail "submit without --data should exit 2"
 "$kase" query person u1 --data "$dir/data" --at yesterday > /dev/null 2>&1; [ $? -eq 2 ] || fail "bad --at should exit 2"

@@ -16,7 +16,7 @@ TEST(JsonCodec, ParsesTheSchemaDrivenJsonForm) {
   events::JsonCodec c;
   std::span<const uint8_t> bin;
   std::string err;
-  ASSERT_TRUE(c.request_from_json(kGood, 0, &bin, &err)) << err;
+  ASSERT_EQ(c.request_from_json(kGood, 0, &bin, &err), events::JsonStatus::ok) << err;
   const fb::Request* r = events::verify_request(bin);
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->request_id()->str(), "r1");
@@ -26,7 +26,7 @@ TEST(JsonCodec, ParsesTheSchemaDrivenJsonForm) {
   // And back: the generator prints what the parser reads.
   const std::string json = c.request_to_json(*r);
   std::span<const uint8_t> again;
-  ASSERT_TRUE(c.request_from_json(json, 0, &again, &err)) << err << " in " << json;
+  ASSERT_EQ(c.request_from_json(json, 0, &again, &err), events::JsonStatus::ok) << err << " in " << json;
   EXPECT_EQ(c.request_to_json(*events::verify_request(again)), json);
 }
 
@@ -34,11 +34,12 @@ TEST(JsonCodec, StampsIntakeTimeOnlyWhenAbsent) {
   events::JsonCodec c;
   std::span<const uint8_t> bin;
   std::string err;
-  ASSERT_TRUE(c.request_from_json(
-      R"({"request_id":"r","client_id":"C","actor":"u","payload_type":"PaymentOrderSign","payload":{"order":"o"}})",
-      777, &bin, &err));
+  ASSERT_EQ(c.request_from_json(
+                R"({"request_id":"r","client_id":"C","actor":"u","payload_type":"PaymentOrderSign","payload":{"order":"o"}})",
+                777, &bin, &err),
+            events::JsonStatus::ok);
   EXPECT_EQ(events::verify_request(bin)->intake_us(), 777);
-  ASSERT_TRUE(c.request_from_json(kGood, 777, &bin, &err));
+  ASSERT_EQ(c.request_from_json(kGood, 777, &bin, &err), events::JsonStatus::ok);
   EXPECT_EQ(events::verify_request(bin)->intake_us(), 5);
 }
 
@@ -60,14 +61,15 @@ TEST(JsonCodec, RejectsBadInputWithAMessage) {
   };
   for (const auto& [json, needle] : cases) {
     std::string err;
-    EXPECT_FALSE(c.request_from_json(json, 0, &bin, &err)) << json;
+    EXPECT_EQ(c.request_from_json(json, 0, &bin, &err), events::JsonStatus::malformed) << json;
     EXPECT_NE(err.find(needle), std::string::npos) << json << " gave: " << err;
   }
   // The codec still works after errors, and schema text in input never changed the schema.
   std::string err;
-  EXPECT_TRUE(c.request_from_json(kGood, 0, &bin, &err)) << err;
-  EXPECT_FALSE(c.request_from_json(R"({"request_id":"r","client_id":"C","payload_type":"Evil","payload":{"x":1}})",
-                                   0, &bin, &err));
+  EXPECT_EQ(c.request_from_json(kGood, 0, &bin, &err), events::JsonStatus::ok) << err;
+  EXPECT_EQ(c.request_from_json(R"({"request_id":"r","client_id":"C","payload_type":"Evil","payload":{"x":1}})", 0,
+                                &bin, &err),
+            events::JsonStatus::malformed);
 }
 
 TEST(JsonCodec, RejectsOversizeInput) {
@@ -75,7 +77,7 @@ TEST(JsonCodec, RejectsOversizeInput) {
   std::span<const uint8_t> bin;
   std::string err;
   const std::string big = std::string(R"({"request_id":")") + std::string(events::kRequestBytesMax, 'x') + "\"}";
-  EXPECT_FALSE(c.request_from_json(big, 0, &bin, &err));
+  EXPECT_EQ(c.request_from_json(big, 0, &bin, &err), events::JsonStatus::malformed);
   EXPECT_NE(err.find("larger than"), std::string::npos);
 }
 
@@ -135,6 +137,29 @@ TEST(SchemaVersions, R42_OldSchemaLogStaysReadable) {
   const std::vector<std::string> expected = {"+ok", "+ok", "+ok", "+ok", "+ok", "+ok", "+ok",
                                              "-limit.daily_exceeded"};
   EXPECT_EQ(outcomes, expected);
+  // Replayed again in a fresh engine, as `kase replay` does: the same decisions,
+  // rules and numbers on every replay of the old bytes (R42).
+  auto decide_all = [&] {
+    engine::Engine fresh;
+    std::vector<std::string> out;
+    for (const auto& r : requests) {
+      const engine::Verdict v = fresh.apply(*events::verify_request(events::bytes_of(r)));
+      out.push_back(std::string(v.accepted ? "+" : "-") + v.reason + "/" + v.rule + "/" + std::to_string(v.amount) +
+                    "/" + std::to_string(v.limit) + "/" + std::to_string(v.day_total));
+    }
+    return out;
+  };
+  const std::vector<std::string> first = decide_all();
+  EXPECT_EQ(first, decide_all());
+  const std::vector<std::string> decided = {"+ok/R13/-1/-1/-1",
+                                            "+ok/R8.6/-1/-1/-1",
+                                            "+ok/R4/-1/-1/-1",
+                                            "+ok/R8.8/-1/-1/-1",
+                                            "+ok/R8.6/90000/150000/0",
+                                            "+ok/R8.6/90000/150000/90000",
+                                            "+ok/R8.8/90000/900000/0",
+                                            "-limit.daily_exceeded/R9/90000/150000/90000"};
+  EXPECT_EQ(first, decided);
   EXPECT_EQ(e.state().orders.at(std::string("C1") + engine::kKeySep + "po1").status, engine::OrderStatus::submitted);
 }
 
@@ -160,6 +185,29 @@ TEST(SchemaVersions, R42_R7_OldLogDecidesAsBeforeOnlyUnderItsOwnVersion) {
   EXPECT_EQ(outcomes, expected);
 }
 
+// R42, R7: the same old requests in their JSON form (log_v0.jsonl: no
+// schema_version) entered as *new* requests are written in the current
+// version, so they are decided as the rewritten log above, not as the old log.
+TEST(SchemaVersions, R42_R7_OldLogsJsonEnteredAnewIsDecidedByTheCurrentRules) {
+  std::ifstream in(std::string(KASE_FIXTURES) + "/log_v0.jsonl");
+  ASSERT_TRUE(in.good());
+  events::JsonCodec c;
+  engine::Engine e;
+  std::vector<std::string> outcomes;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::span<const uint8_t> bin;
+    std::string err;
+    ASSERT_EQ(c.request_from_json(line, 0, &bin, &err), events::JsonStatus::ok) << err;
+    const engine::Verdict v = e.apply(*events::verify_request(bin));
+    outcomes.push_back(std::string(v.accepted ? "+" : "-") + v.reason + "/" + v.rule);
+  }
+  const std::vector<std::string> expected = {"+ok/R13", "-grant.application_missing/R7", "+ok/R4",
+                                             "-grant.application_missing/R7", "-rights.none/R8", "-order.unknown/R8",
+                                             "-order.unknown/R8", "-rights.none/R8"};
+  EXPECT_EQ(outcomes, expected);
+}
+
 TEST(Envelope, TimeStampsBeyondYear9999AreRefused) {
   // Found by the fuzzer: calendar arithmetic overflowed near INT64_MAX.
   Harness h;
@@ -173,13 +221,81 @@ TEST(SchemaVersions, R42_UnknownFutureVersionIsRejectedNotMisread) {
   events::JsonCodec c;
   std::span<const uint8_t> bin;
   std::string err;
-  ASSERT_TRUE(c.request_from_json(
-      R"({"request_id":"r","client_id":"C","actor":"u","intake_us":1,"schema_version":9,"payload_type":"PaymentOrderSign","payload":{"order":"o"}})",
-      0, &bin, &err));
+  ASSERT_EQ(
+      c.request_from_json(
+          R"({"request_id":"r","client_id":"C","actor":"u","intake_us":1,"schema_version":9,"payload_type":"PaymentOrderSign","payload":{"order":"o"}})",
+          0, &bin, &err),
+      events::JsonStatus::ok);
   engine::Engine e;
   const engine::Verdict v = e.apply(*events::verify_request(bin));
   EXPECT_FALSE(v.accepted);
   EXPECT_STREQ(v.reason, reason::kUnsupportedSchema);
+}
+
+// R42, R7: a new JSON request that leaves schema_version out is written in the
+// current version, so the current rules decide it: a grant naming no
+// application is refused. Before, it read as version 1 and the grant stood.
+TEST(SchemaVersions, R42_R7_JsonWithoutVersionIsDecidedByTheCurrentRules) {
+  Harness h;
+  ASSERT_TRUE(h.open_account("A1").accepted);
+  events::JsonCodec c;
+  std::span<const uint8_t> bin;
+  std::string err;
+  ASSERT_EQ(c.request_from_json(
+                R"({"request_id":"g","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,)"
+                R"("payload_type":"RightsGranted","payload":{"user":"u1","account":"A1","mode":"view_all"}})",
+                0, &bin, &err),
+            events::JsonStatus::ok)
+      << err;
+  const fb::Request* req = events::verify_request(bin);
+  ASSERT_NE(req, nullptr);
+  EXPECT_EQ(req->schema_version(), events::kSchemaVersionCurrent);
+  EXPECT_NE(c.request_to_json(*req).find(R"("schema_version": 2)"), std::string::npos) << c.request_to_json(*req);
+  EXPECT_REJECTED(h.engine.apply(*req), reason::kGrantApplicationMissing, "R7");
+  // Stamping the intake time keeps the version given.
+  ASSERT_EQ(c.request_from_json(
+                R"({"request_id":"g2","client_id":"C1","actor":"op","channel":"treasury",)"
+                R"("payload_type":"RightsGranted","payload":{"user":"u1","account":"A1","mode":"view_all"}})",
+                1796025600000000, &bin, &err),
+            events::JsonStatus::ok)
+      << err;
+  EXPECT_EQ(events::verify_request(bin)->schema_version(), events::kSchemaVersionCurrent);
+  EXPECT_EQ(events::verify_request(bin)->intake_us(), 1796025600000000);
+}
+
+// R42: a new request cannot choose an older version's rules by naming it:
+// the intake refuses it with request.schema_version_retired (it never reaches
+// the log). The current version and newer ones pass (the fold refuses
+// versions it does not know, above).
+TEST(SchemaVersions, R42_NewJsonRequestNamingAnOlderVersionIsRefused) {
+  events::JsonCodec c;
+  std::span<const uint8_t> bin;
+  auto with_version = [](const std::string& version) {
+    return R"({"request_id":"g","client_id":"C1","actor":"op","channel":"treasury","intake_us":1796025600000000,)"
+           R"("schema_version":)" +
+           version + R"(,"payload_type":"RightsGranted","payload":{"user":"u1","account":"A1","mode":"view_all"}})";
+  };
+  for (const char* older : {"1", "0"}) {
+    std::string err;
+    EXPECT_EQ(c.request_from_json(with_version(older), 0, &bin, &err), events::JsonStatus::schema_version_retired)
+        << older;
+    EXPECT_NE(err.find("older than the current version 2"), std::string::npos) << err;
+  }
+  // The key spelled with an escape is the same key.
+  std::string err;
+  std::string escaped = with_version("1");
+  escaped.replace(escaped.find("schema_version"), 14, "schema\\u005fversion");
+  EXPECT_NE(c.request_from_json(escaped, 0, &bin, &err), events::JsonStatus::ok) << escaped;
+  for (const char* ok : {"2", "3"}) {
+    ASSERT_EQ(c.request_from_json(with_version(ok), 0, &bin, &err), events::JsonStatus::ok) << err;
+    EXPECT_EQ(events::verify_request(bin)->schema_version(), std::stoi(ok));
+  }
+  // The fold itself still decides version 1 as before (old logs, R42): the
+  // gate is at intake, and the binary writer of older versions stays.
+  Harness h;
+  ASSERT_TRUE(h.open_account("A1").accepted);
+  EXPECT_ACCEPTED(h.apply(
+      events::with_schema_version(events::rights_granted(h.treasury(), "u1", "A1", AccessMode::view_all, 0, 0), 1)));
 }
 
 TEST(HashChain, R37_EveryFieldOfTheDecisionAndRequestIsBound) {

@@ -140,6 +140,13 @@ struct Harness {
     const std::string app = application(user, fb::ApplicationKind::eloans);
     return apply(events::loan_rights(treasury(), user, groups, mode, app));
   }
+  /// R14 (schema version 2): a one-day limit change stands on the user's
+  /// registered annex 3 application (kind ekase_limit_change), a new one per change.
+  engine::Verdict limit_change(const std::string& user, const std::string& account, int32_t date, int64_t per_order,
+                               int64_t daily) {
+    const std::string app = application(user, fb::ApplicationKind::ekase_limit_change);
+    return apply(events::limit_change(treasury(), user, account, date, per_order, daily, app));
+  }
   static constexpr const char* kApplicationSigner = "registrar";
   int applications = 0;
   engine::Verdict head(const std::string& person) {

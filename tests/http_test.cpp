@@ -395,6 +395,25 @@ TEST_F(HttpTest, BadInputGets4xxWithCodeAndMessage) {
   EXPECT_EQ(client("u1")->send(bhttp::verb::get, "/healthz").status, 200u);
 }
 
+// R42, R7: the HTTP intake writes a body without schema_version in the current
+// version (a grant naming no application is refused, R7) and refuses one that
+// names an older version with 400 request.schema_version_retired, unlogged.
+TEST_F(HttpTest, R42_RetiredSchemaVersionIsRefusedAndAbsentIsCurrent) {
+  start();
+  auto t = client("treasury");
+  set_up_accounts(*t);
+  const std::string grant = R"({"user": "u2", "account": "A1", "mode": "view_all"})";
+  const std::string envelope = R"("client_id": "C1", "actor": "op", "channel": "treasury")";
+  Reply r = t->send(bhttp::verb::post, "/v1/requests",
+                    request_json("v-old", "RightsGranted", grant, envelope + R"(, "schema_version": 1)"));
+  EXPECT_EQ(r.status, 400u) << r.body;
+  EXPECT_TRUE(has(r.body, R"("code": "request.schema_version_retired")")) << r.body;
+  EXPECT_EQ(t->send(bhttp::verb::get, "/v1/decisions/v-old").status, 404u);
+  r = t->send(bhttp::verb::post, "/v1/requests", request_json("v-absent", "RightsGranted", grant, envelope));
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_TRUE(has(r.body, R"("reason": "grant.application_missing")")) << r.body;
+}
+
 TEST_F(HttpTest, SlowClientsAreCutOff) {
   http::Limits l;
   l.read_timeout = std::chrono::milliseconds(300);

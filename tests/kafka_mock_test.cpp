@@ -153,7 +153,7 @@ TEST(KafkaMock, NodeRecoversFromRequestErrorsBrokerDownAndLeaderChange) {
       json.replace(json.find("\"demo-"), 6, "\"again-");
       std::span<const uint8_t> bin;
       std::string error;
-      ASSERT_TRUE(codec.request_from_json(json, 0, &bin, &error)) << error;
+      ASSERT_EQ(codec.request_from_json(json, 0, &bin, &error), events::JsonStatus::ok) << error;
       ASSERT_TRUE(p->produce(bin).ok());
     }
     ASSERT_TRUE(p->flush(60'000).ok());

@@ -282,10 +282,59 @@ TEST_F(EKase, R14_OneDayLimitChangeIsAnApplicationForLimitModes) {
                   reason::kTreasuryOnly, "R41");
 }
 
+// R14 (schema version 2): the one-day change stands on a registered annex 3
+// application (kind ekase_limit_change) of that user and client, in force.
+TEST_F(EKase, R14_OneDayLimitChangeStandsOnARegisteredLimitChangeApplication) {
+  h.grant("s2", "A1", AccessMode::signature_2, 1'000 * kEur, 1'000 * kEur);
+  h.grant("s2b", "A1", AccessMode::signature_2, 1'000 * kEur, 1'000 * kEur);
+  auto change = [&](const std::string& application) {
+    return h.apply(events::limit_change(h.treasury(), "s2", "A1", kMonday, 3'000 * kEur, 3'000 * kEur, application));
+  };
+  // None named: refused, and the R7 limits stay.
+  EXPECT_REJECTED(change(""), reason::kChangeApplicationMissing, "R14");
+  EXPECT_REJECTED(h.prepare("s2", "po1", "A1", 2'000 * kEur), reason::kPerOrderExceeded, "R9");
+  // Not an annex 3 application of this user and client in force.
+  EXPECT_REJECTED(change("no-such-application"), reason::kApplicationNotInForce, "R14");
+  EXPECT_REJECTED(change(h.application("s2", fb::ApplicationKind::ekase)), reason::kApplicationNotInForce, "R14");
+  EXPECT_REJECTED(change(h.application("s2b", fb::ApplicationKind::ekase_limit_change)),
+                  reason::kApplicationNotInForce, "R14");
+  ASSERT_TRUE(h.apply(events::application_submitted(h.treasury(), "annex3-pending", fb::ApplicationKind::ekase_limit_change,
+                                                    "s2", Harness::kApplicationSigner, h.now, "sha256:annex3"))
+                  .accepted);
+  EXPECT_REJECTED(change("annex3-pending"), reason::kApplicationNotInForce, "R14");
+  h.client = "C2";  // another client's annex 3 application about s2
+  const std::string other_client = h.application("s2", fb::ApplicationKind::ekase_limit_change);
+  h.client = "C1";
+  EXPECT_REJECTED(change(other_client), reason::kApplicationNotInForce, "R14");
+  EXPECT_REJECTED(h.prepare("s2", "po2", "A1", 2'000 * kEur), reason::kPerOrderExceeded, "R9");
+  // Registered: the change applies (R15).
+  ASSERT_TRUE(h.apply(events::application_registered(h.treasury(), "annex3-pending")).accepted);
+  EXPECT_ACCEPTED(change("annex3-pending"));
+  EXPECT_ACCEPTED(h.prepare("s2", "po3", "A1", 2'000 * kEur));
+  EXPECT_ACCEPTED(h.limit_change("s2", "A1", 20261201, -1, 4'000 * kEur));
+  // R31: an annulled application carries no change.
+  ASSERT_TRUE(h.apply(events::applications_annulled(h.treasury(), "reorganised")).accepted);
+  EXPECT_REJECTED(change("annex3-pending"), reason::kApplicationAnnulled, "R31");
+}
+
+// R42, R14: a schema version 1 change (old logs) is decided as before: the
+// Treasury's word, no application needed or read.
+TEST_F(EKase, R42_R14_Version1LimitChangeNeedsNoApplication) {
+  h.grant("s2", "A1", AccessMode::signature_2, 1'000 * kEur, 1'000 * kEur);
+  EXPECT_ACCEPTED(h.apply(events::with_schema_version(
+      events::limit_change(h.treasury(), "s2", "A1", kMonday, 3'000 * kEur, 3'000 * kEur), 1)));
+  EXPECT_ACCEPTED(h.prepare("s2", "po1", "A1", 2'000 * kEur));
+  EXPECT_ACCEPTED(h.apply(events::with_schema_version(
+      events::limit_change(h.treasury(), "s2", "A1", kMonday, -1, 5'000 * kEur, "not-read-in-version-1"), 1)));
+  // The same change written in the current version needs its application.
+  EXPECT_REJECTED(h.apply(events::limit_change(h.treasury(), "s2", "A1", kMonday, -1, 5'000 * kEur)),
+                  reason::kChangeApplicationMissing, "R14");
+}
+
 TEST_F(EKase, R15_OneDayLimitAppliesOnItsDateAndLapsesAfter) {
   h.grant("s2", "A1", AccessMode::signature_2, 1'000 * kEur, 1'000 * kEur);
   // Raise the per-order limit for Tuesday only; the daily limit is raised too.
-  ASSERT_TRUE(h.apply(events::limit_change(h.treasury(), "s2", "A1", 20261201, 3'000 * kEur, 3'000 * kEur)).accepted);
+  ASSERT_TRUE(h.limit_change("s2", "A1", 20261201, 3'000 * kEur, 3'000 * kEur).accepted);
   EXPECT_REJECTED(h.prepare("s2", "po1", "A1", 2'000 * kEur), reason::kPerOrderExceeded, "R9");  // Monday
   h.now = riga(20261201, 9, 0);
   EXPECT_ACCEPTED(h.prepare("s2", "po2", "A1", 2'000 * kEur));  // Tuesday
@@ -299,7 +348,7 @@ TEST_F(EKase, R15_OneDayLimitAppliesOnItsDateAndLapsesAfter) {
 
 TEST_F(EKase, R15_OnlyOneLimitChangedKeepsTheOther) {
   h.grant("s2", "A1", AccessMode::signature_2, 1'000 * kEur, 1'500 * kEur);
-  ASSERT_TRUE(h.apply(events::limit_change(h.treasury(), "s2", "A1", kMonday, -1, 5'000 * kEur)).accepted);
+  ASSERT_TRUE(h.limit_change("s2", "A1", kMonday, -1, 5'000 * kEur).accepted);
   EXPECT_REJECTED(h.prepare("s2", "po1", "A1", 1'001 * kEur), reason::kPerOrderExceeded, "R9");
   EXPECT_ACCEPTED(h.prepare("s2", "po2", "A1", 1'000 * kEur));
   EXPECT_ACCEPTED(h.prepare("s2", "po3", "A1", 1'000 * kEur));  // 2,000 > 1,500 but ≤ 5,000 today

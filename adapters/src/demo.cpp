@@ -222,9 +222,17 @@ std::vector<std::string> demo_requests(uint64_t seed) {
       });
     }
     if (day == 16) {
-      // R14/R15: a one-day raise of sig2's limits on the ministry's account.
-      push(tenv(clients[0].id), [&](const auto& x) {
-        return events::limit_change(x, clients[0].sig2, clients[0].account, 20261116, 9'000 * kEur, 40'000 * kEur);
+      // R14/R15: a one-day raise of sig2's limits on the ministry's account,
+      // applied for with a signed annex 3 application the Treasury registers.
+      const Client& c = clients[0];
+      const std::string app = "APP-" + c.id + "-limit-20261116";
+      push(events::Envelope{"", c.id, c.head, Channel::portal, setup}, [&](const auto& x) {
+        return events::application_submitted(x, app, fb::ApplicationKind::ekase_limit_change, c.sig2, c.head,
+                                              setup - 3'600'000'000LL, "sha256:annex3-" + c.id);
+      });
+      push(tenv(c.id), [&](const auto& x) { return events::application_registered(x, app); });
+      push(tenv(c.id), [&](const auto& x) {
+        return events::limit_change(x, c.sig2, c.account, 20261116, 9'000 * kEur, 40'000 * kEur, app);
       });
     }
     if (business) {

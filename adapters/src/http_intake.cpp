@@ -203,7 +203,13 @@ bool intake(events::JsonCodec& codec, const Identity& who, std::string_view body
   std::span<const uint8_t> bin;
   std::string error;
   // stamp 0: the parser leaves intake_us as sent, so that a sent one shows.
-  if (!codec.request_from_json(body, 0, &bin, &error)) return refuse(400, reason::kMalformedJson, error);
+  // R42: a body without schema_version is written in the current version; one
+  // naming an older version is refused (request.schema_version_retired).
+  if (const events::JsonStatus st = codec.request_from_json(body, 0, &bin, &error); st != events::JsonStatus::ok)
+    return refuse(400,
+                  st == events::JsonStatus::schema_version_retired ? reason::kSchemaVersionRetired
+                                                                   : reason::kMalformedJson,
+                  error);
   const auto* req = flatbuffers::GetRoot<fb::Request>(bin.data());  // verified by the codec
   if (req->intake_us() != 0)
     return refuse(400, reason::kIntakeTimeSetByServer,

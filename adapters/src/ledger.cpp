@@ -153,12 +153,12 @@ Status Ledger::refold_tail() {
   return store_->commit(batch_, projections::Store::Sync::now);
 }
 
-Answer malformed_answer(std::string_view reason, std::string_view detail) {
+Answer malformed_answer(std::string_view reason, std::string_view detail, std::string_view rule) {
   flatbuffers::FlatBufferBuilder b(256);
   events::DecisionFields d;
   d.accepted = false;
   d.reason = reason;
-  d.rule = "R47";
+  d.rule = rule;
   d.detail = detail;
   const auto dec = events::build_decision(b, d, nullptr);
   fb::LogRecordBuilder rb(b);
@@ -167,6 +167,16 @@ Answer malformed_answer(std::string_view reason, std::string_view detail) {
   Answer a;
   a.record.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
   return a;
+}
+
+const char* json_refusal_reason(events::JsonStatus status) {
+  return status == events::JsonStatus::schema_version_retired ? engine::reason::kSchemaVersionRetired
+                                                              : engine::reason::kMalformedJson;
+}
+
+Answer refused_json_answer(events::JsonStatus status, std::string_view detail) {
+  return malformed_answer(json_refusal_reason(status), detail,
+                          status == events::JsonStatus::schema_version_retired ? "R42" : "R47");
 }
 
 Status Ledger::submit(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {

@@ -380,7 +380,7 @@ int cmd_submit(const Args& a) {
   std::vector<adapters::Answer> answers;
   // Each input line's answer: either a ledger answer or a parse error.
   struct Slot {
-    bool parsed;
+    events::JsonStatus status;
     std::string error;
   };
   std::vector<Slot> slots;
@@ -392,10 +392,10 @@ int cmd_submit(const Args& a) {
     size_t next = 0;
     std::string out;
     for (const Slot& slot : slots) {
-      if (slot.parsed) {
+      if (slot.status == events::JsonStatus::ok) {
         out += codec.decision_to_json(*answers[next++].decision());
       } else {
-        const adapters::Answer bad = adapters::malformed_answer(engine::reason::kMalformedJson, slot.error);
+        const adapters::Answer bad = adapters::refused_json_answer(slot.status, slot.error);
         out += codec.decision_to_json(*bad.decision());
       }
       out += '\n';
@@ -416,12 +416,13 @@ int cmd_submit(const Args& a) {
     std::span<const uint8_t> bin;
     std::string error;
     if (too_long) {
-      slots.push_back({false, "line longer than " + std::to_string(line_bytes_max) + " bytes"});
-    } else if (codec.request_from_json(line, now_us(), &bin, &error)) {
+      slots.push_back({events::JsonStatus::malformed, "line longer than " + std::to_string(line_bytes_max) + " bytes"});
+    } else if (const events::JsonStatus st = codec.request_from_json(line, now_us(), &bin, &error);
+               st == events::JsonStatus::ok) {
       owned.emplace_back(reinterpret_cast<const char*>(bin.data()), bin.size());
-      slots.push_back({true, {}});
+      slots.push_back({st, {}});
     } else {
-      slots.push_back({false, error});
+      slots.push_back({st, error});
     }
     if (slots.size() >= batch_max) {
       if (Status s = flush(); !s.ok()) return storage_error(s);
@@ -882,15 +883,16 @@ int cmd_produce(const Args& a) {
     if (!too_long && line.find_first_not_of(" \t") == std::string::npos) continue;
     std::span<const uint8_t> bin;
     std::string error;
+    events::JsonStatus st = events::JsonStatus::malformed;
     if (too_long) error = "line longer than " + std::to_string(events::kRequestBytesMax) + " bytes";
-    if (!too_long && codec.request_from_json(line, now_us(), &bin, &error)) {
+    if (!too_long) st = codec.request_from_json(line, now_us(), &bin, &error);
+    if (st == events::JsonStatus::ok) {
       if (Status s = producer->produce(bin); !s.ok()) return broker_error(s);
       ++produced;
       continue;
     }
     ++refused;
-    const adapters::Answer bad = adapters::malformed_answer(engine::reason::kMalformedJson,
-                                                            "line " + std::to_string(lines) + ": " + error);
+    const adapters::Answer bad = adapters::refused_json_answer(st, "line " + std::to_string(lines) + ": " + error);
     std::fprintf(stderr, "%s\n", codec.decision_to_json(*bad.decision()).c_str());
   }
   if (Status s = producer->flush(60'000); !s.ok()) return broker_error(s);

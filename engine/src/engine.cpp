@@ -567,11 +567,43 @@ Verdict Engine::on_limit_change(const fb::Request& req, const RigaTime& t,
     v.limit = daily;
     return v;
   }
+  if (Verdict v = limit_change_application(req, p, t); !v.accepted) return v;
   auto it = state_.limit_overrides.try_emplace(OverrideKey{git->first, p.date()}).first;
   it->second.per_order_limit = po;
   it->second.daily_limit = daily;
   touch(*it, dirty_.limit_overrides);
   return Verdict::ok("R14");
+}
+
+Verdict Engine::limit_change_application(const fb::Request& req, const fb::LimitChangeOneDay& p,
+                                         const RigaTime& t) const {
+  // R42: before schema version 2 the Treasury entered a one-day change on its
+  // own word; the application field did not exist and is not read.
+  if (req.schema_version() < kSchemaVersionLimitChangesUnderApplications) {
+    if (tracing()) note("application.in_force", "R14", true, "no application needed (schema version 1)");
+    return Verdict::ok("R14");
+  }
+  // R14: the change is an application (annex 3): a registered one of kind
+  // ekase_limit_change, about this user, of this client, still in force.
+  const std::string_view named = sv(p.application());
+  const auto* app = named.empty() ? nullptr : state_.applications.find(state_.names.find(named));
+  const NameId user = state_.names.find(sv(p.user()));
+  const NameId client = state_.names.find(sv(req.client_id()));
+  const bool matches = app != nullptr && app->second.kind == fb::ApplicationKind::ekase_limit_change &&
+                       user != kNoName && app->second.user == user && app->second.client == client;
+  const Verdict v = named.empty()   ? Verdict::reject(r::kChangeApplicationMissing, "R14")
+                    : !matches      ? Verdict::reject(r::kApplicationNotInForce, "R14")
+                                    : check_application(app->first, "R14", t);
+  if (tracing())
+    note("application.in_force", v.accepted ? "R14" : v.rule, v.accepted,
+         (named.empty() ? std::string("no application named")
+          : app == nullptr
+              ? "application " + std::string(named) + " unknown"
+              : application_detail(app->first, t) + ", kind " + fb::EnumNameApplicationKind(app->second.kind) +
+                    " for user " + name_of(app->second.user) + " and client " + name_of(app->second.client)) +
+             "; needs a registered ekase_limit_change application of user " + std::string(sv(p.user())) +
+             " and client " + std::string(sv(req.client_id())));
+  return v.accepted ? Verdict::ok("R14") : v;
 }
 
 // ---- Payment orders -------------------------------------------------------------

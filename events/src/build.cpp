@@ -85,9 +85,10 @@ std::string rights_revoked(const Envelope& e, std::string_view user, std::string
   });
 }
 std::string limit_change(const Envelope& e, std::string_view user, std::string_view account, int32_t date,
-                         int64_t per_order_cents, int64_t daily_cents) {
+                         int64_t per_order_cents, int64_t daily_cents, std::string_view application) {
   return finish(e, fb::Payload::LimitChangeOneDay, [&](FlatBufferBuilder& b) {
-    return fb::CreateLimitChangeOneDay(b, str(b, user), str(b, account), date, per_order_cents, daily_cents);
+    return fb::CreateLimitChangeOneDay(b, str(b, user), str(b, account), date, per_order_cents, daily_cents,
+                                       opt(b, application));
   });
 }
 std::string po_prepare(const Envelope& e, std::string_view order, std::string_view account,

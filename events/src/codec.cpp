@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "flatbuffers/idl.h"
+#include "kase/events/build.h"
 
 namespace kase::events {
 
@@ -130,7 +131,17 @@ JsonCodec::JsonCodec() {
   // Print what is present: decisions write their always-shown fields
   // explicitly (ForceDefaults) and leave out numbers that do not apply.
   parser_ = std::make_unique<flatbuffers::Parser>(opts);
-  const std::string schema(schema_text());
+  std::string schema(schema_text());
+  // R42: the intake must tell a request that leaves schema_version out from
+  // one that states 1, the schema's default, which the parser would not
+  // store. Here alone the field is an optional scalar: whatever the JSON
+  // states is stored and what it leaves out stays absent. The binary layout
+  // is the same (an absent field reads as 1 with the real schema).
+  constexpr std::string_view kVersionField = "schema_version: ushort = 1;";
+  const size_t at = schema.find(kVersionField);
+  if (at == std::string::npos || schema.find(kVersionField, at + 1) != std::string::npos)
+    throw std::logic_error("kase schema: expected one field \"schema_version: ushort = 1;\"");
+  schema.replace(at, kVersionField.size(), "schema_version: ushort = null;");
   if (!parser_->Parse(schema.c_str())) {
     throw std::logic_error("kase schema does not parse: " + parser_->error_);
   }
@@ -138,44 +149,55 @@ JsonCodec::JsonCodec() {
 
 JsonCodec::~JsonCodec() = default;
 
-bool JsonCodec::request_from_json(std::string_view json, int64_t stamp_us, std::span<const uint8_t>* out,
-                                  std::string* error) {
+JsonStatus JsonCodec::request_from_json(std::string_view json, int64_t stamp_us, std::span<const uint8_t>* out,
+                                        std::string* error) {
   if (json.size() > kRequestBytesMax) {
     *error = "request larger than " + std::to_string(kRequestBytesMax) + " bytes";
-    return false;
+    return JsonStatus::malformed;
   }
   text_.assign(json);  // Parse needs a NUL-terminated string
   if (text_.find('\0') != std::string::npos) {
     *error = "NUL byte in JSON";
-    return false;
+    return JsonStatus::malformed;
   }
   // ParseJson, unlike Parse, never reads schema declarations from the input.
   if (!parser_->ParseJson(text_.c_str())) {
     *error = parser_->error_;
-    return false;
+    return JsonStatus::malformed;
   }
   std::span<const uint8_t> bytes(parser_->builder_.GetBufferPointer(), parser_->builder_.GetSize());
   const fb::Request* req = verify_request(bytes);
   if (req == nullptr) {
     *error = "request does not verify (missing required field or too large)";
-    return false;
+    return JsonStatus::malformed;
   }
   if (req->payload_type() != fb::Payload::NONE && req->payload() == nullptr) {
     // A union type without its value verifies, but means nothing (and the
     // object API cannot re-pack it).
     *error = "payload_type given without payload";
-    return false;
+    return JsonStatus::malformed;
   }
-  if (req->intake_us() == 0 && stamp_us > 0) {
-    // Intake sets the time stamp once; rebuild with it.
+  // R42: present only when the JSON stated it (see the constructor).
+  const bool versioned = flatbuffers::IsFieldPresent(req, fb::Request::VT_SCHEMA_VERSION);
+  if (versioned && req->schema_version() < kSchemaVersionCurrent) {
+    *error = "schema_version " + std::to_string(req->schema_version()) + " is older than the current version " +
+             std::to_string(kSchemaVersionCurrent) + ": a new request is written in version " +
+             std::to_string(kSchemaVersionCurrent) + " (leave schema_version out, or state " +
+             std::to_string(kSchemaVersionCurrent) + "); older versions are only read from old logs (R42)";
+    return JsonStatus::schema_version_retired;
+  }
+  const bool stamp = req->intake_us() == 0 && stamp_us > 0;
+  if (!versioned || stamp) {
+    // Intake sets the version and the time stamp once; rebuild with them.
     std::unique_ptr<fb::RequestT> obj(req->UnPack());
-    obj->intake_us = stamp_us;
+    if (!versioned) obj->schema_version = kSchemaVersionCurrent;
+    if (stamp) obj->intake_us = stamp_us;
     stamped_.Clear();
     stamped_.Finish(fb::Request::Pack(stamped_, obj.get()));
     bytes = {stamped_.GetBufferPointer(), stamped_.GetSize()};
   }
   *out = bytes;
-  return true;
+  return JsonStatus::ok;
 }
 
 std::string JsonCodec::request_to_json(const fb::Request& r) {

@@ -63,8 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static kase::events::JsonCodec codec;
   std::span<const uint8_t> bin;
   std::string error;
-  if (!codec.request_from_json(std::string_view(reinterpret_cast<const char*>(data), size), 1796025600000000,
-                               &bin, &error))
+  if (codec.request_from_json(std::string_view(reinterpret_cast<const char*>(data), size), 1796025600000000,
+                              &bin, &error) != kase::events::JsonStatus::ok)
     return 0;
   bytes = bin;
 #endif

@@ -35,8 +35,14 @@ struct Answer {
   }
 };
 
-/// An answer for input that never reached the log (malformed JSON or bytes).
-Answer malformed_answer(std::string_view reason, std::string_view detail);
+/// An answer for input that never reached the log (malformed JSON or bytes,
+/// R47; a retired schema version, R42).
+Answer malformed_answer(std::string_view reason, std::string_view detail, std::string_view rule = "R47");
+/// The answer for a JSON request the intake refused (status != ok): the
+/// reason code and rule of events::JsonStatus, the codec's message as detail.
+Answer refused_json_answer(events::JsonStatus status, std::string_view detail);
+/// The reason code of a refusing events::JsonStatus (reasons.h).
+const char* json_refusal_reason(events::JsonStatus status);
 
 /// What a Ledger measures per batch, for operations (the fold's own counts
 /// are in engine::Probe). Time is read here, in the adapter, never in the fold.

@@ -542,6 +542,10 @@ inline constexpr uint16_t kSchemaVersionMax = 2;
 /// it stands on (R5, R7, R18, R20) and R10's owner permission travels on the
 /// application; requests of older versions are decided as they were.
 inline constexpr uint16_t kSchemaVersionGrantsUnderApplications = 2;
+/// R42, R14: from this version a one-day limit change names the registered
+/// annex 3 application (kind ekase_limit_change) of the user and client it
+/// stands on; older requests are decided as they were (the Treasury's word).
+inline constexpr uint16_t kSchemaVersionLimitChangesUnderApplications = 2;
 
 class Engine {
  public:
@@ -640,6 +644,8 @@ class Engine {
   /// R7, R30, R31: whether the application rights stand on is in force at t;
   /// `rule` is the one-per-user rule of its kind (R5, R7, R18, R20).
   Verdict check_application(NameId application, const char* rule, const RigaTime& t) const;
+  /// R14 (schema version 2): the annex 3 application a one-day change stands on.
+  Verdict limit_change_application(const fb::Request& req, const fb::LimitChangeOneDay& p, const RigaTime& t) const;
   /// R5, R7, R18, R20: rights granted under an application need it registered,
   /// in force, of `kind`, for that user and client. From schema version 2 the
   /// application is required and a lapsed one is refused (R31). Hands back its

@@ -20,6 +20,9 @@
   X(kMissingTimestamp, "request.missing_timestamp") \
   X(kMissingActor, "request.missing_actor") \
   X(kUnsupportedSchema, "request.unsupported_schema_version") \
+  /* R42: a new request (JSON intake) naming a version older than the current */ \
+  /* one; never reaches the log (events::JsonStatus::schema_version_retired). */ \
+  X(kSchemaVersionRetired, "request.schema_version_retired") \
   X(kNoPayload, "request.no_payload") \
   X(kTreasuryOnly, "auth.treasury_only") \
   X(kWrongChannel, "auth.wrong_channel") \
@@ -66,6 +69,7 @@
   X(kChangeDatePast, "limit_change.date_past") \
   X(kChangeEmpty, "limit_change.empty") \
   X(kChangeNoLimits, "limit_change.mode_without_limits") \
+  X(kChangeApplicationMissing, "limit_change.application_missing")  /* R14, schema version 2 */ \
   /* Identification and blocking (R25–R29). */ \
   X(kUnknownPerson, "identity.unknown_person") \
   X(kLoginFailed, "identity.login_failed") \

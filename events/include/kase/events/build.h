@@ -40,8 +40,10 @@ std::string rights_granted(const Envelope& e, std::string_view user, std::string
                            fb::AccessMode mode, int64_t per_order_cents, int64_t daily_cents,
                            std::string_view owner_permission = {});
 std::string rights_revoked(const Envelope& e, std::string_view user, std::string_view account);
+/// R14, R15: a one-day limit change; from schema version 2 it names the
+/// user's registered annex 3 application (kind ekase_limit_change).
 std::string limit_change(const Envelope& e, std::string_view user, std::string_view account, int32_t date,
-                         int64_t per_order_cents, int64_t daily_cents);
+                         int64_t per_order_cents, int64_t daily_cents, std::string_view application = {});
 std::string po_prepare(const Envelope& e, std::string_view order, std::string_view account,
                        int64_t amount_cents, std::string_view beneficiary = {});
 std::string po_import(const Envelope& e, std::string_view order, std::string_view account,

@@ -61,6 +61,17 @@ Hash chain_next(const Hash& previous, std::span<const uint8_t> request, const De
 flatbuffers::Offset<fb::Decision> build_decision(flatbuffers::FlatBufferBuilder& b,
                                                  const DecisionFields& d, const Hash* hash);
 
+/// What request_from_json() made of its input.
+enum class JsonStatus : uint8_t {
+  ok,
+  /// Not a request: bad JSON, unknown fields, wrong types, missing required
+  /// fields, trailing input (`request.malformed_json`).
+  malformed,
+  /// R42: it names a schema version older than kSchemaVersionCurrent, which
+  /// a new request may not (`request.schema_version_retired`).
+  schema_version_retired,
+};
+
 class JsonCodec {
  public:
   JsonCodec();
@@ -68,13 +79,23 @@ class JsonCodec {
   JsonCodec(const JsonCodec&) = delete;
   JsonCodec& operator=(const JsonCodec&) = delete;
 
-  /// Parses one JSON request and verifies the result. A request without
-  /// intake_us gets `stamp_us` (when > 0). On success the binary request is
-  /// in `out` (valid until the next call) and true is returned; otherwise
-  /// `error` says what is wrong (unknown fields, wrong types, missing
-  /// required fields, trailing input).
-  bool request_from_json(std::string_view json, int64_t stamp_us, std::span<const uint8_t>* out,
-                         std::string* error);
+  /// The intake of a new request written as JSON (kase submit, kase produce,
+  /// the HTTP API): parses it and verifies the result. A request without
+  /// intake_us gets `stamp_us` (when > 0).
+  ///
+  /// R42: a new request is written in the current schema version. One that
+  /// leaves `schema_version` out gets kSchemaVersionCurrent; one that names
+  /// an older version is refused (JsonStatus::schema_version_retired), so a
+  /// channel cannot choose the older rules (version 1 grants without an
+  /// application). Newer versions pass, for the fold to refuse
+  /// (`request.unsupported_schema_version`). Older requests are read from
+  /// the log's binary form, never from here; tools that must write one build
+  /// it with events::with_schema_version() (build.h).
+  ///
+  /// On JsonStatus::ok the binary request is in `out` (valid until the next
+  /// call); otherwise `error` says what is wrong.
+  [[nodiscard]] JsonStatus request_from_json(std::string_view json, int64_t stamp_us, std::span<const uint8_t>* out,
+                                             std::string* error);
 
   /// One-line JSON of a request or a decision table.
   std::string request_to_json(const fb::Request& r);
