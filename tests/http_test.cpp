@@ -96,6 +96,7 @@ class HttpTest : public ::testing::Test {
     o.tls_cert_file = pki_->cert("server");
     o.tls_key_file = pki_->key("server");
     o.client_ca_file = pki_->ca();
+    o.client_crl_file = crl_;
     o.limits = limits;
     o.clock_us = [this] { return now_.fetch_add(1); };
     Status s = http::Server::start(store_.get(), o, &server_);
@@ -133,6 +134,7 @@ class HttpTest : public ::testing::Test {
   static std::filesystem::path* dir_;
   static Pki* pki_;
   std::atomic<int64_t> now_{riga(kMonday, 10, 0)};
+  std::string crl_;  // --client-crl for start()
   std::unique_ptr<projections::Store> store_;  // outlives the server
   std::unique_ptr<http::Server> server_;
 };
@@ -353,6 +355,36 @@ TEST_F(HttpTest, R41_UnknownCaExpiredOrMissingCertificatesFailTheHandshake) {
   EXPECT_EQ(server_->stats().handshakes_failed, 3u);
   EXPECT_EQ(server_->stats().requests, 0u);
   EXPECT_EQ(client("u1")->send(bhttp::verb::get, "/healthz").status, 200u);
+}
+
+TEST_F(HttpTest, R41_RevokedCertificatesFailTheHandshakeWithARevocationList) {
+  // Without a CRL the revoked certificate is merely valid: the list is what refuses it.
+  start();
+  EXPECT_EQ(client("revoked")->send(bhttp::verb::get, "/healthz").status, 200u);
+  server_.reset();
+  crl_ = pki_->crl();
+  start();
+  {
+    Client c(*pki_, server_->port(), "revoked");
+    if (!c.connect()) {  // TLS 1.3: the refusal arrives on the first read
+      EXPECT_EQ(c.send(bhttp::verb::get, "/healthz").status, 0u);
+    }
+  }
+  wait_for([&] { return server_->stats().handshakes_failed >= 1; });
+  EXPECT_EQ(server_->stats().handshakes_failed, 1u);
+  EXPECT_EQ(client("u1")->send(bhttp::verb::get, "/healthz").status, 200u);
+  // A file without a CRL is refused at start, with the option named.
+  server_.reset();
+  http::ServerOptions o;
+  o.port = 0;
+  o.tls_cert_file = pki_->cert("server");
+  o.tls_key_file = pki_->key("server");
+  o.client_ca_file = pki_->ca();
+  o.client_crl_file = pki_->ca();  // a certificate, not a CRL
+  std::unique_ptr<http::Server> bad;
+  const Status s = http::Server::start(store_.get(), o, &bad);
+  EXPECT_EQ(s.code(), Errc::invalid_argument);
+  EXPECT_NE(s.message().find("--client-crl"), std::string::npos) << s.message();
 }
 
 TEST_F(HttpTest, BadInputGets4xxWithCodeAndMessage) {

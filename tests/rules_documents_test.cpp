@@ -711,6 +711,31 @@ TEST_F(Loans, R21_1_2_AgreementsAndDisbursementRequests) {
   EXPECT_NE(h.reloaded(), nullptr);
 }
 
+TEST_F(Loans, R42_R21_1_2_OldDisbursementRequestWithoutAgreementIsDecidedAsBefore) {
+  // Before schema version 2 a disbursement request named no agreement: an old
+  // log replays as it was decided, created and submitted without one.
+  const auto v1 = [&](auto&& build) {
+    return at("MU", [&] { return h.apply(events::with_schema_version(build(), 1)); });
+  };
+  const auto create_d = [&](const std::string& doc, const std::string& agreement) {
+    return [&, doc, agreement] {
+      return events::document_create(h.as("ag"), Service::eloans, doc, DocumentKind::disbursement_request,
+                                     "sha256:" + doc, 5'000 * kEur, "", agreement);
+    };
+  };
+  EXPECT_ACCEPTED(v1(create_d("D0", "")));
+  EXPECT_ACCEPTED(v1([&] { return events::document_sign(h.as("ag"), Service::eloans, "D0", ""); }));
+  EXPECT_ACCEPTED(v1([&] { return events::document_submit(h.as("ag"), Service::eloans, "D0", ""); }));
+  EXPECT_EQ(status("MU", Service::eloans, "D0"), S::submitted);
+  EXPECT_EQ(document("MU", Service::eloans, "D0")->agreement, engine::kNoName);
+  // An old request that names an agreement is checked against it.
+  EXPECT_REJECTED(v1(create_d("D1", "A9")), reason::kLoanAgreementUnknown, "R21.1.2");
+  // From version 2 the agreement is required.
+  EXPECT_REJECTED(create("MU", "ag", Service::eloans, "D2", DocumentKind::disbursement_request, 5'000 * kEur, "", ""),
+                  reason::kValueInvalid, "R21.1.2");
+  EXPECT_NE(h.reloaded(), nullptr);
+}
+
 TEST_F(Loans, R21_2_1_ViewOnly) {
   const engine::Verdict v = view("MU", "lv", Service::eloans, "L1");
   EXPECT_ACCEPTED(v);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -73,12 +74,16 @@ class Pki {
     issue("treasury", {"op", std::string(http::kTreasuryOu), -3600, 24 * 3600, false, false});
     issue("expired", {"u1", "", -48 * 3600, -24 * 3600, false, false});
     issue("foreign", {"u1", "", -3600, 24 * 3600, false, false}, /*foreign=*/true);
+    issue("revoked", {"u2", "", -3600, 24 * 3600, false, false});
+    write_crl({serial_}, "crl.pem");  // revokes "revoked", the last issued
   }
 
   [[nodiscard]] std::string path(const std::string& file) const { return (dir_ / file).string(); }
   [[nodiscard]] std::string cert(const std::string& name) const { return path(name + ".pem"); }
   [[nodiscard]] std::string key(const std::string& name) const { return path(name + ".key"); }
   [[nodiscard]] std::string ca() const { return path("ca.pem"); }
+  /// The CA's revocation list: certificate "revoked" is on it.
+  [[nodiscard]] std::string crl() const { return path("crl.pem"); }
 
  private:
   void issue(const std::string& name, const CertSpec& spec, bool foreign = false) {
@@ -97,6 +102,37 @@ class Pki {
     if (f == nullptr) throw std::runtime_error("cannot write " + path(file));
     PEM_write_X509(f, c);
     std::fclose(f);
+  }
+
+  void write_crl(std::initializer_list<long> serials, const std::string& file) {
+    X509_CRL* crl = X509_CRL_new();
+    X509_CRL_set_version(crl, 1);
+    X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca_.get()));
+    ASN1_TIME* last = X509_gmtime_adj(nullptr, -3600);
+    ASN1_TIME* next = X509_gmtime_adj(nullptr, 24 * 3600);
+    X509_CRL_set1_lastUpdate(crl, last);
+    X509_CRL_set1_nextUpdate(crl, next);
+    for (const long serial : serials) {
+      X509_REVOKED* r = X509_REVOKED_new();
+      ASN1_INTEGER* n = ASN1_INTEGER_new();
+      ASN1_INTEGER_set(n, serial);
+      X509_REVOKED_set_serialNumber(r, n);
+      X509_REVOKED_set_revocationDate(r, last);
+      ASN1_INTEGER_free(n);
+      X509_CRL_add0_revoked(crl, r);
+    }
+    X509_CRL_sort(crl);
+    X509_CRL_sign(crl, ca_key_.get(), EVP_sha256());
+    ASN1_TIME_free(last);
+    ASN1_TIME_free(next);
+    FILE* f = std::fopen(path(file).c_str(), "w");
+    if (f == nullptr) {
+      X509_CRL_free(crl);
+      throw std::runtime_error("cannot write " + path(file));
+    }
+    PEM_write_X509_CRL(f, crl);
+    std::fclose(f);
+    X509_CRL_free(crl);
   }
 
   Cert make(const CertSpec& s, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key) {

@@ -633,6 +633,16 @@ class Server::Impl {
       ssl_ctx_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
       STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options_.client_ca_file.c_str());
       if (names != nullptr) SSL_CTX_set_client_CA_list(ssl_ctx_.native_handle(), names);
+      if (!options_.client_crl_file.empty()) {
+        // Revoked client certificates fail the handshake (R41).
+        X509_STORE* store = SSL_CTX_get_cert_store(ssl_ctx_.native_handle());
+        X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+        if (lookup == nullptr ||
+            X509_load_crl_file(lookup, options_.client_crl_file.c_str(), X509_FILETYPE_PEM) <= 0)
+          return {Errc::invalid_argument,
+                  "TLS set-up (--client-crl): no certificate revocation list in " + options_.client_crl_file};
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+      }
     } catch (const boost::system::system_error& e) {
       return {Errc::invalid_argument, std::string("TLS set-up (--tls-cert, --tls-key, --client-ca): ") + e.what()};
     }

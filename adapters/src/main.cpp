@@ -131,6 +131,9 @@ options:
   --client-ca F             the CA certificates that issue client certificates (PEM); the subject
                             CN names the user; OU=kase-channel marks a channel service (may act for
                             users), OU=kase-treasury the Treasury back office
+  --client-crl F            certificate revocation lists of the client CA (PEM, one or more):
+                            revoked client certificates fail the handshake; with it, every
+                            client CA needs a current CRL in F (read at start)
   --plain-http              no TLS, for local development on a loopback address only: every
                             client acts as the Treasury (a warning is printed)
   --http-threads N          Asio threads (default 2)
@@ -178,7 +181,7 @@ struct Args {
   bool operator_override = false;
   std::string listen;
   std::string metrics;  // HOST:PORT of the Prometheus listener
-  std::string tls_cert, tls_key, client_ca;
+  std::string tls_cert, tls_key, client_ca, client_crl;
   bool plain_http = false;
   size_t http_threads = 2;
   adapters::http::Limits limits;
@@ -221,6 +224,7 @@ constexpr TextOption kTextOptions[] = {
     {"--listen", &Args::listen},     {"--tls-cert", &Args::tls_cert},
     {"--metrics", &Args::metrics},
     {"--tls-key", &Args::tls_key},   {"--client-ca", &Args::client_ca},
+    {"--client-crl", &Args::client_crl},
     {"--from", &Args::from},         {"--to", &Args::to},
     {"--person", &Args::person},     {"--account", &Args::account},
     {"--offset", &Args::offset},
@@ -947,11 +951,12 @@ int cmd_run_http(const Args& a) {
   o.tls_cert_file = a.tls_cert;
   o.tls_key_file = a.tls_key;
   o.client_ca_file = a.client_ca;
+  o.client_crl_file = a.client_crl;
   o.limits = a.limits;
   o.threads = a.http_threads;
   if (a.plain_http) {
-    if (!a.tls_cert.empty() || !a.tls_key.empty() || !a.client_ca.empty())
-      return usage_error("--plain-http and --tls-cert/--tls-key/--client-ca exclude each other");
+    if (!a.tls_cert.empty() || !a.tls_key.empty() || !a.client_ca.empty() || !a.client_crl.empty())
+      return usage_error("--plain-http and --tls-cert/--tls-key/--client-ca/--client-crl exclude each other");
     std::fprintf(stderr,
                  "kase run: WARNING: --plain-http: no TLS and no client certificates; every client acts as the "
                  "Treasury. For local development only.\n");
@@ -995,7 +1000,7 @@ int cmd_run_http(const Args& a) {
 
 int cmd_run(const Args& a) {
   if (!a.listen.empty()) return cmd_run_http(a);
-  if (a.plain_http || !a.tls_cert.empty() || !a.tls_key.empty() || !a.client_ca.empty())
+  if (a.plain_http || !a.tls_cert.empty() || !a.tls_key.empty() || !a.client_ca.empty() || !a.client_crl.empty())
     return usage_error("--plain-http and the TLS options need --listen HOST:PORT");
   if (a.brokers.empty())
     return usage_error("run needs --brokers B (the Kafka engine node) or --listen HOST:PORT (HTTP over the "

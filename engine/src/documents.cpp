@@ -205,8 +205,12 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
     if (is_report(d.kind) && (d.report_type > fb::ReportType::MAX || d.year < 1900 || d.year > 9999 ||
                               !valid_name(d.period)))
       return Verdict::reject(r::kValueInvalid, "R16");
-    // R21.1.2: a disbursement request names its loan agreement; nothing else names one.
-    if ((d.kind == fb::DocumentKind::disbursement_request) == d.agreement.empty() ||
+    // R21.1.2: a disbursement request names its loan agreement; nothing else
+    // names one. R42: one of an older version without an agreement is decided
+    // as it was (below).
+    const bool old_unnamed = d.kind == fb::DocumentKind::disbursement_request && d.agreement.empty() &&
+                             req.schema_version() < kSchemaVersionDisbursementsUnderAgreements;
+    if (((d.kind == fb::DocumentKind::disbursement_request) == d.agreement.empty() && !old_unnamed) ||
         (!d.agreement.empty() && !valid_name(d.agreement)))
       return Verdict::reject(r::kValueInvalid, "R21.1.2");
   }
@@ -285,7 +289,12 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
     if (slot != nullptr) return Verdict::reject(r::kReportPeriodTaken, structure_rule(d.report_type));
   }
   DocumentEntry* agreement = nullptr;
-  if (kind == fb::DocumentKind::disbursement_request && (d.step == DocumentStep::create || d.step == DocumentStep::submit)) {
+  // R42: a disbursement request of an older version created without an
+  // agreement is created and submitted as before R21.1.2's check.
+  const bool under_agreement = d.step == DocumentStep::create ? !d.agreement.empty()
+                                                              : doc != nullptr && doc->agreement != kNoName;
+  if (kind == fb::DocumentKind::disbursement_request && under_agreement &&
+      (d.step == DocumentStep::create || d.step == DocumentStep::submit)) {
     if (Verdict a = check_disbursement(d, owner, doc, &agreement); !a.accepted) return a;
   }
   // R6.1, R19.2.1, R21.2.1: viewing changes nothing; its decision is logged (R47).
@@ -298,7 +307,7 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
             .first;
     Document& fresh = e->second;
     fresh.kind = d.kind;
-    if (d.kind == fb::DocumentKind::disbursement_request) fresh.agreement = agreement->first.document;
+    if (agreement != nullptr) fresh.agreement = agreement->first.document;
     if (is_report(d.kind)) {
       fresh.report_type = d.report_type;
       fresh.year = d.year;

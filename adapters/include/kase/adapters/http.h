@@ -42,6 +42,9 @@ struct ServerOptions {
   std::string tls_cert_file;     // the server's certificate chain (PEM)
   std::string tls_key_file;      // its private key (PEM)
   std::string client_ca_file;    // CA certificates that issue client certificates (PEM)
+  /// CRLs of the client CAs (PEM): when set, a revoked client certificate, or
+  /// one whose CA has no CRL here, or whose CRL has expired, fails the handshake.
+  std::string client_crl_file;
   /// Local development only: no TLS, and every client acts as the Treasury.
   /// Refused unless `address` is a loopback address.
   bool plain_http = false;

@@ -546,6 +546,11 @@ inline constexpr uint16_t kSchemaVersionGrantsUnderApplications = 2;
 /// annex 3 application (kind ekase_limit_change) of the user and client it
 /// stands on; older requests are decided as they were (the Treasury's word).
 inline constexpr uint16_t kSchemaVersionLimitChangesUnderApplications = 2;
+/// R42, R21.1.2: from this version a disbursement request names the loan
+/// agreement it draws on. Older ones named none and are decided as they were:
+/// created and submitted without an agreement (one that names an agreement is
+/// checked against it in every version).
+inline constexpr uint16_t kSchemaVersionDisbursementsUnderAgreements = 2;
 
 class Engine {
  public:
