@@ -26,6 +26,7 @@
 
 #include "kase/adapters/ledger.h"
 #include "kase/projections/store.h"
+#include "gbench.h"
 #include "world.h"
 
 namespace kase::bench {
@@ -34,12 +35,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-bool g_failed = false;
-
-void fail(benchmark::State& state, const std::string& what) {
-  g_failed = true;
-  state.SkipWithError(what.c_str());
-}
 
 /// Requests per round (about) and per submitted batch.
 size_t round_requests() { return tiny_mode() ? 2048 : 262144; }
@@ -48,11 +43,6 @@ size_t batch_requests() { return tiny_mode() ? 256 : 4096; }
 const Pool& pool() {
   static const Pool p = build_pool(round_requests());
   return p;
-}
-
-fs::path bench_dir_base() {
-  if (const char* d = std::getenv("KASE_BENCH_DIR"); d != nullptr && d[0] != '\0') return d;
-  return fs::temp_directory_path();
 }
 
 /// One store and ledger in a fresh directory, with the setup submitted.
@@ -213,5 +203,5 @@ int main(int argc, char** argv) {
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  return g_failed ? 1 : 0;
+  return run_failed() ? 1 : 0;
 }

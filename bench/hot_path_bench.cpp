@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kase/engine/engine.h"
+#include "gbench.h"
 #include "world.h"
 
 namespace kase::bench {
@@ -28,12 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool g_failed = false;
-
-void fail(benchmark::State& state, const std::string& what) {
-  g_failed = true;
-  state.SkipWithError(what.c_str());
-}
 
 /// Orders per round and signatures per timed chunk.
 constexpr size_t kPrefetchAhead = 8;
@@ -207,5 +202,5 @@ int main(int argc, char** argv) {
   (void)pool();  // built before any timing
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  return g_failed ? 1 : 0;
+  return run_failed() ? 1 : 0;
 }

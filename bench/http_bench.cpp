@@ -29,6 +29,7 @@
 #include "kase/adapters/http.h"
 #include "kase/adapters/ledger.h"
 #include "kase/projections/store.h"
+#include "gbench.h"
 #include "world.h"
 
 namespace kase::bench {
@@ -38,20 +39,9 @@ namespace fs = std::filesystem;
 namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
-bool g_failed = false;
-
-void fail(benchmark::State& state, const std::string& what) {
-  g_failed = true;
-  state.SkipWithError(what.c_str());
-}
 
 size_t connections() { return tiny_mode() ? 2 : 16; }
 size_t orders_per_connection() { return tiny_mode() ? 10 : 400; }
-
-fs::path bench_dir_base() {
-  if (const char* d = std::getenv("KASE_BENCH_DIR"); d != nullptr && d[0] != '\0') return d;
-  return fs::temp_directory_path();
-}
 
 /// The request's JSON form for the HTTP intake: the builders' binary, without
 /// an intake time stamp (the server stamps it).
@@ -215,5 +205,5 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMillisecond);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  return g_failed ? 1 : 0;
+  return run_failed() ? 1 : 0;
 }

@@ -24,6 +24,7 @@
 
 #include "kase/adapters/ledger.h"
 #include "kase/projections/store.h"
+#include "gbench.h"
 #include "world.h"
 
 namespace kase::bench {
@@ -31,19 +32,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool g_failed = false;
-
-void fail(benchmark::State& state, const std::string& what) {
-  g_failed = true;
-  state.SkipWithError(what.c_str());
-}
 
 size_t pool_requests() { return tiny_mode() ? 2048 : 1'048'576; }
-
-fs::path bench_dir_base() {
-  if (const char* d = std::getenv("KASE_BENCH_DIR"); d != nullptr && d[0] != '\0') return d;
-  return fs::temp_directory_path();
-}
 
 /// The store every iteration replays, built once before any timing.
 struct Built {
@@ -144,5 +134,5 @@ int main(int argc, char** argv) {
   built().store.reset();
   std::error_code ec;
   fs::remove_all(built().dir, ec);
-  return g_failed ? 1 : 0;
+  return run_failed() ? 1 : 0;
 }
