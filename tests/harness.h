@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,8 +80,11 @@ struct Harness {
     const fb::Request* r = events::verify_request(events::bytes_of(bytes));
     EXPECT_NE(r, nullptr) << "test built an invalid request";
     if (r == nullptr) return engine::Verdict::reject("test.invalid", "");
+    if (also) also(bytes);
     return engine.apply(*r);
   }
+  /// When set, every request applied is also handed here (e.g. to partitions).
+  std::function<void(const std::string&)> also;
 
   // ---- Treasury set-up --------------------------------------------------------
   engine::Verdict open_account(const std::string& account, const std::string& owner = "", bool deposit = false,

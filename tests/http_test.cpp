@@ -446,6 +446,25 @@ TEST_F(HttpTest, R42_RetiredSchemaVersionIsRefusedAndAbsentIsCurrent) {
   EXPECT_TRUE(has(r.body, R"("reason": "grant.application_missing")")) << r.body;
 }
 
+// R41: identity facts between Kafka partitions are kase's own; the API
+// refuses one, even from the Treasury's certificate, before the log.
+TEST_F(HttpTest, R41_IdentityFactsAreRefusedAtIntake) {
+  start();
+  auto t = client("treasury");
+  const std::string envelope = R"("client_id": "C1", "actor": "op", "channel": "treasury")";
+  Reply r = t->send(bhttp::verb::post, "/v1/requests",
+                    request_json("fact-1", "IdentityFact", R"({"person": "u1", "kind": "state", "block": "suspicion"})",
+                                 envelope));
+  EXPECT_EQ(r.status, 403u) << r.body;
+  EXPECT_TRUE(has(r.body, R"("code": "auth.engine_only")")) << r.body;
+  r = t->send(bhttp::verb::post, "/v1/requests",
+              request_json("fact-2", "MeansBlocked", R"({"person": "u1", "cause": "suspicion"})",
+                           R"("client_id": "C1", "actor": "op", "channel": "engine")"));
+  EXPECT_EQ(r.status, 403u) << r.body;
+  EXPECT_TRUE(has(r.body, R"("code": "auth.engine_only")")) << r.body;
+  EXPECT_EQ(t->send(bhttp::verb::get, "/v1/decisions/fact-1").status, 404u);
+}
+
 TEST_F(HttpTest, SlowClientsAreCutOff) {
   http::Limits l;
   l.read_timeout = std::chrono::milliseconds(300);

@@ -10,7 +10,10 @@
 #      under load; processing continues and nothing is lost;
 #   5. the HTTP API over Kafka (kase run --brokers --listen): answers equal
 #      kase.decisions, a restart rebuilds the decisions index, 202 then poll;
-#   6. the Kafka benchmark at a tiny size, so that it cannot rot.
+#   6. identity facts: a person with rights in six clients is blocked by
+#      three failed logins in the person's identity partition; every client's
+#      partition refuses the person, and a restoration frees them everywhere;
+#   7. the Kafka benchmark at a tiny size, so that it cannot rot.
 # Usage: kafka_test.sh KASE_BINARY PROJECT_ROOT [scenario...]
 # Fails (never skips) when the broker cannot start.
 set -euo pipefail
@@ -18,7 +21,7 @@ kase="$1"
 root="$2"
 shift 2
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(equivalence crash failover three_brokers http bench)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(equivalence crash failover three_brokers http identity bench)
 broker="$root/ops/kafka/broker"
 port="${KASE_KAFKA_TEST_PORT:-29292}"
 work=$(mktemp -d)
@@ -53,12 +56,14 @@ start_engine() {
 
 count() { "$kase" kafka read "$1" --brokers "$B" | wc -l; }
 
-# wait_all_decided SECONDS: until every request has its decision.
+# wait_all_decided SECONDS: until every request has its decision. Decisions
+# are counted before requests: a transaction that commits in between adds
+# identity facts (requests) with its decisions, and must not pass for done.
 wait_all_decided() {
   local deadline=$((SECONDS + $1)) r d
   while :; do
-    r=$(count requests)
     d=$(( $(count decisions) + $(count dead-letter) ))
+    r=$(count requests)
     [ "$r" -gt 0 ] && [ "$d" -ge "$r" ] && return 0
     [ $SECONDS -ge $deadline ] && fail "only $d of $r requests decided after $1 s"
     sleep 1
@@ -74,9 +79,12 @@ stop_engine() {  # graceful: SIGTERM and wait
 n_demo=$(wc -l <"$work/demo.jsonl")
 # Treasury-wide settings go to every partition.
 n_wide=$(grep -cE '"payload_type": "(CalendarOverride|ServiceHoursNotice|ServiceSuspension|IdentityPolicy)"' "$work/demo.jsonl" || true)
-# expect_requests ROUNDS PARTITIONS [UNDECODABLE]: nothing produced may be missing from the log.
+# expect_requests ROUNDS PARTITIONS [UNDECODABLE]: nothing produced may be missing from the log
+# (beside what was produced, the identity facts the engine sent between partitions).
 expect_requests() {
-  local want=$(( $1 * (n_demo + ($2 - 1) * n_wide) + ${3:-0} )) got
+  local facts want got
+  facts=$(grep '^requests' "$work/verify.txt" | sed 's/.*identity facts \([0-9]*\),.*/\1/')
+  want=$(( $1 * (n_demo + ($2 - 1) * n_wide) + ${3:-0} + facts ))
   got=$(grep '^requests' "$work/verify.txt" | sed 's/^requests \([0-9]*\),.*/\1/')
   [ "$got" -eq "$want" ] || fail "kase.requests holds $got requests, $want were produced"
 }
@@ -200,6 +208,57 @@ for scenario in "${scenarios[@]}"; do
     "$kase" kafka verify --brokers "$B" --data "$work/three" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify with a broker down"; }
     expect_requests 3 4
     say "three brokers: $(grep '^requests' "$work/verify.txt")"
+    ;;
+  identity)
+    say "identity: blocks decided in the person's identity partition reach every client partition (4 partitions)"
+    start_kafka 1
+    "$kase" kafka init --brokers "$B" --partitions 4 >/dev/null
+    start_engine identity "$work/identity"
+    t=1796025600000000  # Monday 2026-11-30 10:00 in Riga: service hours on a business day
+    req() {  # req ID CLIENT ACTOR CHANNEL PAYLOAD_TYPE PAYLOAD: one request line
+      printf '{"request_id": "%s", "client_id": "%s", "actor": "%s", "channel": "%s", "intake_us": %s, "payload_type": "%s", "payload": %s}\n' \
+        "$1" "$2" "$3" "$4" "$t" "$5" "$6"
+    }
+    produce() { "$kase" produce --brokers "$B" --quiet || fail "kase produce"; }
+    decision() { "$kase" kafka read decisions --brokers "$B" | grep "\"request_id\": \"$1\"" || true; }
+    expect() {  # expect ID REASON
+      decision "$1" | grep -q "\"reason\": \"$2\"" || fail "$1: expected $2, got $(decision "$1")"
+    }
+    # Six clients, spread over the partitions by their ids, grant one person rights.
+    clients="C1 C2 C3 C4 C5 C6"
+    for c in $clients; do
+      req "$c-open" "$c" op treasury AccountOpened "{\"account\": \"A-$c\", \"owner_client\": \"$c\", \"fiscal_year\": 2026}"
+      req "$c-head" "$c" op treasury RepresentativeRegistered "{\"person\": \"head-$c\", \"head\": true}"
+      req "$c-app" "$c" "head-$c" portal ApplicationSubmitted "{\"application\": \"APP-$c\", \"user\": \"u-cross\", \"signer\": \"head-$c\", \"signed_us\": $((t - 3600000000)), \"digest\": \"sha256:annex2\"}"
+      req "$c-reg" "$c" op treasury ApplicationRegistered "{\"application\": \"APP-$c\"}"
+      req "$c-grant" "$c" op treasury RightsGranted "{\"user\": \"u-cross\", \"account\": \"A-$c\", \"mode\": \"signature_2\", \"per_order_limit_cents\": 500000, \"daily_limit_cents\": 2000000, \"application\": \"APP-$c\"}"
+    done | produce
+    wait_all_decided 120
+    for c in $clients; do expect "$c-grant" ok; done
+    # R28.1: three failed logins, decided in the person's identity partition.
+    for i in 1 2 3; do req "login-$i" C1 u-cross portal LoginAttempt '{"means": "unified_login", "success": false}'; done | produce
+    wait_all_decided 120
+    expect login-2 identity.login_failed
+    expect login-3 identity.blocked_wrong_credentials
+    # The block reached every client's partition in the third login's transaction.
+    for c in $clients; do
+      req "$c-po1" "$c" u-cross portal PaymentOrderPrepare "{\"order\": \"PO-$c-1\", \"account\": \"A-$c\", \"amount_cents\": 1000}"
+    done | produce
+    wait_all_decided 120
+    for c in $clients; do expect "$c-po1" identity.blocked_wrong_credentials; done
+    # R29.1: the support service restores the means; every client's partition follows.
+    req restore C4 op treasury MeansRestored '{"person": "u-cross"}' | produce
+    wait_all_decided 120
+    expect restore ok
+    for c in $clients; do
+      req "$c-po2" "$c" u-cross portal PaymentOrderPrepare "{\"order\": \"PO-$c-2\", \"account\": \"A-$c\", \"amount_cents\": 1000}"
+    done | produce
+    wait_all_decided 120
+    for c in $clients; do expect "$c-po2" ok; done
+    stop_engine "$PID"
+    "$kase" kafka verify --brokers "$B" --data "$work/identity" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify after identity facts"; }
+    grep -q "identity facts [1-9]" "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "no identity facts between partitions"; }
+    say "identity: $(grep '^requests' "$work/verify.txt")"
     ;;
   http)
     say "http: the HTTP API over Kafka (4 partitions): answers equal kase.decisions; restart; 202 then poll"

@@ -205,10 +205,12 @@ bool intake(events::JsonCodec& codec, const Identity& who, std::string_view body
   // stamp 0: the parser leaves intake_us as sent, so that a sent one shows.
   // R42: a body without schema_version is written in the current version; one
   // naming an older version is refused (request.schema_version_retired).
+  // An identity fact is kase's own (auth.engine_only).
   if (const events::JsonStatus st = codec.request_from_json(body, 0, &bin, &error); st != events::JsonStatus::ok)
-    return refuse(400,
-                  st == events::JsonStatus::schema_version_retired ? reason::kSchemaVersionRetired
-                                                                   : reason::kMalformedJson,
+    return refuse(st == events::JsonStatus::engine_only ? 403 : 400,
+                  st == events::JsonStatus::engine_only              ? reason::kEngineOnly
+                  : st == events::JsonStatus::schema_version_retired ? reason::kSchemaVersionRetired
+                                                                     : reason::kMalformedJson,
                   error);
   const auto* req = flatbuffers::GetRoot<fb::Request>(bin.data());  // verified by the codec
   if (req->intake_us() != 0)

@@ -60,9 +60,44 @@ bool treasury_wide(fb::Payload t) {
          t == fb::Payload::ServiceSuspension || t == fb::Payload::IdentityPolicy;
 }
 
+std::string_view sv(const flatbuffers::String* s) { return s == nullptr ? std::string_view{} : s->string_view(); }
+
 std::string client_of(const fb::Request& r) {
   const auto* c = r.client_id();
   return c == nullptr ? std::string() : c->str();
+}
+
+/// The partition count of `topic`. A broker may not know a just-created
+/// topic yet, or be down: asks again for a while before giving up.
+Status partition_count(RdKafka::Handle* h, const char* topic, int32_t* out) {
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(h, topic, nullptr, err));
+  if (!t) return kafka_error("topic " + std::string(topic), err);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(kAdminTimeoutMs);
+  for (;;) {
+    RdKafka::Metadata* md_raw = nullptr;
+    const auto me = h->metadata(false, t.get(), &md_raw, kAdminTimeoutMs);
+    std::unique_ptr<RdKafka::Metadata> md(md_raw);
+    Status st;
+    *out = 0;
+    if (me != RdKafka::ERR_NO_ERROR) {
+      st = kafka_error("metadata of " + std::string(topic), RdKafka::err2str(me));
+    } else {
+      for (const auto* tm : *md->topics()) {
+        if (tm->topic() != topic) continue;
+        if (tm->err() != RdKafka::ERR_NO_ERROR) {
+          st = {Errc::not_found, std::string(topic) + ": " + RdKafka::err2str(tm->err()) +
+                                     " (run 'kase kafka init --brokers B' first)"};
+        } else {
+          *out = static_cast<int32_t>(tm->partitions()->size());
+        }
+      }
+      if (st.ok() && *out <= 0) st = {Errc::not_found, std::string(topic) + " has no partitions"};
+    }
+    if (st.ok()) return {};
+    if (Clock::now() >= deadline) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kRetryBackoffMs));
+  }
 }
 
 // ---- topics -----------------------------------------------------------------
@@ -216,50 +251,29 @@ class RequestProducerImpl final : public RequestProducer {
     if (conf->set("dr_cb", &dr_, err) != RdKafka::Conf::CONF_OK) return {Errc::invalid_argument, err};
     producer_.reset(RdKafka::Producer::create(conf.get(), err));
     if (!producer_) return kafka_error("create producer", err);
-    // The partition count, for Treasury-wide settings that every partition needs.
-    std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(producer_.get(), kRequestsTopic, nullptr, err));
-    if (!t) return kafka_error("topic " + std::string(kRequestsTopic), err);
-    // A broker may not know a just-created topic yet, or be down: ask again
-    // for a while before giving up.
-    const auto deadline = Clock::now() + std::chrono::milliseconds(kAdminTimeoutMs);
-    for (;;) {
-      RdKafka::Metadata* md_raw = nullptr;
-      const auto me = producer_->metadata(false, t.get(), &md_raw, kAdminTimeoutMs);
-      std::unique_ptr<RdKafka::Metadata> md(md_raw);
-      Status st;
-      if (me != RdKafka::ERR_NO_ERROR) {
-        st = kafka_error("metadata of " + std::string(kRequestsTopic), RdKafka::err2str(me));
-      } else {
-        for (const auto* tm : *md->topics()) {
-          if (tm->topic() != kRequestsTopic) continue;
-          if (tm->err() != RdKafka::ERR_NO_ERROR) {
-            st = {Errc::not_found, std::string(kRequestsTopic) + ": " + RdKafka::err2str(tm->err()) +
-                                       " (run 'kase kafka init --brokers B' first)"};
-          } else {
-            partitions_ = static_cast<int32_t>(tm->partitions()->size());
-          }
-        }
-        if (st.ok() && partitions_ <= 0) st = {Errc::not_found, std::string(kRequestsTopic) + " has no partitions"};
-      }
-      if (st.ok()) return {};
-      if (Clock::now() >= deadline) return st;
-      std::this_thread::sleep_for(std::chrono::milliseconds(kRetryBackoffMs));
-    }
+    // The partition count, for Treasury-wide settings that every partition
+    // needs and for identity requests (their person's identity partition).
+    return partition_count(producer_.get(), kRequestsTopic, &partitions_);
   }
   Status produce(std::span<const uint8_t> request) override { return produce(request, nullptr); }
   Status produce(std::span<const uint8_t> request, Delivered done) override {
     const fb::Request* r = events::verify_request(request);
     if (r == nullptr) return {Errc::invalid_argument, "request bytes do not verify against the schema"};
+    if (r->payload_type() == fb::Payload::IdentityFact || r->channel() == fb::Channel::engine)
+      return {Errc::invalid_argument, "identity facts (channel engine) are written by kase itself (auth.engine_only)"};
     const std::string key = client_of(*r);
     // Treasury-wide settings go to every partition: each partition's fold
     // must know the calendar, the service states and the identity policy.
     const bool everywhere = treasury_wide(r->payload_type());
     const int32_t copies = everywhere ? partitions_ : 1;
+    // A person's identity is decided in one partition, the person's own.
+    const std::string_view person = everywhere ? std::string_view{} : engine::identity_subject(*r);
+    const int32_t to = person.empty() ? RdKafka::Topic::PARTITION_UA : engine::identity_partition(person, partitions_);
     InFlight* f = nullptr;
     if (done) f = new InFlight{copies, {}, std::move(done)};
     for (int32_t p = 0; p < copies; ++p) {
       for (;;) {
-        const auto e = producer_->produce(kRequestsTopic, everywhere ? p : RdKafka::Topic::PARTITION_UA,
+        const auto e = producer_->produce(kRequestsTopic, everywhere ? p : to,
                                           RdKafka::Producer::RK_MSG_COPY, const_cast<uint8_t*>(request.data()),
                                           request.size(), key.data(), key.size(), 0, f);
         if (e == RdKafka::ERR_NO_ERROR) break;
@@ -378,6 +392,7 @@ class Node : public RdKafka::RebalanceCb {
   std::map<int32_t, size_t> per_partition_;                   // the batch being collected, by partition
   Status rebalance_error_;
   std::string txn_id_;
+  int32_t partitions_ = 0;  // of kase.requests: each fold's engine::Topology
   Histogram commit_seconds_{kCommitSecondsBounds};
 };
 
@@ -409,6 +424,7 @@ Status Node::open_partition(int32_t p, Partition* out) {
   ro.sync = false;  // Kafka is the durable log; RocksDB re-folds from it
   if (Status s = projections::open_rocks_store(dir, ro, &out->store); !s.ok()) return s;
   if (Status s = Ledger::open(out->store.get(), &out->ledger); !s.ok()) return s;
+  out->ledger->set_topology({p, partitions_});
   out->applied = static_cast<int64_t>(out->ledger->meta().source_next);
   return {};
 }
@@ -542,6 +558,8 @@ Status Node::start() {
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer_) return kafka_error("create consumer", err);
   if (Status s = create_producer(); !s.ok()) return s;
+  // Each partition's fold knows where it stands, for identity facts.
+  if (Status s = partition_count(consumer_.get(), kRequestsTopic, &partitions_); !s.ok()) return s;
   const auto e = consumer_->subscribe({kRequestsTopic});
   if (e != RdKafka::ERR_NO_ERROR) return kafka_error("subscribe", RdKafka::err2str(e));
   say("consuming " + std::string(kRequestsTopic) + " in group " + o_.group + ", transactional id " + txn_id_ +
@@ -628,7 +646,7 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
 
   if (live) {
     if (std::unique_ptr<RdKafka::Error> e(producer_->begin_transaction()); e) return fail("begin transaction", e->str(), e->is_fatal());
-    uint64_t published = 0, dead = 0;
+    uint64_t published = 0, dead = 0, facts = 0;
     for (auto& d : decided) {
       for (size_t i = 0; i < d.msgs.size(); ++i) {
         RdKafka::Message* m = d.msgs[i];
@@ -674,6 +692,20 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
           }
           producer_->poll(kIdlePollMs);
         }
+        // Identity facts for other partitions: in this transaction, so that
+        // they exist exactly when the decision that made them does.
+        for (const Answer::Fact& f : a.facts) {
+          for (;;) {
+            const auto e = producer_->produce(kRequestsTopic, f.partition, RdKafka::Producer::RK_MSG_COPY,
+                                              const_cast<char*>(f.request.data()), f.request.size(),
+                                              key != nullptr ? key->data() : nullptr, key != nullptr ? key->size() : 0,
+                                              0, nullptr, nullptr);
+            if (e == RdKafka::ERR_NO_ERROR) break;
+            if (e != RdKafka::ERR__QUEUE_FULL) return fail("produce identity fact", RdKafka::err2str(e), false);
+            producer_->poll(kIdlePollMs);
+          }
+          ++facts;
+        }
       }
     }
     std::vector<RdKafka::TopicPartition*> offsets;
@@ -691,6 +723,7 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
     ++stats_->transactions;
     stats_->decided += published;
     stats_->dead_letters += dead;
+    stats_->identity_facts += facts;
   }
   // Published: now the state they produced, with the applied offset.
   for (auto& d : decided) {
@@ -854,6 +887,7 @@ Status read_topic(const ReadOptions& o,
     return {Errc::not_found, "topic " + o.topic + " has no partitions"};
   }
   const size_t partitions = tps.size();
+  if (o.partitions != nullptr) *o.partitions = static_cast<int32_t>(partitions);
   const auto ae = c->assign(tps);
   RdKafka::TopicPartition::destroy(tps);
   if (ae != RdKafka::ERR_NO_ERROR) return kafka_error("assign", RdKafka::err2str(ae));
@@ -902,14 +936,25 @@ Status verify(const std::string& brokers, const std::string& data_dir, VerifyRep
   using Headers = std::vector<std::pair<std::string, std::string>>;
   std::map<int32_t, std::vector<std::string>> requests;
   std::map<int32_t, std::vector<std::string>> decisions;
+  // Identity facts by (partition, request id): those in the topic, and those
+  // the re-fold sends. Each must be there exactly once.
+  std::map<std::pair<int32_t, std::string>, int> facts_there, facts_sent;
+  int32_t partitions = 0;
   ReadOptions ro;
   ro.brokers = brokers;
   ro.topic = kRequestsTopic;
+  ro.partitions = &partitions;
   if (Status s = read_topic(ro, [&](int32_t p, int64_t, std::span<const uint8_t> v, const Headers&) {
         requests[p].emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
+        const fb::Request* r = events::verify_request(v);
+        if (r != nullptr && r->payload_type() == fb::Payload::IdentityFact) {
+          ++facts_there[{p, std::string(sv(r->request_id()))}];
+          ++out->identity_facts;
+        }
       });
       !s.ok())
     return s;
+  ro.partitions = nullptr;
   ro.topic = kDecisionsTopic;
   if (Status s = read_topic(ro, [&](int32_t p, int64_t, std::span<const uint8_t> v, const Headers&) {
         decisions[p].emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
@@ -933,6 +978,7 @@ Status verify(const std::string& brokers, const std::string& data_dir, VerifyRep
     auto mem = projections::make_memory_store();
     std::unique_ptr<Ledger> ledger;
     if (Status s = Ledger::open(mem.get(), &ledger); !s.ok()) return s;
+    ledger->set_topology({p, partitions});
     std::vector<std::string> expected;
     std::vector<std::span<const uint8_t>> spans;
     std::vector<Answer> answers;
@@ -941,6 +987,8 @@ Status verify(const std::string& brokers, const std::string& data_dir, VerifyRep
       for (size_t j = i; j < std::min(reqs.size(), i + kBatchRequestsMax); ++j) spans.push_back(events::bytes_of(reqs[j]));
       if (Status s = ledger->submit(spans, &answers); !s.ok()) return s;
       for (auto& a : answers) {
+        for (const Answer::Fact& f : a.facts)
+          ++facts_sent[{f.partition, std::string(sv(flatbuffers::GetRoot<fb::Request>(f.request.data())->request_id()))}];
         if (flatbuffers::GetRoot<fb::LogRecord>(a.record.data())->request() == nullptr) {
           ++expected_dead;
         } else {
@@ -996,6 +1044,22 @@ Status verify(const std::string& brokers, const std::string& data_dir, VerifyRep
   for (const auto& [p, got] : decisions) {
     if (requests.count(p) == 0 && !got.empty())
       diverge("partition " + std::to_string(p) + ": decisions without requests");
+  }
+  for (const auto& [where, n] : facts_sent) {
+    const auto it = facts_there.find(where);
+    const int there = it == facts_there.end() ? 0 : it->second;
+    if (there != n) {
+      diverge("identity fact " + where.second + " for partition " + std::to_string(where.first) + ": in the topic " +
+              std::to_string(there) + " times, sent " + std::to_string(n) + " times by the re-fold");
+      break;
+    }
+  }
+  for (const auto& [where, n] : facts_there) {
+    if (facts_sent.count(where) == 0) {
+      diverge("identity fact " + where.second + " in partition " + std::to_string(where.first) +
+              " was never sent by a decision");
+      break;
+    }
   }
   if (expected_dead != out->dead_letters)
     diverge(std::to_string(out->dead_letters) + " dead letters for " + std::to_string(expected_dead) +

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "kase/engine/reasons.h"
+#include "kase/events/build.h"
 #include "kase/engine/string_index.h"
 
 namespace kase::adapters {
@@ -170,13 +171,23 @@ Answer malformed_answer(std::string_view reason, std::string_view detail, std::s
 }
 
 const char* json_refusal_reason(events::JsonStatus status) {
-  return status == events::JsonStatus::schema_version_retired ? engine::reason::kSchemaVersionRetired
-                                                              : engine::reason::kMalformedJson;
+  switch (status) {
+    case events::JsonStatus::schema_version_retired: return engine::reason::kSchemaVersionRetired;
+    case events::JsonStatus::engine_only: return engine::reason::kEngineOnly;
+    default: return engine::reason::kMalformedJson;
+  }
+}
+
+const char* json_refusal_rule(events::JsonStatus status) {
+  switch (status) {
+    case events::JsonStatus::schema_version_retired: return "R42";
+    case events::JsonStatus::engine_only: return "R41";
+    default: return "R47";
+  }
 }
 
 Answer refused_json_answer(events::JsonStatus status, std::string_view detail) {
-  return malformed_answer(json_refusal_reason(status), detail,
-                          status == events::JsonStatus::schema_version_retired ? "R42" : "R47");
+  return malformed_answer(json_refusal_reason(status), detail, json_refusal_rule(status));
 }
 
 Status Ledger::submit(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
@@ -296,7 +307,11 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
       answer_of.push_back(answers->size());
       Answer a;
       a.record.assign(reinterpret_cast<const char*>(builder_.GetBufferPointer()), builder_.GetSize());
+      if (!engine_.outbox().empty()) [[unlikely]]
+        take_facts(*req, &a);
       answers->push_back(std::move(a));
+    } else {
+      engine_.clear_outbox();
     }
   }
   for (const auto& [index, offset] : duplicates) {
@@ -322,6 +337,32 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
     probe_.decision_latency_seconds.observe(
         intake > 0 && intake < decided_us ? static_cast<double>(decided_us - intake) / 1e6 : 0.0);
   return {};
+}
+
+void Ledger::take_facts(const fb::Request& req, Answer* a) {
+  const std::string_view id = sv(req.request_id());
+  const engine::State& st = engine_.state();
+  size_t n = 0;
+  for (const engine::IdentityOut& o : engine_.outbox()) {
+    // One id per fact, derived from the request's and this partition's (two
+    // partitions may hold the same request id): a re-fold makes the same.
+    const std::string fact_id = std::string(id) + "/identity/" + std::to_string(engine_.topology().partition) + "/" +
+                                std::to_string(n++);
+    events::Envelope e{fact_id, sv(req.client_id()), "kase", fb::Channel::engine, req.intake_us()};
+    events::IdentityFactFields f;
+    f.person = st.names.name(o.person);
+    f.kind = o.kind;
+    f.partition = engine_.topology().partition;
+    f.origin = id;
+    f.block = o.block;
+    f.blocked_means = o.blocked_means;
+    f.restored = o.restored;
+    f.means_registered = o.means_registered;
+    f.means_exception = o.means_exception;
+    f.means_activated = o.means_activated;
+    a->facts.push_back({o.to, events::identity_fact(e, f)});
+  }
+  engine_.clear_outbox();
 }
 
 Status Ledger::write(projections::Store::Sync when, std::vector<Answer>* answers) {

@@ -314,6 +314,8 @@ void write_kafka(Exposition& e, const View& v) {
   counter("kase_kafka_transactions_total", "Kafka transactions committed", k.transactions);
   counter("kase_kafka_transactions_aborted_total", "Kafka transactions aborted (then re-folded)", k.aborted);
   counter("kase_kafka_dead_letters_total", "Undecodable messages sent to kase.dead-letter", k.dead_letters);
+  counter("kase_kafka_identity_facts_total",
+          "Identity facts (means, blocks, restorations) sent to other partitions of kase.requests", k.identity_facts);
   counter("kase_kafka_decisions_published_total", "Decisions published to kase.decisions in committed transactions",
           k.decided);
   counter("kase_kafka_refolded_requests_total", "Requests re-folded silently on assignment (published before)",

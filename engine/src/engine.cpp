@@ -244,6 +244,17 @@ Verdict Engine::decide(const fb::Request& req, T tr) {
              std::string("schema version ") + std::to_string(req.schema_version()) + ", payload " +
                  fb::EnumNamePayload(type) + ", actor " + std::string(sv(req.actor())) + ", client " +
                  std::string(sv(req.client_id())) + ", means " + fb::EnumNameMeans(req.means()));
+  // Identity facts come from kase itself (channel engine), never from a channel,
+  // and the engine channel carries nothing else.
+  const bool fact = type == Payload::IdentityFact;
+  if (fact || req.channel() == fb::Channel::engine) {
+    const bool ok = fact && req.channel() == fb::Channel::engine;
+    KASE_TRACE(tr, "channel", "R41", ok,
+               std::string("channel ") + fb::EnumNameChannel(req.channel()) +
+                   "; identity facts are written by kase itself, and nothing else is");
+    if (!ok) return Verdict::reject(r::kEngineOnly, "R41");
+    return on_identity_fact(*req.payload_as_IdentityFact());
+  }
   const bool user_payload = is_user_payload(type);
   const bool from_treasury = req.channel() == fb::Channel::treasury;
   // R3: an application is an electronic document (portal) or paper the Treasury enters.
@@ -338,6 +349,7 @@ Verdict Engine::decide(const fb::Request& req, T tr) {
     case Payload::ServiceOutage: return on_outage(req, *req.payload_as_ServiceOutage());
     case Payload::PaymentFileSubmitted: return on_payment_file(req, *req.payload_as_PaymentFileSubmitted());
     case Payload::PaymentFromFile: return on_payment_from_file(req, t, *req.payload_as_PaymentFromFile());
+    case Payload::IdentityFact: return on_identity_fact(*req.payload_as_IdentityFact());  // taken above
     case Payload::NONE: break;
   }
   return Verdict::reject(r::kNoPayload, "R47");
@@ -968,8 +980,133 @@ BlockName block_name(fb::BlockCause c) {
 
 Engine::PersonEntry& Engine::person(NameId id) {
   auto [e, fresh] = state_.persons.try_emplace(id);
-  if (fresh) touch(*e, dirty_.persons);
+  if (fresh) {
+    touch(*e, dirty_.persons);
+    // Kafka: the identity partition learns where the person is known.
+    if (fanning()) {
+      const int32_t home = identity_home(id);
+      if (home != topology_.partition) {
+        IdentityOut out;
+        out.to = home;
+        out.kind = fb::IdentityFactKind::home;
+        out.person = id;
+        outbox_.push_back(out);
+      }
+    }
+  }
   return *e;
+}
+
+int32_t identity_partition(std::string_view person, int32_t partitions) noexcept {
+  if (partitions <= 1) return 0;
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: stable across builds and machines
+  for (const char c : person) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
+  return static_cast<int32_t>(h % static_cast<uint64_t>(partitions));
+}
+
+std::string_view identity_subject(const fb::Request& r) noexcept {
+  switch (r.payload_type()) {
+    case Payload::LoginAttempt:
+    case Payload::BreachReported: return sv(r.actor());
+    case Payload::MeansBlocked: return sv(r.payload_as_MeansBlocked()->person());
+    case Payload::MeansRestored: return sv(r.payload_as_MeansRestored()->person());
+    case Payload::MeansRegistered: return sv(r.payload_as_MeansRegistered()->person());
+    case Payload::MeansActivated: return sv(r.payload_as_MeansActivated()->person());
+    default: return {};
+  }
+}
+
+int32_t Engine::identity_home(NameId person) const {
+  return identity_partition(state_.names.name(person), topology_.partitions);
+}
+
+void Engine::send_state(const PersonEntry& e, int32_t to) {
+  const Person& p = e.second;
+  IdentityOut out;
+  out.to = to;
+  out.kind = fb::IdentityFactKind::state;
+  out.person = e.first;
+  out.block = p.block;
+  out.blocked_means = p.blocked_means;
+  out.means_registered = p.means_registered;
+  out.means_exception = p.means_exception;
+  out.means_activated = p.means_activated;
+  outbox_.push_back(out);
+}
+
+void Engine::identity_changed(PersonEntry& e, IdentityOut change) {
+  if (!fanning()) return;
+  const int32_t home = identity_home(e.first);
+  if (home != topology_.partition) {
+    change.to = home;
+    change.kind = fb::IdentityFactKind::changed;
+    change.person = e.first;
+    outbox_.push_back(change);
+    return;
+  }
+  for (const int32_t to : e.second.homes)
+    if (to != topology_.partition) send_state(e, to);
+}
+
+Verdict Engine::on_identity_fact(const fb::IdentityFact& f) {
+  if (!valid_name(sv(f.person())) || f.kind() > fb::IdentityFactKind::MAX || f.partition() < 0 ||
+      f.block() > fb::BlockCause::MAX || f.blocked_means() > fb::Means::MAX)
+    return Verdict::reject(r::kValueInvalid, "R28");
+  PersonEntry& e = person(state_.names.intern(sv(f.person())));
+  Person& p = e.second;
+  auto add_home = [&](int32_t partition) {
+    auto it = std::lower_bound(p.homes.begin(), p.homes.end(), partition);
+    if (it != p.homes.end() && *it == partition) return false;
+    p.homes.insert(it, partition);
+    return true;
+  };
+  auto set_means = [&](uint8_t registered, uint8_t exception, uint8_t activated) {
+    if (p.means_registered == 0 && registered != 0) ++state_.persons_with_means;
+    if (p.means_registered != 0 && registered == 0) --state_.persons_with_means;
+    p.means_registered = registered;
+    p.means_exception = exception;
+    p.means_activated = activated;
+  };
+  auto set_block = [&](fb::BlockCause cause, fb::Means means) {
+    if (p.block == fb::BlockCause::none && cause != fb::BlockCause::none) ++state_.blocked_persons;
+    if (p.block != fb::BlockCause::none && cause == fb::BlockCause::none) {
+      --state_.blocked_persons;
+      p.failures = 0;  // as a restoration here would (R29)
+      p.short_intervals = 0;
+    }
+    p.block = cause;
+    p.blocked_means = cause == fb::BlockCause::none ? fb::Means::unknown : means;
+  };
+  touch(e, dirty_.persons);
+  switch (f.kind()) {
+    case fb::IdentityFactKind::home: {
+      // The person is known in another partition: it gets the identity as it stands.
+      const bool fresh = add_home(f.partition());
+      if (fresh && fanning() && f.partition() != topology_.partition &&
+          (p.block != fb::BlockCause::none || p.means_registered != 0))
+        send_state(e, f.partition());
+      return Verdict::ok("R25");
+    }
+    case fb::IdentityFactKind::changed: {
+      // Decided in another partition (an R28.4 block, or a request produced
+      // there): taken into the person's identity, then sent to every home.
+      (void)add_home(f.partition());
+      if (f.block() != fb::BlockCause::none && p.block == fb::BlockCause::none) set_block(f.block(), f.blocked_means());
+      if (f.restored() && p.block != fb::BlockCause::none) set_block(fb::BlockCause::none, fb::Means::unknown);
+      set_means(p.means_registered | f.means_registered(), p.means_exception | f.means_exception(),
+                p.means_activated | f.means_activated());
+      if (fanning())
+        for (const int32_t to : p.homes)
+          if (to != topology_.partition) send_state(e, to);
+      return Verdict::ok("R28");
+    }
+    case fb::IdentityFactKind::state:
+      // The identity partition's word on the person.
+      set_block(f.block(), f.blocked_means());
+      set_means(f.means_registered(), f.means_exception(), f.means_activated());
+      return Verdict::ok("R28");
+  }
+  return Verdict::reject(r::kValueInvalid, "R28");
 }
 
 Verdict Engine::check_not_blocked(const fb::Request& req) const {
@@ -985,6 +1122,10 @@ void Engine::block(PersonEntry& p, fb::BlockCause cause, fb::Means means) {
   p.second.block = cause;
   p.second.blocked_means = means;
   touch(p, dirty_.persons);
+  IdentityOut change;
+  change.block = cause;
+  change.blocked_means = means;
+  identity_changed(p, change);
 }
 
 Verdict Engine::on_login(const fb::Request& req, const fb::LoginAttempt& p) {
@@ -1080,6 +1221,9 @@ Verdict Engine::on_means_restored(const fb::MeansRestored& p) {
   person.short_intervals = 0;
   --state_.blocked_persons;
   touch(*e, dirty_.persons);
+  IdentityOut change;
+  change.restored = true;
+  identity_changed(*e, change);
   return Verdict::ok(rule);
 }
 
@@ -1411,6 +1555,10 @@ Verdict Engine::on_means_registered(const fb::MeansRegistered& p) {
   person.means_registered |= b;
   if (p.exception()) person.means_exception |= b;
   touch(*e, dirty_.persons);
+  IdentityOut change;
+  change.means_registered = b;
+  change.means_exception = p.exception() ? b : 0;
+  identity_changed(*e, change);
   return Verdict::ok("R22.1");
 }
 
@@ -1422,6 +1570,9 @@ Verdict Engine::on_means_activated(const fb::MeansActivated& p) {
     return Verdict::reject(r::kMeansNotRegistered, "R24");
   e->second.means_activated |= b;
   touch(*e, dirty_.persons);
+  IdentityOut change;
+  change.means_activated = b;
+  identity_changed(*e, change);
   return Verdict::ok("R24");
 }
 

@@ -49,6 +49,7 @@ Area area_of(Payload t) noexcept {
     case Payload::MeansRestored:
     case Payload::MeansRegistered:
     case Payload::MeansActivated:
+    case Payload::IdentityFact:
       return Area::identity;
     case Payload::ApplicationSubmitted:
     case Payload::ApplicationRegistered:

@@ -197,6 +197,13 @@ std::string means_activated(const Envelope& e, std::string_view person, fb::Mean
   return finish(e, fb::Payload::MeansActivated,
                 [&](FlatBufferBuilder& b) { return fb::CreateMeansActivated(b, str(b, person), means); });
 }
+std::string identity_fact(const Envelope& e, const IdentityFactFields& f) {
+  return finish(e, fb::Payload::IdentityFact, [&](FlatBufferBuilder& b) {
+    return fb::CreateIdentityFact(b, str(b, f.person), f.kind, f.partition, str(b, f.origin), f.block,
+                                  f.blocked_means, f.restored, f.means_registered, f.means_exception,
+                                  f.means_activated);
+  });
+}
 std::string data_exchange_established(const Envelope& e) {
   return finish(e, fb::Payload::DataExchangeEstablished,
                 [&](FlatBufferBuilder& b) { return fb::CreateDataExchangeEstablished(b); });

@@ -79,6 +79,8 @@ namespace {
 // Little-endian fixed-width fields and length-prefixed strings. Version byte
 // first so that the format can grow.
 constexpr uint8_t kValueVersion = 1;
+/// A person's homes are Kafka partitions: at most one per partition.
+constexpr uint64_t kHomesMax = 1 << 16;
 
 void put(std::string* o, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) o->push_back(static_cast<char>(v >> (8 * i)));
@@ -358,6 +360,12 @@ void encode_value(const Person& v, const Names&, std::string* o) {
   put_u8(o, v.means_registered);  // appended fields: absent in older values
   put_u8(o, v.means_exception);
   put_u8(o, v.means_activated);
+  // Appended: the identity partition's homes (Kafka); absent when none, so
+  // values (and state hashes) without them stay as they were.
+  if (!v.homes.empty()) {
+    put(o, v.homes.size(), 4);
+    for (const int32_t h : v.homes) put_i32(o, h);
+  }
 }
 
 // Settings version 2 appends the identity policy (R28.1, R28.4) to version 1.
@@ -693,6 +701,12 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
         p.means_registered = r.u8();
         p.means_exception = r.u8();
         p.means_activated = r.u8();
+      }
+      if (!r.done()) {
+        const auto n = r.get(4);
+        if (n > kHomesMax) return corrupt(f, key);
+        p.homes.clear();
+        for (uint64_t i = 0; i < n && r.ok(); ++i) p.homes.push_back(r.i32());
       }
       if (p.block != fb::BlockCause::none) ++s->blocked_persons;  // derived
       if (p.means_registered != 0) ++s->persons_with_means;      // derived

@@ -129,6 +129,7 @@ struct NodeStats {
   std::atomic<uint64_t> decided{0};        // decisions published (in committed transactions)
   std::atomic<uint64_t> refolded{0};       // requests re-folded silently on assignment
   std::atomic<uint64_t> dead_letters{0};
+  std::atomic<uint64_t> identity_facts{0};  // IdentityFact requests sent to other partitions
   std::atomic<uint64_t> transactions{0};
   std::atomic<uint64_t> aborted{0};        // transactions aborted and re-folded
   std::atomic<uint64_t> producer_restarts{0};
@@ -151,6 +152,8 @@ struct ReadOptions {
   /// With follow: called once, when every partition has been read to the
   /// end it had (the reader is caught up).
   std::function<void()> caught_up;
+  /// When set: the topic's partition count.
+  int32_t* partitions = nullptr;
 };
 Status read_topic(const ReadOptions& options,
                   const std::function<void(int32_t, int64_t, std::span<const uint8_t>,
@@ -166,6 +169,7 @@ struct VerifyReport {
   uint64_t requests = 0;
   uint64_t decisions = 0;
   uint64_t dead_letters = 0;
+  uint64_t identity_facts = 0;      // IdentityFact requests, each sent exactly once
   uint64_t partitions_checked = 0;  // engine states compared
   bool intact = true;
   std::string error;                 // the first divergence

@@ -30,6 +30,14 @@ struct Answer {
   /// never reached the log (bad bytes), a LogRecord with only a decision.
   std::string record;
   bool duplicate = false;  // request id seen before: the original decision
+  /// Kafka (more than one partition): identity facts this request's decision
+  /// sends to other partitions of the requests topic, to be produced in the
+  /// same transaction as the decision (DESIGN.md, partition self-sufficiency).
+  struct Fact {
+    int32_t partition = 0;
+    std::string request;  // Request bytes: payload IdentityFact, channel engine
+  };
+  std::vector<Fact> facts;
   [[nodiscard]] const fb::Decision* decision() const {
     return flatbuffers::GetRoot<fb::LogRecord>(record.data())->decision();
   }
@@ -43,6 +51,8 @@ Answer malformed_answer(std::string_view reason, std::string_view detail, std::s
 Answer refused_json_answer(events::JsonStatus status, std::string_view detail);
 /// The reason code of a refusing events::JsonStatus (reasons.h).
 const char* json_refusal_reason(events::JsonStatus status);
+/// The rule ID of a refusing events::JsonStatus.
+const char* json_refusal_rule(events::JsonStatus status);
 
 /// What a Ledger measures per batch, for operations (the fold's own counts
 /// are in engine::Probe). Time is read here, in the adapter, never in the fold.
@@ -88,6 +98,10 @@ class Ledger {
   Status decide(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
   Status commit_decided(uint64_t source_next);
 
+  /// Kafka: the partition this ledger folds (engine::Topology); with more
+  /// than one partition, answers carry the identity facts to deliver.
+  void set_topology(engine::Topology t) noexcept { engine_.set_topology(t); }
+
   [[nodiscard]] const engine::State& state() const { return engine_.state(); }
   /// The fold's counts and the Ledger's own (read on the Ledger's thread).
   [[nodiscard]] const engine::Probe& engine_probe() const { return engine_.probe(); }
@@ -106,6 +120,8 @@ class Ledger {
   Status write(projections::Store::Sync when, std::vector<Answer>* answers);
   /// Folds the log records beyond the projections (see Ledger::open).
   Status refold_tail();
+  /// Builds the engine's outbox into `a`'s facts (request `req`) and clears it.
+  void take_facts(const fb::Request& req, Answer* a);
 
   projections::Store* store_;
   engine::Engine engine_;

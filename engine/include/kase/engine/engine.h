@@ -288,6 +288,10 @@ struct Person : Dirty {
   uint8_t means_registered = 0;  // R22: bit per fb::Means
   uint8_t means_exception = 0;   // R22.1.2: code card / calculator as a Treasury exception
   uint8_t means_activated = 0;   // R24: code card / calculator activated
+  // Kafka, in the person's identity partition only: the other partitions
+  // where the person is known (IdentityFact home), sorted; they receive the
+  // person's identity state whenever it changes.
+  std::vector<int32_t> homes;
 };
 
 /// R28.1, R28.4 thresholds (IdentityPolicy events).
@@ -552,6 +556,36 @@ inline constexpr uint16_t kSchemaVersionLimitChangesUnderApplications = 2;
 /// checked against it in every version).
 inline constexpr uint16_t kSchemaVersionDisbursementsUnderAgreements = 2;
 
+/// Where an engine's fold runs: partition `partition` of `partitions` of the
+/// requests topic. Embedded: {0, 1}. The topology never changes a decision;
+/// it only says which identity facts a fold sends (Engine::outbox()).
+struct Topology {
+  int32_t partition = 0;
+  int32_t partitions = 1;
+};
+
+/// The identity partition of a person: where requests that change the
+/// person's identity (logins, breach reports, blocks, restorations, means)
+/// are produced and decided, on Kafka (FNV-1a of the person id).
+int32_t identity_partition(std::string_view person, int32_t partitions) noexcept;
+/// The person whose identity `req` changes, for requests produced to that
+/// person's identity partition (LoginAttempt, BreachReported, MeansBlocked,
+/// MeansRestored, MeansRegistered, MeansActivated); empty for the others.
+std::string_view identity_subject(const fb::Request& req) noexcept;
+
+/// An identity fact for another partition, sent by the fold (IdentityFact).
+struct IdentityOut {
+  int32_t to = 0;  // the partition it is for
+  fb::IdentityFactKind kind = fb::IdentityFactKind::home;
+  NameId person = kNoName;
+  fb::BlockCause block = fb::BlockCause::none;
+  fb::Means blocked_means = fb::Means::unknown;
+  bool restored = false;
+  uint8_t means_registered = 0;
+  uint8_t means_exception = 0;
+  uint8_t means_activated = 0;
+};
+
 class Engine {
  public:
   Engine() = default;
@@ -583,6 +617,15 @@ class Engine {
   /// What the fold has counted since the engine was made (decisions by kind
   /// and reason, the R9 share of daily limits used); see probe.h.
   [[nodiscard]] const Probe& probe() const noexcept { return probe_; }
+
+  /// Kafka: the partition this fold decides. With more than one partition,
+  /// deciding a request may put identity facts for other partitions in the
+  /// outbox, in the order they arose; the caller delivers them with the
+  /// request's decision (same transaction) and clears the outbox.
+  void set_topology(Topology t) noexcept { topology_ = t; }
+  [[nodiscard]] const Topology& topology() const noexcept { return topology_; }
+  [[nodiscard]] const std::vector<IdentityOut>& outbox() const noexcept { return outbox_; }
+  void clear_outbox() noexcept { outbox_.clear(); }
 
  private:
   // T is detail::NoTrace (compiled out) or detail::Tracing (records into a
@@ -695,6 +738,15 @@ class Engine {
   /// R28: a blocked person's requests are refused, naming the block.
   Verdict check_not_blocked(const fb::Request& req) const;
   void block(PersonEntry& p, fb::BlockCause cause, fb::Means means);
+  /// Identity facts (IdentityFact): what a partition sends when a person
+  /// becomes known there, when it changes a person's identity, and what the
+  /// identity partition sends to the person's homes.
+  Verdict on_identity_fact(const fb::IdentityFact& p);
+  [[nodiscard]] bool fanning() const noexcept { return topology_.partitions > 1; }
+  [[nodiscard]] int32_t identity_home(NameId person) const;
+  /// A change decided here: to the identity partition, or from it to the homes.
+  void identity_changed(PersonEntry& e, IdentityOut change);
+  void send_state(const PersonEntry& e, int32_t to);
   /// R28.4: counts an online data request; blocks after too many short intervals.
   bool count_online_request(NameId user, const RigaTime& t, int64_t intake_us);
 
@@ -754,6 +806,8 @@ class Engine {
   uint64_t batch_ = 1;
   Trace* trace_ = nullptr;  // not owned; null on the hot path
   Probe probe_;
+  Topology topology_;
+  std::vector<IdentityOut> outbox_;
 };
 
 /// R36: the users (holding rights for the message's client) who have not read

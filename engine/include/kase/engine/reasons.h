@@ -26,6 +26,9 @@
   X(kNoPayload, "request.no_payload") \
   X(kTreasuryOnly, "auth.treasury_only") \
   X(kWrongChannel, "auth.wrong_channel") \
+  /* An identity fact (IdentityFact) not from kase itself, or the engine */ \
+  /* channel carrying anything else; JSON intake refuses both up front. */ \
+  X(kEngineOnly, "auth.engine_only") \
   X(kValueInvalid, "request.value_invalid") \
   /* Service availability (R32, R34). */ \
   X(kServiceSuspended, "service.suspended") \

@@ -70,6 +70,20 @@ std::string rights_granted_under(const Envelope& e, std::string_view user, std::
 std::string means_registered(const Envelope& e, std::string_view person, fb::Means means, bool exception);
 std::string means_activated(const Envelope& e, std::string_view person, fb::Means means);
 std::string data_exchange_established(const Envelope& e);
+/// An identity fact between Kafka partitions (the engine's own, channel engine).
+struct IdentityFactFields {
+  std::string_view person;
+  fb::IdentityFactKind kind = fb::IdentityFactKind::home;
+  int32_t partition = -1;
+  std::string_view origin;
+  fb::BlockCause block = fb::BlockCause::none;
+  fb::Means blocked_means = fb::Means::unknown;
+  bool restored = false;
+  uint8_t means_registered = 0;
+  uint8_t means_exception = 0;
+  uint8_t means_activated = 0;
+};
+std::string identity_fact(const Envelope& e, const IdentityFactFields& f);
 /// `request` with the envelope's `means` set (the channel's session means).
 std::string with_means(const std::string& request, fb::Means means);
 /// `request` rewritten in the envelope of schema version `version` (R42): how

@@ -70,6 +70,9 @@ enum class JsonStatus : uint8_t {
   /// R42: it names a schema version older than kSchemaVersionCurrent, which
   /// a new request may not (`request.schema_version_retired`).
   schema_version_retired,
+  /// R41: an identity fact (IdentityFact) or the channel `engine`, which only
+  /// kase itself writes, between Kafka partitions (`auth.engine_only`).
+  engine_only,
 };
 
 class JsonCodec {
