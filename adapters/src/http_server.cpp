@@ -296,11 +296,7 @@ class KafkaBackend final : public Backend {
   }
 
   void stop() override {
-    if (stopping_.exchange(true)) {
-      if (poller_.joinable()) poller_.join();
-      if (reader_.joinable()) reader_.join();
-      return;
-    }
+    stopping_.store(true);
     if (poller_.joinable()) poller_.join();  // flushes what was produced: nothing accepted is left behind
     if (reader_.joinable()) reader_.join();
   }

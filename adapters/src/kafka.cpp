@@ -350,8 +350,18 @@ class Node : public RdKafka::RebalanceCb {
   Status start();
   Status loop();
   void close();
-  /// Before leaving: the queries posted so far still see the partitions.
-  void serve_queries_last() { serve_queries(); }
+  /// Runs the queries posted to o_.queries over the partitions held now
+  /// (between batches, and once more before leaving).
+  void serve_queries() {
+    std::vector<const Ledger*> ledgers;
+    std::vector<int32_t> ids;
+    for (const auto& [p, part] : parts_) {
+      if (!part.ledger) continue;
+      ledgers.push_back(part.ledger.get());
+      ids.push_back(p);
+    }
+    o_.queries->serve(ledgers, ids);
+  }
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
@@ -370,18 +380,6 @@ class Node : public RdKafka::RebalanceCb {
   Status process(std::vector<std::unique_ptr<RdKafka::Message>>* batch);
   /// The metrics of this node and its partitions (on the node's thread).
   std::string render_metrics();
-  /// Runs the queries posted to o_.queries over the partitions held now.
-  void serve_queries() {
-    std::vector<const Ledger*> ledgers;
-    std::vector<int32_t> ids;
-    for (const auto& [p, part] : parts_) {
-      if (!part.ledger) continue;
-      ledgers.push_back(part.ledger.get());
-      ids.push_back(p);
-    }
-    o_.queries->serve(ledgers, ids);
-  }
-
   const NodeOptions& o_;
   NodeStats* stats_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
@@ -845,7 +843,7 @@ Status run_node(const NodeOptions& options, NodeStats* stats) {
     Node node(options, stats);
     s = node.start();
     if (s.ok()) s = node.loop();
-    if (options.queries != nullptr) node.serve_queries_last();
+    if (options.queries != nullptr) node.serve_queries();
     node.close();
   }
   if (options.queries != nullptr) options.queries->close();

@@ -205,6 +205,47 @@ Status LogFiles::open_fd(uint64_t file, int* fd) const {
   return {};
 }
 
+Status LogFiles::walk_frames(uint64_t file, uint64_t pos, bool short_ok, uint64_t* short_at,
+                             const std::function<void(uint64_t, const std::string&)>& on_frame) const {
+  int fd = -1;
+  if (Status s = open_fd(file, &fd); !s.ok()) return s;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return errno_status("stat " + path_of(file));
+  }
+  const auto size = static_cast<uint64_t>(st.st_size);
+  std::string payload;
+  Status result;
+  while (result.ok()) {
+    if (pos > size) {
+      result = {Errc::corruption, path_of(file) + " is shorter than the log recorded"};
+      break;
+    }
+    uint32_t length = 0, crc = 0;
+    const Header h = read_header(fd, pos, size, &length, &crc);
+    if (h == Header::end) break;
+    if (h == Header::short_ && short_ok) {
+      *short_at = pos;
+      break;
+    }
+    if (h != Header::ok) {
+      result = {Errc::corruption, "log frame at " + path_of(file) + ":" + std::to_string(pos) + " does not check"};
+      break;
+    }
+    payload.resize(length);
+    size_t got = 0;
+    result = read_all(fd, payload.data(), length, pos + kFrameHeader, &got);
+    if (result.ok() && (got != length || crc32c(payload.data(), length) != crc))
+      result = {Errc::corruption, "log frame at " + path_of(file) + ":" + std::to_string(pos) + " does not check"};
+    if (!result.ok()) break;
+    on_frame(pos, payload);
+    pos += kFrameHeader + length;
+  }
+  ::close(fd);
+  return result;
+}
+
 Status LogFiles::scan_tail(bool from_start, const FrameLocation& from, std::vector<FrameLocation>* out) {
   out->clear();
   std::vector<uint64_t> files;
@@ -214,59 +255,24 @@ Status LogFiles::scan_tail(bool from_start, const FrameLocation& from, std::vect
     return {Errc::corruption, "log file " + path_of(from.file) + " is missing"};
   for (size_t i = 1; i < files.size(); ++i)
     if (files[i - 1] + 1 != files[i]) return {Errc::corruption, "log file " + path_of(files[i - 1] + 1) + " is missing"};
-  std::string payload;
   for (size_t i = 0; i < files.size(); ++i) {
     const uint64_t file = files[i];
-    int fd = -1;
-    if (Status s = open_fd(file, &fd); !s.ok()) return s;
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      ::close(fd);
-      return errno_status("stat " + path_of(file));
-    }
-    const auto size = static_cast<uint64_t>(st.st_size);
-    uint64_t pos = (!from_start && file == from.file) ? from.end() : 0;
-    const bool last = i + 1 == files.size();
-    Status result;
-    while (result.ok()) {
-      if (pos > size) {
-        result = {Errc::corruption, path_of(file) + " is shorter than the log recorded"};
-        break;
-      }
-      uint32_t length = 0, crc = 0;
-      const Header h = read_header(fd, pos, size, &length, &crc);
-      if (h == Header::end) break;
-      if (h == Header::short_ && last) {
-        // A frame cut short by a crash: it was never made durable, so never answered.
-        if (!read_only_ && ::truncate(path_of(file).c_str(), static_cast<off_t>(pos)) != 0)
-          result = errno_status("truncate " + path_of(file));
-        break;
-      }
-      if (h != Header::ok) {
-        result = {Errc::corruption, "log frame at " + path_of(file) + ":" + std::to_string(pos) + " does not check"};
-        break;
-      }
-      payload.resize(length);
-      size_t got = 0;
-      if (Status s = read_all(fd, payload.data(), length, pos + kFrameHeader, &got); !s.ok()) {
-        result = s;
-        break;
-      }
-      if (got != length || crc32c(payload.data(), length) != crc) {
-        result = {Errc::corruption, "log frame at " + path_of(file) + ":" + std::to_string(pos) + " does not check"};
-        break;
-      }
+    const uint64_t start = (!from_start && file == from.file) ? from.end() : 0;
+    // Only the last file may end in a frame cut short by a crash: it was
+    // never made durable, so never answered, and is cut off.
+    uint64_t short_at = UINT64_MAX;
+    Status s = walk_frames(file, start, i + 1 == files.size(), &short_at, [&](uint64_t pos, const std::string& payload) {
       FrameLocation loc;
       loc.file = file;
       loc.pos = pos;
-      loc.length = length;
+      loc.length = static_cast<uint32_t>(payload.size());
       loc.first_offset = get64(payload.data());
       loc.count = get32(payload.data() + 8);
       out->push_back(loc);
-      pos = loc.end();
-    }
-    ::close(fd);
-    if (!result.ok()) return result;
+    });
+    if (!s.ok()) return s;
+    if (short_at != UINT64_MAX && !read_only_ && ::truncate(path_of(file).c_str(), static_cast<off_t>(short_at)) != 0)
+      return errno_status("truncate " + path_of(file));
   }
   return {};
 }
@@ -370,32 +376,9 @@ Status LogFiles::read(const FrameLocation& loc, std::string* payload) const {
 }
 
 Status LogFiles::verify_all() const {
-  const std::vector<uint64_t> files = list_files();
-  std::string payload;
-  for (const uint64_t file : files) {
-    int fd = -1;
-    if (Status s = open_fd(file, &fd); !s.ok()) return s;
-    struct stat st {};
-    const bool stat_ok = ::fstat(fd, &st) == 0;
-    const auto size = stat_ok ? static_cast<uint64_t>(st.st_size) : 0;
-    Status result = stat_ok ? Status{} : errno_status("stat " + path_of(file));
-    for (uint64_t pos = 0; result.ok();) {
-      uint32_t length = 0, crc = 0;
-      const Header h = read_header(fd, pos, size, &length, &crc);
-      if (h == Header::end) break;
-      if (h != Header::ok) {
-        result = {Errc::corruption, "log frame at " + path_of(file) + ":" + std::to_string(pos) + " does not check"};
-        break;
-      }
-      payload.resize(length);
-      size_t got = 0;
-      result = read_all(fd, payload.data(), length, pos + kFrameHeader, &got);
-      if (result.ok() && (got != length || crc32c(payload.data(), length) != crc))
-        result = {Errc::corruption, "log frame at " + path_of(file) + ":" + std::to_string(pos) + " does not check"};
-      pos += kFrameHeader + length;
-    }
-    ::close(fd);
-    if (!result.ok()) return result;
+  for (const uint64_t file : list_files()) {
+    uint64_t short_at = UINT64_MAX;
+    if (Status s = walk_frames(file, 0, false, &short_at, [](uint64_t, const std::string&) {}); !s.ok()) return s;
   }
   return {};
 }

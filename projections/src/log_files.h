@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -81,6 +82,12 @@ class LogFiles {
   std::string path_of(uint64_t file) const;
   std::vector<uint64_t> list_files() const;
   Status open_fd(uint64_t file, int* fd) const;
+  /// Walks the frames of `file` from `pos`, checking each header and payload
+  /// CRC, and hands each good frame (position, payload) to `on_frame`. A
+  /// frame cut short ends the walk at *short_at when `short_ok`; otherwise,
+  /// like any frame that does not check, it is corruption.
+  Status walk_frames(uint64_t file, uint64_t pos, bool short_ok, uint64_t* short_at,
+                     const std::function<void(uint64_t, const std::string&)>& on_frame) const;
 
   std::string dir_;
   bool read_only_ = true;
