@@ -1,5 +1,7 @@
 // Envelope codec: the JSON form from FlatBuffers' parser, the verifier on
 // every binary decode, and old logs staying readable (R42).
+#include <openssl/sha.h>
+
 #include <fstream>
 #include <random>
 
@@ -163,6 +165,14 @@ TEST(SchemaVersions, R42_OldSchemaLogStaysReadable) {
   EXPECT_EQ(e.state().orders.at(std::string("C1") + engine::kKeySep + "po1").status, engine::OrderStatus::submitted);
 }
 
+/// The old log's requests decided under the current rules: grants without
+/// an application are refused (R7), and so is everything that needed them.
+const std::vector<std::string> kOldLogUnderCurrentRules = {
+    "+ok/R13",           "-grant.application_missing/R7", "+ok/R4",           "-grant.application_missing/R7",
+    "-rights.none/R8",   "-order.unknown/R8",             "-order.unknown/R8", "-rights.none/R8"};
+/// A verdict as "+reason/rule" or "-reason/rule".
+std::string outcome(const engine::Verdict& v) { return std::string(v.accepted ? "+" : "-") + v.reason + "/" + v.rule; }
+
 // R42, R7: the envelope's version is the gate. The old log's grants name no
 // application and stand (above); the same requests written as the current
 // version are refused, and so is everything that needed the rights.
@@ -176,13 +186,9 @@ TEST(SchemaVersions, R42_R7_OldLogDecidesAsBeforeOnlyUnderItsOwnVersion) {
     const fb::Request* req = events::verify_request(events::bytes_of(now));
     ASSERT_NE(req, nullptr);
     EXPECT_EQ(req->schema_version(), events::kSchemaVersionCurrent);
-    const engine::Verdict v = e.apply(*req);
-    outcomes.push_back(std::string(v.accepted ? "+" : "-") + v.reason + "/" + v.rule);
+    outcomes.push_back(outcome(e.apply(*req)));
   }
-  const std::vector<std::string> expected = {"+ok/R13", "-grant.application_missing/R7", "+ok/R4",
-                                             "-grant.application_missing/R7", "-rights.none/R8", "-order.unknown/R8",
-                                             "-order.unknown/R8", "-rights.none/R8"};
-  EXPECT_EQ(outcomes, expected);
+  EXPECT_EQ(outcomes, kOldLogUnderCurrentRules);
 }
 
 // R42, R7: the same old requests in their JSON form (log_v0.jsonl: no
@@ -199,13 +205,9 @@ TEST(SchemaVersions, R42_R7_OldLogsJsonEnteredAnewIsDecidedByTheCurrentRules) {
     std::span<const uint8_t> bin;
     std::string err;
     ASSERT_EQ(c.request_from_json(line, 0, &bin, &err), events::JsonStatus::ok) << err;
-    const engine::Verdict v = e.apply(*events::verify_request(bin));
-    outcomes.push_back(std::string(v.accepted ? "+" : "-") + v.reason + "/" + v.rule);
+    outcomes.push_back(outcome(e.apply(*events::verify_request(bin))));
   }
-  const std::vector<std::string> expected = {"+ok/R13", "-grant.application_missing/R7", "+ok/R4",
-                                             "-grant.application_missing/R7", "-rights.none/R8", "-order.unknown/R8",
-                                             "-order.unknown/R8", "-rights.none/R8"};
-  EXPECT_EQ(outcomes, expected);
+  EXPECT_EQ(outcomes, kOldLogUnderCurrentRules);
 }
 
 TEST(Envelope, TimeStampsBeyondYear9999AreRefused) {
@@ -335,6 +337,59 @@ TEST(HashChain, R37_EveryFieldOfTheDecisionAndRequestIsBound) {
   events::Hash back;
   ASSERT_TRUE(events::from_hex(events::to_hex(base), &back));
   EXPECT_EQ(back, base);
+}
+
+/// The chain's message as events/README.md defines it, hashed field by field:
+/// how every log so far was chained. chain_next() must never change it.
+events::Hash chain_by_fields(const events::Hash& prev, const std::string& request, const events::DecisionFields& d) {
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  auto u64 = [&](uint64_t v) {
+    uint8_t b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
+    SHA256_Update(&c, b, sizeof b);
+  };
+  auto str = [&](std::string_view s) {
+    u64(s.size());
+    SHA256_Update(&c, s.data(), s.size());
+  };
+  SHA256_Update(&c, prev.data(), prev.size());
+  str(request);
+  str(d.request_id);
+  u64(d.offset);
+  u64(d.accepted ? 0 : 1);
+  str(d.reason);
+  str(d.rule);
+  u64(static_cast<uint64_t>(d.amount_cents));
+  u64(static_cast<uint64_t>(d.limit_cents));
+  u64(static_cast<uint64_t>(d.day_total_cents));
+  str(d.detail);
+  events::Hash out;
+  SHA256_Final(out.data(), &c);
+  return out;
+}
+
+TEST(HashChain, R37_TheChainedMessageNeverChanges) {
+  Harness h;
+  events::Hash prev{};
+  prev[3] = 7;
+  events::DecisionFields d;
+  d.request_id = "t-1";
+  d.offset = 12345;
+  d.accepted = false;
+  d.reason = "limit.daily_exceeded";
+  d.rule = "R9";
+  d.amount_cents = 120'000;
+  d.limit_cents = 4'900'000;
+  d.day_total_cents = 4'800'000;
+  // A short request, and one larger than chain_next's stack buffer.
+  for (const std::string& req : {events::po_prepare(h.as("u"), "po1", "A1", 100),
+                                 events::po_prepare(h.as("u"), "po2", "A1", 100, std::string(5000, 'b'))}) {
+    EXPECT_EQ(events::to_hex(events::chain_next(prev, events::bytes_of(req), d)), events::to_hex(chain_by_fields(prev, req, d)));
+    d.detail = "a parser message";
+    EXPECT_EQ(events::chain_next(prev, events::bytes_of(req), d), chain_by_fields(prev, req, d));
+    d.detail = {};
+  }
 }
 
 }  // namespace
