@@ -248,6 +248,12 @@ TEST_F(Partitions, R42_FactsAreInTheLogAndReplayAsDecided) {
     std::unique_ptr<Ledger> again;
     ASSERT_TRUE(Ledger::open(stores_[p].get(), &again).ok());
     EXPECT_EQ(projections::state_hash(again->state()), projections::state_hash(ledgers_[p]->state())) << p;
+    if (p == kIdentity) {
+      const engine::State& s = again->state();
+      const auto* e = s.persons.find(s.names.find(person_));
+      ASSERT_NE(e, nullptr);
+      EXPECT_EQ(e->second.homes, (std::vector<int32_t>{0, 1})) << "the homes are stored and loaded";
+    }
     // ... and a re-fold of the partition's log recomputes every decision, facts included.
     adapters::ReplayResult r;
     ASSERT_TRUE(adapters::replay(stores_[p].get(), true, &r).ok());

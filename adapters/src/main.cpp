@@ -87,8 +87,9 @@ commands:
                             without joining the engine's group
   kafka verify --brokers B [--data DIR]
                             re-fold kase.requests from the beginning and check kase.decisions:
-                            exactly one decision per request, byte-equal to the re-fold; with
-                            --data also the engine's partition states (exit 1 on divergence)
+                            exactly one decision per request, byte-equal to the re-fold; every
+                            identity fact between partitions in kase.requests exactly once;
+                            with --data also the engine's partition states (exit 1 on divergence)
   fallback ingest --file PAYMENTS.xml --summary SUMMARY.json --client C (--data DIR | --brokers B)
           [--actor OPERATOR] [--operator-override]
                             a fallback payment file (ISO 20022 pain.001.001.03) and its signed
