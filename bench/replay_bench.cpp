@@ -10,8 +10,11 @@
 //     recompute and compare every decision and the SHA-256 chain
 //     (adapters::Refold with verify, what `kase audit verify` does per record);
 //   replay_embedded/fold: scan, verify the records and fold, without the
-//     decision comparison and the chain check (what `kase audit state` does;
-//     the chain is still computed).
+//     decision comparison and the chain check (`kase replay` without
+//     --verify; the chain is still computed, for the chain head it prints);
+//   replay_embedded/state: scan, verify the records and fold, no chain
+//     (what `kase audit state` and `kase audit history` do per record);
+//   replay_embedded/scan: scan and verify only, the floor under all of them.
 // Items are log records. At --tiny size every replay is checked: all records,
 // no divergence, the state hash of the live ledger.
 #include <benchmark/benchmark.h>
@@ -114,6 +117,34 @@ void BM_Replay(benchmark::State& state, bool verify) {
   state.SetItemsProcessed(records);
 }
 
+/// What `kase audit state` and `kase audit history` do per record (and the
+/// floor under every replay with `fold` false): scan the segments, verify
+/// each LogRecord with its nested request, and with `fold` fold it; no chain.
+void BM_State(benchmark::State& state, bool fold) {
+  Built& b = built();
+  if (!b.error.empty()) return fail(state, "build: " + b.error);
+  int64_t records = 0;
+  constexpr uint64_t kDirtyDropEvery = 4096;  // as Refold: nothing persists the touched entries
+  for (auto _ : state) {
+    engine::Engine e;
+    uint64_t n = 0;
+    Status s = b.store->scan_log(0, [&](uint64_t, std::span<const uint8_t> bytes) {
+      const fb::LogRecord* rec = events::verify_log_record(bytes);
+      const fb::Request* req = rec != nullptr ? events::nested_request(*rec) : nullptr;
+      if (req == nullptr) return false;
+      if (fold) benchmark::DoNotOptimize(e.apply(*req));
+      if (++n % kDirtyDropEvery == 0) (void)e.take_dirty();
+      return true;
+    });
+    if (!s.ok()) return fail(state, "scan: " + s.to_string());
+    if (n != b.records) return fail(state, "scanned " + std::to_string(n) + " of " + std::to_string(b.records));
+    if (fold && tiny_mode() && projections::state_hash(e.state()) != b.state_hash)
+      return fail(state, "replayed state differs from the ledger's");
+    records += static_cast<int64_t>(n);
+  }
+  state.SetItemsProcessed(records);
+}
+
 }  // namespace
 }  // namespace kase::bench
 
@@ -128,6 +159,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("kase_log_records", std::to_string(b.records));
   benchmark::RegisterBenchmark("replay_embedded/verify", BM_Replay, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("replay_embedded/fold", BM_Replay, false)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("replay_embedded/state", BM_State, true)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("replay_embedded/scan", BM_State, false)->Unit(benchmark::kMillisecond);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   // Close RocksDB before static destruction tears down its environment.

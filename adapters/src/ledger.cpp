@@ -481,7 +481,9 @@ bool Refold::add(uint64_t offset, std::span<const uint8_t> bytes) {
                    "stored decision " + std::string(sv(stored.reason())) + "/" + std::string(sv(stored.rule())) +
                        " differs from recomputed " + std::string(d.reason) + "/" + std::string(d.rule),
                    &stored, &d);
-  if (sv(stored.hash()) != events::to_hex(chain_))
+  // Compared in binary: no hex string per record.
+  events::Hash stored_hash;
+  if (!events::from_hex(sv(stored.hash()), &stored_hash) || stored_hash != chain_)
     return diverge(offset,
                    "hash chain broken (stored " + std::string(sv(stored.hash())) + ", recomputed " +
                        events::to_hex(chain_) + ")",
