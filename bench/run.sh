@@ -29,7 +29,9 @@ else
 fi
 
 commit="$(git -C "$root" rev-parse --short HEAD)"
-if [ -n "$(git -C "$root" status --porcelain -- engine events projections adapters bench CMakeLists.txt)" ]; then
+# The results and the table this script writes do not make a build dirty.
+if [ -n "$(git -C "$root" status --porcelain -- engine events projections adapters bench CMakeLists.txt \
+  ':!bench/results' ':!bench/README.md')" ]; then
   commit="$commit-dirty"
 fi
 cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
