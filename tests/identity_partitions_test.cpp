@@ -288,6 +288,33 @@ TEST_F(Partitions, R41_OnlyKaseWritesIdentityFacts) {
   EXPECT_EQ(adapters::json_refusal_reason(events::JsonStatus::engine_only), std::string(reason::kEngineOnly));
 }
 
+// R37, R47: `kase audit explain` of a fact names where it came from and what it says.
+TEST(Topology, R37_AFactExplainsItsOrigin) {
+  engine::Engine e;
+  engine::Trace trace;
+  e.set_trace(&trace);
+  events::IdentityFactFields f;
+  f.person = "u7";
+  f.kind = fb::IdentityFactKind::state;
+  f.partition = 2;
+  f.origin = "login-3";
+  f.block = BlockCause::wrong_credentials;
+  f.blocked_means = Means::unified_login;
+  const std::string b =
+      events::identity_fact({"login-3/identity/2/0", "C1", "kase", Channel::engine, riga(kMonday, 10, 0)}, f);
+  const engine::Verdict v = e.apply(*events::verify_request(events::bytes_of(b)));
+  EXPECT_TRUE(v.accepted) << v.reason;
+  bool found = false;
+  for (const auto& c : trace.checks) {
+    if (std::string(c.check) != "identity.fact") continue;
+    found = true;
+    EXPECT_NE(c.detail.find("from partition 2, caused by request login-3"), std::string::npos) << c.detail;
+    EXPECT_NE(c.detail.find("block wrong_credentials (means unified_login)"), std::string::npos) << c.detail;
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(e.state().blocked_persons, 1);
+}
+
 TEST(Topology, OnePartitionSendsNoFacts) {
   auto store = projections::make_memory_store();
   std::unique_ptr<Ledger> l;

@@ -1052,6 +1052,19 @@ Verdict Engine::on_identity_fact(const fb::IdentityFact& f) {
   if (!valid_name(sv(f.person())) || f.kind() > fb::IdentityFactKind::MAX || f.partition() < 0 ||
       f.block() > fb::BlockCause::MAX || f.blocked_means() > fb::Means::MAX)
     return Verdict::reject(r::kValueInvalid, "R28");
+  if (tracing()) {
+    // For `kase audit explain`: where the fact came from and what it says.
+    std::string d = std::string("kind ") + fb::EnumNameIdentityFactKind(f.kind()) + " about " +
+                    std::string(sv(f.person())) + " from partition " + std::to_string(f.partition()) +
+                    ", caused by request " + std::string(sv(f.origin()));
+    if (f.kind() != fb::IdentityFactKind::home) {
+      d += std::string("; block ") + fb::EnumNameBlockCause(f.block()) + " (means " +
+           fb::EnumNameMeans(f.blocked_means()) + ")" + (f.restored() ? ", restored" : "") +
+           "; means registered bits " + std::to_string(f.means_registered()) + ", activated bits " +
+           std::to_string(f.means_activated());
+    }
+    note("identity.fact", "R28", true, std::move(d));
+  }
   PersonEntry& e = person(state_.names.intern(sv(f.person())));
   Person& p = e.second;
   auto add_home = [&](int32_t partition) {
