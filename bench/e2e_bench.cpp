@@ -186,11 +186,8 @@ void BM_E2E_Submit(benchmark::State& state, bool sync) {
 
 int main(int argc, char** argv) {
   using namespace kase::bench;
-  parse_tiny_flag(&argc, argv);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (!init_bench(&argc, argv)) return 1;
   const Pool& p = pool();  // built before any timing
-  benchmark::AddCustomContext("kase_tiny", tiny_mode() ? "1" : "0");
   benchmark::AddCustomContext("kase_requests_per_round", std::to_string(p.requests.size()));
   benchmark::AddCustomContext("kase_requests_per_batch", std::to_string(batch_requests()));
   benchmark::AddCustomContext("kase_store_dir", bench_dir_base().string());

@@ -187,10 +187,7 @@ void BM_HotPath_Sign(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   using namespace kase::bench;
-  parse_tiny_flag(&argc, argv);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("kase_tiny", tiny_mode() ? "1" : "0");
+  if (!init_bench(&argc, argv)) return 1;
   benchmark::AddCustomContext("kase_orders_per_round", std::to_string(round_orders()));
   benchmark::AddCustomContext("kase_signs_per_chunk", std::to_string(chunk_signs()));
   benchmark::RegisterBenchmark("hot_path/sign_preverified", BM_HotPath_Sign<false>)

@@ -192,10 +192,7 @@ void BM_Https(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   using namespace kase::bench;
-  parse_tiny_flag(&argc, argv);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("kase_tiny", tiny_mode() ? "1" : "0");
+  if (!init_bench(&argc, argv)) return 1;
   benchmark::AddCustomContext("kase_connections", std::to_string(connections()));
   benchmark::AddCustomContext("kase_orders_per_connection", std::to_string(orders_per_connection()));
   // One iteration per repetition: a fresh data directory and server each time.

@@ -151,11 +151,8 @@ void BM_State(benchmark::State& state, bool fold) {
 int main(int argc, char** argv) {
   using namespace kase::bench;
   namespace fs = std::filesystem;
-  parse_tiny_flag(&argc, argv);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (!init_bench(&argc, argv)) return 1;
   const Built& b = built();  // before any timing
-  benchmark::AddCustomContext("kase_tiny", tiny_mode() ? "1" : "0");
   benchmark::AddCustomContext("kase_log_records", std::to_string(b.records));
   benchmark::RegisterBenchmark("replay_embedded/verify", BM_Replay, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("replay_embedded/fold", BM_Replay, false)->Unit(benchmark::kMillisecond);

@@ -21,9 +21,7 @@ using engine::kNoName;
 
 namespace {
 
-std::string_view sv(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
-}
+using events::sv;
 
 /// UTC micros as "2026-11-30T08:00:00.000000Z".
 std::string iso_time(int64_t us) {

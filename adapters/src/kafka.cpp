@@ -60,7 +60,7 @@ bool treasury_wide(fb::Payload t) {
          t == fb::Payload::ServiceSuspension || t == fb::Payload::IdentityPolicy;
 }
 
-std::string_view sv(const flatbuffers::String* s) { return s == nullptr ? std::string_view{} : s->string_view(); }
+using events::sv;
 
 std::string client_of(const fb::Request& r) {
   const auto* c = r.client_id();

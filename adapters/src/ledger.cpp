@@ -12,9 +12,7 @@
 namespace kase::adapters {
 namespace {
 
-std::string_view sv(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
-}
+using events::sv;
 
 events::DecisionFields fields_of(const engine::Verdict& v, std::string_view request_id, uint64_t offset) {
   events::DecisionFields d;

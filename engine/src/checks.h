@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "kase/engine/engine.h"
+#include "kase/events/codec.h"
 
 namespace kase::engine::detail {
 
@@ -17,9 +18,7 @@ namespace kase::engine::detail {
   std::abort();
 }
 
-inline std::string_view sv(const flatbuffers::String* s) {
-  return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
-}
+using events::sv;
 
 /// A name that can become part of a persisted key: not empty, no separator.
 inline bool valid_name(std::string_view s) { return !s.empty() && s.find(kKeySep) == std::string_view::npos; }

@@ -26,6 +26,11 @@ std::string_view schema_text() noexcept;
 /// Largest request accepted anywhere (a named limit).
 inline constexpr size_t kRequestBytesMax = 64 * 1024;
 
+/// A FlatBuffers string as a view; empty when the field is absent.
+inline std::string_view sv(const flatbuffers::String* s) noexcept {
+  return s == nullptr ? std::string_view{} : std::string_view{s->data(), s->size()};
+}
+
 /// Runs the FlatBuffers verifier; returns the request or nullptr.
 /// Every binary decode goes through here.
 const fb::Request* verify_request(std::span<const uint8_t> bytes) noexcept;
