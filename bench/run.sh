@@ -8,6 +8,7 @@
 #   bench/run.sh kafka           # only the Kafka end to end (starts a broker)
 #   bench/run.sh http            # only HTTPS on the embedded log (not pinned)
 #   bench/run.sh replay          # only the audit replay (pinned); rewrites the table
+#   bench/run.sh core            # only the hot path and the embedded end to end (pinned)
 #
 # Environment: KASE_BENCH_BUILD (build dir, default build/bench-rel),
 # KASE_BENCH_JOBS (default 2), KASE_BENCH_DIR (RocksDB scratch, default $TMPDIR).
@@ -23,6 +24,8 @@ results="$root/bench/results"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O2 -g1" >/dev/null
 if [ "${1:-}" = "kafka" ] || [ "${1:-}" = "http" ] || [ "${1:-}" = "replay" ]; then  # only what that mode runs
   cmake --build "$build" -j"$jobs" --target "kase_${1}_bench"
+elif [ "${1:-}" = "core" ]; then
+  cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench
 else
   cmake --build "$build" -j"$jobs" --target kase_hot_path_bench kase_e2e_bench kase_replay_bench kase_kafka_bench \
     kase_http_bench
@@ -171,6 +174,12 @@ PY
 }
 if [ "${1:-}" = "replay" ]; then
   run kase_replay_bench replay_embedded.json
+  table
+  exit 0
+fi
+if [ "${1:-}" = "core" ]; then
+  run kase_hot_path_bench hot_path.json
+  run kase_e2e_bench e2e_embedded.json
   table
   exit 0
 fi
