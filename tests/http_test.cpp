@@ -387,6 +387,63 @@ TEST_F(HttpTest, R41_RevokedCertificatesFailTheHandshakeWithARevocationList) {
   EXPECT_NE(s.message().find("--client-crl"), std::string::npos) << s.message();
 }
 
+/// True when `who` can no longer open a connection (handshake or first read refused).
+bool refused(const Pki& pki, uint16_t port, const std::string& who) {
+  Client c(pki, port, who);
+  if (c.connect()) return true;
+  return c.send(bhttp::verb::get, "/healthz").status == 0;  // TLS 1.3: the refusal arrives on the first read
+}
+
+/// Replaces `to` with the content of `from` in one rename, as a CRL publisher should.
+void publish(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to + ".tmp", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(to + ".tmp", to);
+}
+
+TEST_F(HttpTest, R41_APublishedRevocationListAppliesToNewConnectionsWithoutARestart) {
+  // The node runs for months; CRLs are published daily and expire: a new
+  // list in the --client-crl file applies within a second, to new handshakes.
+  crl_ = (*dir_ / "crl-live.pem").string();
+  publish(pki_->empty_crl(), crl_);
+  start();
+  EXPECT_EQ(client("revoked")->send(bhttp::verb::get, "/healthz").status, 200u);
+  auto kept = client("u2");  // an open connection is not cut off by a new list
+  publish(pki_->crl(), crl_);
+  bool now_refused = false;
+  for (int i = 0; i < 100 && !now_refused; ++i) {
+    now_refused = refused(*pki_, server_->port(), "revoked");
+    if (!now_refused) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(now_refused) << "the published CRL was not applied";
+  EXPECT_EQ(server_->stats().crl_reloads, 1u);
+  EXPECT_EQ(client("u1")->send(bhttp::verb::get, "/healthz").status, 200u);
+  EXPECT_EQ(kept->send(bhttp::verb::get, "/healthz").status, 200u);
+
+  // A file that does not parse (half written, wrong content) keeps the lists in
+  // force, and is counted.
+  {
+    std::ofstream f(crl_, std::ios::trunc);
+    f << "-----BEGIN X509 CRL-----\ntruncated\n";
+  }
+  for (int i = 0; i < 100 && server_->stats().crl_reload_failures == 0; ++i) {
+    EXPECT_TRUE(refused(*pki_, server_->port(), "revoked"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(server_->stats().crl_reload_failures, 1u);
+  EXPECT_TRUE(refused(*pki_, server_->port(), "revoked"));
+  EXPECT_EQ(client("u1")->send(bhttp::verb::get, "/healthz").status, 200u);
+
+  // The next good list applies again: "revoked" is back.
+  publish(pki_->empty_crl(), crl_);
+  bool accepted = false;
+  for (int i = 0; i < 100 && !accepted; ++i) {
+    accepted = !refused(*pki_, server_->port(), "revoked");
+    if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(accepted);
+  EXPECT_EQ(server_->stats().crl_reloads, 2u);
+}
+
 TEST_F(HttpTest, BadInputGets4xxWithCodeAndMessage) {
   start();
   auto c = client("treasury");

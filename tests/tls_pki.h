@@ -76,6 +76,7 @@ class Pki {
     issue("foreign", {"u1", "", -3600, 24 * 3600, false, false}, /*foreign=*/true);
     issue("revoked", {"u2", "", -3600, 24 * 3600, false, false});
     write_crl({serial_}, "crl.pem");  // revokes "revoked", the last issued
+    write_crl({}, "crl-empty.pem");
   }
 
   [[nodiscard]] std::string path(const std::string& file) const { return (dir_ / file).string(); }
@@ -84,6 +85,8 @@ class Pki {
   [[nodiscard]] std::string ca() const { return path("ca.pem"); }
   /// The CA's revocation list: certificate "revoked" is on it.
   [[nodiscard]] std::string crl() const { return path("crl.pem"); }
+  /// A current revocation list of the CA that revokes nothing.
+  [[nodiscard]] std::string empty_crl() const { return path("crl-empty.pem"); }
 
  private:
   void issue(const std::string& name, const CertSpec& spec, bool foreign = false) {

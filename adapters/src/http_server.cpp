@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -609,6 +611,8 @@ class Server::Impl {
     s.connections = connections_total_.load();
     s.connections_refused = connections_refused_.load();
     s.handshakes_failed = handshakes_failed_.load();
+    s.crl_reloads = crl_reloads_.load();
+    s.crl_reload_failures = crl_reload_failures_.load();
     s.requests = requests_.load();
     s.decided = engine_->decided();
     s.batches = engine_->batches();
@@ -630,19 +634,81 @@ class Server::Impl {
       STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options_.client_ca_file.c_str());
       if (names != nullptr) SSL_CTX_set_client_CA_list(ssl_ctx_.native_handle(), names);
       if (!options_.client_crl_file.empty()) {
-        // Revoked client certificates fail the handshake (R41).
-        X509_STORE* store = SSL_CTX_get_cert_store(ssl_ctx_.native_handle());
-        X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
-        if (lookup == nullptr ||
-            X509_load_crl_file(lookup, options_.client_crl_file.c_str(), X509_FILETYPE_PEM) <= 0)
-          return {Errc::invalid_argument,
-                  "TLS set-up (--client-crl): no certificate revocation list in " + options_.client_crl_file};
-        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+        // Revoked client certificates fail the handshake (R41). The lists
+        // are re-read when the file changes (maybe_reload_crl).
+        crl_seen_ = crl_file_version();
+        StorePtr store;
+        if (Status st = build_crl_store(&store); !st.ok()) return st;
+        crl_store_ = std::move(store);
+        crl_checked_ = std::chrono::steady_clock::now();
       }
     } catch (const boost::system::system_error& e) {
       return {Errc::invalid_argument, std::string("TLS set-up (--tls-cert, --tls-key, --client-ca): ") + e.what()};
     }
     return {};
+  }
+
+  // ---- --client-crl: the client CA and its revocation lists, re-read on change ----
+  struct StoreFree {
+    void operator()(X509_STORE* s) const noexcept { X509_STORE_free(s); }
+  };
+  using StorePtr = std::unique_ptr<X509_STORE, StoreFree>;
+  /// What identifies one version of the CRL file: its modification time and size.
+  using FileVersion = std::pair<std::filesystem::file_time_type, uintmax_t>;
+  static constexpr auto kCrlCheckEvery = std::chrono::seconds(1);
+
+  [[nodiscard]] FileVersion crl_file_version() const {
+    std::error_code ec;
+    const auto t = std::filesystem::last_write_time(options_.client_crl_file, ec);
+    const auto n = ec ? 0 : std::filesystem::file_size(options_.client_crl_file, ec);
+    return ec ? FileVersion{} : FileVersion{t, n};
+  }
+
+  /// A verification store with the client CA (--client-ca) and every CRL in
+  /// --client-crl, checked for each client certificate.
+  Status build_crl_store(StorePtr* out) const {
+    StorePtr store(X509_STORE_new());
+    if (store == nullptr || X509_STORE_load_file(store.get(), options_.client_ca_file.c_str()) != 1)
+      return {Errc::invalid_argument, "TLS set-up (--client-ca): cannot read " + options_.client_ca_file};
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store.get(), X509_LOOKUP_file());
+    if (lookup == nullptr || X509_load_crl_file(lookup, options_.client_crl_file.c_str(), X509_FILETYPE_PEM) <= 0)
+      return {Errc::invalid_argument,
+              "TLS set-up (--client-crl): no certificate revocation list in " + options_.client_crl_file};
+    X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK);
+    *out = std::move(store);
+    return {};
+  }
+
+  /// At most once a second, on a new connection: when the CRL file changed
+  /// (a new list published, or the old one about to pass its next update),
+  /// the new lists apply to every handshake from then on. A file that does
+  /// not parse (half written, wrong content) keeps the lists in force and is
+  /// counted and reported once; the next change is tried again.
+  void maybe_reload_crl() {
+    if (options_.client_crl_file.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - crl_checked_ < kCrlCheckEvery) return;
+    crl_checked_ = now;
+    const FileVersion v = crl_file_version();
+    if (v == crl_seen_) return;
+    crl_seen_ = v;
+    StorePtr store;
+    if (Status st = build_crl_store(&store); !st.ok()) {
+      crl_reload_failures_.fetch_add(1);
+      std::fprintf(stderr, "kase: %s; the revocation lists read before stay in force\n", st.message().c_str());
+      return;
+    }
+    {
+      std::lock_guard lock(crl_mu_);
+      crl_store_ = std::move(store);
+    }
+    crl_reloads_.fetch_add(1);
+  }
+
+  /// Points a new connection's verification at the lists in force.
+  void use_crl_store(SSL* ssl) {
+    std::lock_guard lock(crl_mu_);
+    if (crl_store_ != nullptr) SSL_set1_verify_cert_store(ssl, crl_store_.get());  // takes its own reference
   }
 
   /// Counts a connection while it lives.
@@ -673,6 +739,7 @@ class Server::Impl {
         socket.close(ignored);
         continue;
       }
+      maybe_reload_crl();
       open_connections_.fetch_add(1);
       connections_total_.fetch_add(1);
       auto executor = socket.get_executor();
@@ -700,6 +767,7 @@ class Server::Impl {
       co_return;
     }
     beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), ssl_ctx_);
+    use_crl_store(tls.native_handle());
     beast::get_lowest_layer(tls).expires_after(limits_.read_timeout);
     auto [handshake_ec] = co_await tls.async_handshake(ssl::stream_base::server, kTuple);
     if (handshake_ec) {
@@ -1096,6 +1164,14 @@ class Server::Impl {
   std::atomic<uint64_t> connections_total_{0};
   std::atomic<uint64_t> connections_refused_{0};
   std::atomic<uint64_t> handshakes_failed_{0};
+  std::atomic<uint64_t> crl_reloads_{0};
+  std::atomic<uint64_t> crl_reload_failures_{0};
+  // --client-crl: the store in force (under crl_mu_: connections read it on
+  // any thread); the file version and check time belong to the accept loop.
+  std::mutex crl_mu_;
+  StorePtr crl_store_;
+  FileVersion crl_seen_;
+  std::chrono::steady_clock::time_point crl_checked_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> timeouts_{0};
 };

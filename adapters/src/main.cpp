@@ -134,7 +134,8 @@ options:
                             users), OU=kase-treasury the Treasury back office
   --client-crl F            certificate revocation lists of the client CA (PEM, one or more):
                             revoked client certificates fail the handshake; with it, every
-                            client CA needs a current CRL in F (read at start)
+                            client CA needs a current CRL in F; a new list renamed over F
+                            applies to new connections within a second
   --plain-http              no TLS, for local development on a loopback address only: every
                             client acts as the Treasury (a warning is printed)
   --http-threads N          Asio threads (default 2)

@@ -337,6 +337,10 @@ void write_http(Exposition& e, const View& v) {
           h.connections_refused);
   counter("kase_http_handshakes_failed_total", "TLS handshakes that failed (unknown or expired certificates, not TLS)",
           h.handshakes_failed);
+  counter("kase_http_crl_reloads_total", "Client revocation lists (--client-crl) re-read after the file changed",
+          h.crl_reloads);
+  counter("kase_http_crl_reload_failures_total",
+          "Changed --client-crl files that did not parse; the lists read before stay in force", h.crl_reload_failures);
   counter("kase_http_responses_total", "HTTP API requests answered", h.requests);
   counter("kase_http_timeouts_total", "HTTP API connections cut off by the idle or read timeout", h.timeouts);
   counter("kase_http_commits_total", "Engine commits of the HTTP API (each one fsync)", h.batches);

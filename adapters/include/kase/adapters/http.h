@@ -61,6 +61,8 @@ struct ServerStats {
   uint64_t connections = 0;         // accepted
   uint64_t connections_refused = 0; // over connections_max
   uint64_t handshakes_failed = 0;   // unknown or expired certificates, not TLS, too slow
+  uint64_t crl_reloads = 0;         // --client-crl re-read after the file changed
+  uint64_t crl_reload_failures = 0; // changed CRL files that did not parse (the old lists stay)
   uint64_t requests = 0;            // HTTP requests answered
   uint64_t decided = 0;             // requests decided and committed by the engine thread
   uint64_t batches = 0;             // engine commits (each one fsync)
