@@ -321,8 +321,12 @@ for scenario in "${scenarios[@]}"; do
       grep -Fxq -- "$answer" "$work/http-kafka.jsonl" || fail "an HTTP answer is not in kase.decisions: $answer"
     done <"$work/http-answers.jsonl"
     # Restarted, with no wait for decisions: 202 and a Location to poll; the
-    # decisions index is rebuilt from kase.decisions.
+    # decisions index is kept on disk and read on from where it stopped.
+    grep -q 'decisions index .*: 0 decisions, read on from 0 partition offsets' "$work/engine-h1.log" ||
+      fail "a new front's decisions index is not empty"
     start_http h2 --http-decision-wait-ms 0
+    grep -Eq 'decisions index .*http-decisions: [1-9][0-9]* decisions, read on from [1-9][0-9]* partition offsets' \
+      "$work/engine-h2.log" || fail "the restarted front did not keep its decisions index"
     [ "$(curl -s "$URL/v1/decisions/demo-20")" = "$(sed -n 20p "$work/http-answers.jsonl")" ] ||
       fail "after a restart, GET a decision decided before it"
     : >"$work/http-locations.txt"

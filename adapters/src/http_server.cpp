@@ -30,6 +30,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "kase/adapters/decision_index.h"
 #include "kase/adapters/kafka.h"
 #include "kase/adapters/ledger.h"
 #include "kase/adapters/metrics.h"
@@ -227,11 +228,13 @@ class EngineLoop final : public Backend {
 class KafkaBackend final : public Backend {
  public:
   KafkaBackend(std::string brokers, std::unique_ptr<kafka::RequestProducer> producer, kafka::PartitionTap* tap,
-               size_t queue_max)
+               size_t queue_max, std::unique_ptr<DecisionIndex> index)
       : brokers_(std::move(brokers)),
         producer_(std::move(producer)),
         tap_(tap),
         queue_max_(queue_max),
+        index_(std::move(index)),
+        indexed_(index_->size()),
         poller_([this] { poll_loop(); }),
         reader_([this] { read_loop(); }) {}
   ~KafkaBackend() override { stop(); }
@@ -244,10 +247,8 @@ class KafkaBackend final : public Backend {
       case Work::Kind::find: {
         EngineReply r;
         {
-          std::lock_guard lk(mu_);
-          if (auto it = index_.find(w.bytes); it != index_.end()) {
+          if (index_->find(w.bytes, &r.answer.record)) {
             r.kind = EngineReply::Kind::answer;
-            r.answer.record = it->second;
           } else if (caught_up_) {
             r.kind = EngineReply::Kind::not_found;
           } else {
@@ -353,11 +354,11 @@ class KafkaBackend final : public Backend {
   /// After delivery: the decision when it is indexed already (an earlier
   /// request with this id, or a fast engine), else when the reader sees it.
   void await_decision(const std::string& id, Done done) {
-    std::unique_lock lk(mu_);
-    if (auto it = index_.find(id); it != index_.end()) {
+    std::unique_lock lk(mu_);  // index_record() adds to the index under it, then answers the waiters
+    if (std::string record; index_->find(id, &record)) {
       EngineReply r;
       r.kind = EngineReply::Kind::answer;
-      r.answer.record = it->second;
+      r.answer.record = std::move(record);
       r.answer.duplicate = true;  // only ever compared for another actor's record
       lk.unlock();
       done(std::move(r));
@@ -393,9 +394,11 @@ class KafkaBackend final : public Backend {
     o.stop = &stopping_;
     o.caught_up = [this] { caught_up_.store(true); };
     while (!stopping_.load()) {
-      Status s = kafka::read_topic(o, [this](int32_t, int64_t, std::span<const uint8_t> value,
+      // On from where the index got to, before a restart or a read error.
+      o.start_offsets = index_->next_offsets();
+      Status s = kafka::read_topic(o, [this](int32_t partition, int64_t offset, std::span<const uint8_t> value,
                                              const std::vector<std::pair<std::string, std::string>>&) {
-        index_record(value);
+        index_record(partition, offset, value);
       });
       if (stopping_.load()) break;
       std::fprintf(stderr, "kase run: reading %s: %s; retrying\n", kafka::kDecisionsTopic,
@@ -404,22 +407,25 @@ class KafkaBackend final : public Backend {
     }
   }
 
-  void index_record(std::span<const uint8_t> value) {
+  void index_record(int32_t partition, int64_t offset, std::span<const uint8_t> value) {
     const fb::LogRecord* rec = events::verify_log_record(value);
-    if (rec == nullptr) return;
-    const fb::Request* req = events::nested_request(*rec);
-    if (req == nullptr || req->request_id() == nullptr) return;
-    std::string id(req->request_id()->string_view());
+    const fb::Request* req = rec != nullptr ? events::nested_request(*rec) : nullptr;
+    const std::string id = req != nullptr && req->request_id() != nullptr ? std::string(events::sv(req->request_id())) : "";
     std::vector<Waiter> ready;
     std::string record;
     {
       std::lock_guard lk(mu_);
-      auto [it, added] = index_.try_emplace(id);
-      if (added) {
-        it->second.assign(reinterpret_cast<const char*>(value.data()), value.size());
-        ++indexed_;
+      bool added = false;
+      // A record that is not a decision only moves the partition's offset on.
+      for (;;) {
+        const Status s = index_->add(partition, offset, id, id.empty() ? std::span<const uint8_t>{} : value,
+                                     id.empty() ? nullptr : &record, &added);
+        if (s.ok() || stopping_.load()) break;
+        std::fprintf(stderr, "kase run: %s; retrying\n", s.to_string().c_str());  // a full disk, say
+        std::this_thread::sleep_for(std::chrono::seconds(1));
       }
-      record = it->second;  // the first decision of this id: a duplicate's record repeats it
+      if (id.empty()) return;
+      if (added) ++indexed_;
       if (auto w = waiters_.find(id); w != waiters_.end()) {
         ready = std::move(w->second);
         waiters_.erase(w);
@@ -441,9 +447,9 @@ class KafkaBackend final : public Backend {
   std::atomic<bool> caught_up_{false};
   std::atomic<size_t> in_flight_{0};
   std::atomic<uint64_t> delivered_{0};
+  std::unique_ptr<DecisionIndex> index_;  // request id -> LogRecord, on disk
   std::atomic<uint64_t> indexed_{0};
   std::mutex mu_;
-  std::unordered_map<std::string, std::string> index_;            // request id -> LogRecord
   std::unordered_map<std::string, std::vector<Waiter>> waiters_;  // request id -> delivered, not yet decided
   std::thread poller_;  // last: start after the members above exist
   std::thread reader_;
@@ -1196,10 +1202,18 @@ Status Server::start(projections::Store* store, const ServerOptions& options, st
 
 Status Server::start_kafka(const std::string& brokers, kafka::PartitionTap* queries, const ServerOptions& options,
                            std::unique_ptr<Server>* out) {
+  if (options.decisions_index_dir.empty())
+    return {Errc::invalid_argument, "the HTTP API over Kafka needs a directory for its decisions index"};
+  std::unique_ptr<DecisionIndex> index;
+  if (Status s = DecisionIndex::open(options.decisions_index_dir, &index); !s.ok()) return s;
+  std::fprintf(stderr, "kase run: decisions index %s: %llu decisions, read on from %zu partition offsets\n",
+               options.decisions_index_dir.c_str(), static_cast<unsigned long long>(index->size()),
+               index->next_offsets().size());
   std::unique_ptr<kafka::RequestProducer> producer;
   if (Status s = kafka::RequestProducer::open(brokers, &producer); !s.ok()) return s;
   auto impl = std::make_unique<Impl>(
-      options, std::make_unique<KafkaBackend>(brokers, std::move(producer), queries, options.limits.queue_requests_max));
+      options, std::make_unique<KafkaBackend>(brokers, std::move(producer), queries, options.limits.queue_requests_max,
+                                              std::move(index)));
   if (Status s = impl->open(); !s.ok()) {
     impl->stop();
     return s;

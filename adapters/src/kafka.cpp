@@ -860,6 +860,7 @@ Status read_topic(const ReadOptions& o,
                                         {"group.id", "kase-reader"},  // required by the API; never joined
                                         {"enable.auto.commit", "false"},
                                         {"isolation.level", "read_committed"},
+                                        {"auto.offset.reset", "earliest"},
                                         {"enable.partition.eof", "true"}});
       !s.ok())
     return s;
@@ -878,8 +879,11 @@ Status read_topic(const ReadOptions& o,
     if (tm->err() != RdKafka::ERR_NO_ERROR)
       return {Errc::not_found, "topic " + o.topic + ": " + RdKafka::err2str(tm->err()) +
                                    " (run 'kase kafka init --brokers B' first)"};
-    for (const auto* pm : *tm->partitions())
-      tps.push_back(RdKafka::TopicPartition::create(o.topic, pm->id(), RdKafka::Topic::OFFSET_BEGINNING));
+    for (const auto* pm : *tm->partitions()) {
+      const auto at = o.start_offsets.find(pm->id());
+      tps.push_back(RdKafka::TopicPartition::create(
+          o.topic, pm->id(), at != o.start_offsets.end() ? at->second : RdKafka::Topic::OFFSET_BEGINNING));
+    }
   }
   if (tps.empty()) {
     return {Errc::not_found, "topic " + o.topic + " has no partitions"};

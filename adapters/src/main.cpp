@@ -1048,7 +1048,9 @@ int cmd_run_kafka(const Args& a, const adapters::http::ServerOptions* http) {
     adapters::kafka::PartitionTap queries;
     o.queries = &queries;
     std::unique_ptr<adapters::http::Server> server;
-    if (Status hs = adapters::http::Server::start_kafka(a.brokers, &queries, *http, &server); !hs.ok()) {
+    adapters::http::ServerOptions front = *http;
+    front.decisions_index_dir = (std::filesystem::path(a.data) / "http-decisions").string();
+    if (Status hs = adapters::http::Server::start_kafka(a.brokers, &queries, front, &server); !hs.ok()) {
       tap.close();
       if (metrics) metrics->stop();
       if (hs.code() == Errc::invalid_argument) return usage_error(hs.message());

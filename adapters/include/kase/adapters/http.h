@@ -48,6 +48,9 @@ struct ServerOptions {
   /// Local development only: no TLS, and every client acts as the Treasury.
   /// Refused unless `address` is a loopback address.
   bool plain_http = false;
+  /// Over Kafka: the directory of the decisions index (kase.decisions by
+  /// request id, and how far it was read), e.g. DATA/http-decisions.
+  std::string decisions_index_dir;
   Limits limits;
   size_t threads = 2;            // Asio threads
   /// Intake time stamps (UTC micros); the system clock when empty. Tests set

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -154,6 +155,9 @@ struct ReadOptions {
   std::function<void()> caught_up;
   /// When set: the topic's partition count.
   int32_t* partitions = nullptr;
+  /// Where to start in each partition; partitions not named start at the
+  /// beginning (as does one whose offset is no longer in the topic).
+  std::map<int32_t, int64_t> start_offsets;
 };
 Status read_topic(const ReadOptions& options,
                   const std::function<void(int32_t, int64_t, std::span<const uint8_t>,
