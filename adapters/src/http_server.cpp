@@ -410,22 +410,27 @@ class KafkaBackend final : public Backend {
   void index_record(int32_t partition, int64_t offset, std::span<const uint8_t> value) {
     const fb::LogRecord* rec = events::verify_log_record(value);
     const fb::Request* req = rec != nullptr ? events::nested_request(*rec) : nullptr;
-    const std::string id = req != nullptr && req->request_id() != nullptr ? std::string(events::sv(req->request_id())) : "";
-    std::vector<Waiter> ready;
+    const std::string id =
+        req != nullptr && req->request_id() != nullptr ? std::string(events::sv(req->request_id())) : "";
+    // Added to the index first, then the waiters taken under mu_:
+    // await_decision() looks in the index under mu_ before it waits, so it
+    // either finds the decision or is among the waiters taken here.
     std::string record;
+    bool added = false;
+    // A record that is not a decision only moves the partition's offset on.
+    for (;;) {
+      const Status s = index_->add(partition, offset, id, id.empty() ? std::span<const uint8_t>{} : value,
+                                   id.empty() ? nullptr : &record, &added);
+      if (s.ok()) break;
+      if (stopping_.load()) return;  // not indexed: read again after a restart
+      std::fprintf(stderr, "kase run: %s; retrying\n", s.to_string().c_str());  // a full disk, say
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (id.empty()) return;
+    if (added) ++indexed_;
+    std::vector<Waiter> ready;
     {
       std::lock_guard lk(mu_);
-      bool added = false;
-      // A record that is not a decision only moves the partition's offset on.
-      for (;;) {
-        const Status s = index_->add(partition, offset, id, id.empty() ? std::span<const uint8_t>{} : value,
-                                     id.empty() ? nullptr : &record, &added);
-        if (s.ok() || stopping_.load()) break;
-        std::fprintf(stderr, "kase run: %s; retrying\n", s.to_string().c_str());  // a full disk, say
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-      }
-      if (id.empty()) return;
-      if (added) ++indexed_;
       if (auto w = waiters_.find(id); w != waiters_.end()) {
         ready = std::move(w->second);
         waiters_.erase(w);
