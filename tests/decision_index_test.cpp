@@ -66,6 +66,29 @@ TEST_F(DecisionIndexTest, ARestartedFrontFindsEveryDecisionAndReadsOnFromWhereIt
   EXPECT_EQ(index->next_offsets(), want);
 }
 
+TEST_F(DecisionIndexTest, AnIndexReadFromAnotherClusterStartsAfresh) {
+  {
+    auto index = open();
+    EXPECT_EQ(index->cluster(), "");
+    ASSERT_TRUE(index->reset("cluster-A").ok());  // a new index learns its cluster
+    ASSERT_TRUE(index->add(0, 7, "r1", bytes("decision of r1"), nullptr, nullptr).ok());
+  }
+  auto index = open();
+  EXPECT_EQ(index->cluster(), "cluster-A");
+  EXPECT_EQ(index->size(), 1u);
+  // Offsets of cluster A mean nothing in cluster B: nothing of A is kept.
+  ASSERT_TRUE(index->reset("cluster-B").ok());
+  EXPECT_EQ(index->cluster(), "cluster-B");
+  EXPECT_EQ(index->size(), 0u);
+  EXPECT_TRUE(index->next_offsets().empty());
+  std::string record;
+  EXPECT_FALSE(index->find("r1", &record));
+  index.reset();
+  index = open();
+  EXPECT_EQ(index->size(), 0u);
+  EXPECT_EQ(index->cluster(), "cluster-B");
+}
+
 TEST_F(DecisionIndexTest, ADirectoryThatCannotBeOpenedIsAClearError) {
   std::filesystem::remove_all(dir_);
   {

@@ -268,7 +268,7 @@ for scenario in "${scenarios[@]}"; do
     # then depend on the hour (R32), the answers' agreement with Kafka does not.
     head -n 150 "$work/demo.jsonl" | sed 's/"intake_us": [0-9]*,//' >"$work/http.jsonl"
     start_http() {  # start_http NAME [OPTION...]: starts `kase run --brokers --listen`; sets PID and URL
-      start_engine "$1" "$work/http-data" --listen 127.0.0.1:0 --plain-http "${@:2}"
+      start_engine "$1" "${HTTP_DATA:-$work/http-data}" --listen 127.0.0.1:0 --plain-http "${@:2}"
       local deadline=$((SECONDS + 90))
       URL=""
       until [ -n "$URL" ]; do
@@ -346,7 +346,19 @@ for scenario in "${scenarios[@]}"; do
     done <"$work/http-locations.txt"
     stop_checked
     "$kase" kafka verify --brokers "$B" --data "$work/http-data" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify"; }
-    say "http: 150 answered in the wait, 40 polled after 202, all equal to kase.decisions"
+    # Against another cluster (a new broker), the front's index of the old
+    # one is dropped and kase.decisions read afresh: no answer of the old
+    # cluster for a request the new one never saw.
+    start_kafka 1
+    "$kase" kafka init --brokers "$B" --partitions 4 >/dev/null
+    mkdir -p "$work/http-data-2" && mv "$work/http-data/http-decisions" "$work/http-data-2/"
+    HTTP_DATA="$work/http-data-2" start_http h3
+    grep -q 'the decisions index was read from Kafka cluster .*: reading kase.decisions afresh' "$work/engine-h3.log" ||
+      fail "the front kept the decisions index of another cluster"
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/decisions/demo-20")" = 404 ] ||
+      fail "a decision of the old cluster answered by the new one"
+    stop_checked
+    say "http: 150 answered in the wait, 40 polled after 202, all equal to kase.decisions; a new cluster starts the index afresh"
     ;;
   bench)
     say "bench: kase_kafka_bench at a tiny size"

@@ -14,6 +14,7 @@ namespace {
 constexpr char kDecision = 'd';
 constexpr char kOffset = 'o';
 const std::string kCount = "n";
+const std::string kCluster = "c";
 
 std::string offset_key(int32_t partition) {
   const auto p = static_cast<uint32_t>(partition);
@@ -88,6 +89,23 @@ Status DecisionIndex::add(int32_t partition, int64_t offset, std::string_view id
 
 bool DecisionIndex::find(std::string_view id, std::string* record) const {
   return db_->Get(rocksdb::ReadOptions(), decision_key(id), record).ok();
+}
+
+std::string DecisionIndex::cluster() const {
+  std::string id;
+  return db_->Get(rocksdb::ReadOptions(), kCluster, &id).ok() ? id : std::string();
+}
+
+Status DecisionIndex::reset(std::string_view cluster) {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(it->key());
+  if (!it->status().ok()) return {Errc::io_error, "decisions index: " + it->status().ToString()};
+  batch.Put(kCluster, rocksdb::Slice(cluster.data(), cluster.size()));
+  const rocksdb::Status w = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!w.ok()) return {Errc::io_error, "decisions index: " + w.ToString()};
+  size_ = 0;
+  return {};
 }
 
 std::map<int32_t, int64_t> DecisionIndex::next_offsets() const {

@@ -394,8 +394,22 @@ class KafkaBackend final : public Backend {
     o.stop = &stopping_;
     o.caught_up = [this] { caught_up_.store(true); };
     while (!stopping_.load()) {
-      // On from where the index got to, before a restart or a read error.
-      o.start_offsets = index_->next_offsets();
+      // On from where the index got to, before a restart or a read error;
+      // from the start when it was read from another cluster.
+      o.start_at = [this](const std::string& cluster) {
+        const std::string had = index_->cluster();
+        if (!cluster.empty() && had != cluster) {
+          if (!had.empty())
+            std::fprintf(stderr,
+                         "kase run: the decisions index was read from Kafka cluster %s, the brokers are cluster %s: "
+                         "reading %s afresh\n",
+                         had.c_str(), cluster.c_str(), kafka::kDecisionsTopic);
+          if (Status s = index_->reset(cluster); !s.ok())
+            std::fprintf(stderr, "kase run: %s\n", s.to_string().c_str());
+          indexed_.store(index_->size());
+        }
+        return index_->next_offsets();
+      };
       Status s = kafka::read_topic(o, [this](int32_t partition, int64_t offset, std::span<const uint8_t> value,
                                              const std::vector<std::pair<std::string, std::string>>&) {
         index_record(partition, offset, value);

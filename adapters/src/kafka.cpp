@@ -873,6 +873,8 @@ Status read_topic(const ReadOptions& o,
   const auto me = c->metadata(false, t.get(), &md_raw, kAdminTimeoutMs);
   std::unique_ptr<RdKafka::Metadata> md(md_raw);
   if (me != RdKafka::ERR_NO_ERROR) return kafka_error("metadata of " + o.topic, RdKafka::err2str(me));
+  const std::map<int32_t, int64_t> start_offsets =
+      o.start_at ? o.start_at(c->clusterid(kAdminTimeoutMs)) : std::map<int32_t, int64_t>{};
   std::vector<RdKafka::TopicPartition*> tps;
   for (const auto* tm : *md->topics()) {
     if (tm->topic() != o.topic) continue;
@@ -880,9 +882,9 @@ Status read_topic(const ReadOptions& o,
       return {Errc::not_found, "topic " + o.topic + ": " + RdKafka::err2str(tm->err()) +
                                    " (run 'kase kafka init --brokers B' first)"};
     for (const auto* pm : *tm->partitions()) {
-      const auto at = o.start_offsets.find(pm->id());
+      const auto at = start_offsets.find(pm->id());
       tps.push_back(RdKafka::TopicPartition::create(
-          o.topic, pm->id(), at != o.start_offsets.end() ? at->second : RdKafka::Topic::OFFSET_BEGINNING));
+          o.topic, pm->id(), at != start_offsets.end() ? at->second : RdKafka::Topic::OFFSET_BEGINNING));
     }
   }
   if (tps.empty()) {

@@ -44,6 +44,11 @@ class DecisionIndex {
   [[nodiscard]] std::map<int32_t, int64_t> next_offsets() const;
   /// Decisions indexed.
   [[nodiscard]] uint64_t size() const noexcept { return size_; }
+  /// The id of the Kafka cluster the index was read from ("" when new).
+  [[nodiscard]] std::string cluster() const;
+  /// Empties the index and records `cluster` as the one it is read from
+  /// (its offsets mean nothing in another cluster). Not while find() runs.
+  Status reset(std::string_view cluster);
 
  private:
   DecisionIndex(std::unique_ptr<rocksdb::DB> db, uint64_t size);

@@ -155,9 +155,11 @@ struct ReadOptions {
   std::function<void()> caught_up;
   /// When set: the topic's partition count.
   int32_t* partitions = nullptr;
-  /// Where to start in each partition; partitions not named start at the
-  /// beginning (as does one whose offset is no longer in the topic).
-  std::map<int32_t, int64_t> start_offsets;
+  /// When set: called once connected, with the cluster's id ("" if the
+  /// broker did not say); returns where to start in each partition.
+  /// Partitions not named start at the beginning (as does one whose offset
+  /// is no longer in the topic).
+  std::function<std::map<int32_t, int64_t>(const std::string& cluster_id)> start_at;
 };
 Status read_topic(const ReadOptions& options,
                   const std::function<void(int32_t, int64_t, std::span<const uint8_t>,
