@@ -16,8 +16,6 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <span>
 #include <string>
@@ -102,13 +100,7 @@ Pool build_pool(size_t orders) {
   p.setup = verified(p.setup_bytes);
   p.prepared = verified(p.prepared_bytes);
   p.sign_bytes = lay_out(signs, p.sign_arena);
-  for (const auto bytes : p.sign_bytes) {
-    p.signs.push_back(events::verify_request(bytes));
-    if (p.signs.back() == nullptr) {
-      std::fprintf(stderr, "bench: a built request does not verify\n");
-      std::abort();
-    }
-  }
+  p.signs = verified(p.sign_bytes);
   return p;
 }
 

@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -226,12 +227,16 @@ class World {
 };
 
 /// Verifies every request once (outside any timed region); aborts on bad bytes
-/// since the builders never produce them.
-inline std::vector<const fb::Request*> verified(const std::vector<std::string>& bytes) {
+/// since the builders never produce them. `bytes`: strings or byte spans.
+template <class Bytes>
+std::vector<const fb::Request*> verified(const std::vector<Bytes>& bytes) {
   std::vector<const fb::Request*> out;
   out.reserve(bytes.size());
-  for (const std::string& b : bytes) {
-    const fb::Request* r = events::verify_request(events::bytes_of(b));
+  for (const Bytes& b : bytes) {
+    std::span<const uint8_t> span;
+    if constexpr (std::is_same_v<Bytes, std::string>) span = events::bytes_of(b);
+    else span = b;
+    const fb::Request* r = events::verify_request(span);
     if (r == nullptr) {
       std::fprintf(stderr, "bench: a built request does not verify\n");
       std::abort();

@@ -73,7 +73,7 @@ Status DecisionIndex::add(int32_t partition, int64_t offset, std::string_view id
   const std::string_view value(reinterpret_cast<const char*>(record.data()), record.size());
   if (is_new) {
     batch.Put(key, value);
-    batch.Put(kCount, u64(size_ + 1));
+    batch.Put(kCount, u64(size() + 1));
   }
   batch.Put(offset_key(partition), u64(static_cast<uint64_t>(offset + 1)));
   const rocksdb::Status w = db_->Write(rocksdb::WriteOptions(), &batch);
@@ -104,7 +104,7 @@ Status DecisionIndex::reset(std::string_view cluster) {
   batch.Put(kCluster, rocksdb::Slice(cluster.data(), cluster.size()));
   const rocksdb::Status w = db_->Write(rocksdb::WriteOptions(), &batch);
   if (!w.ok()) return {Errc::io_error, "decisions index: " + w.ToString()};
-  size_ = 0;
+  size_.store(0);
   return {};
 }
 

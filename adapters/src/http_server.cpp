@@ -234,7 +234,6 @@ class KafkaBackend final : public Backend {
         tap_(tap),
         queue_max_(queue_max),
         index_(std::move(index)),
-        indexed_(index_->size()),
         poller_([this] { poll_loop(); }),
         reader_([this] { read_loop(); }) {}
   ~KafkaBackend() override { stop(); }
@@ -305,7 +304,7 @@ class KafkaBackend final : public Backend {
   }
 
   [[nodiscard]] bool failed() const override { return false; }  // Kafka errors are retried
-  [[nodiscard]] uint64_t decided() const override { return indexed_.load(); }
+  [[nodiscard]] uint64_t decided() const override { return index_->size(); }
   [[nodiscard]] uint64_t batches() const override { return delivered_.load(); }
 
  private:
@@ -406,7 +405,6 @@ class KafkaBackend final : public Backend {
                          had.c_str(), cluster.c_str(), kafka::kDecisionsTopic);
           if (Status s = index_->reset(cluster); !s.ok())
             std::fprintf(stderr, "kase run: %s\n", s.to_string().c_str());
-          indexed_.store(index_->size());
         }
         return index_->next_offsets();
       };
@@ -430,18 +428,16 @@ class KafkaBackend final : public Backend {
     // await_decision() looks in the index under mu_ before it waits, so it
     // either finds the decision or is among the waiters taken here.
     std::string record;
-    bool added = false;
     // A record that is not a decision only moves the partition's offset on.
     for (;;) {
       const Status s = index_->add(partition, offset, id, id.empty() ? std::span<const uint8_t>{} : value,
-                                   id.empty() ? nullptr : &record, &added);
+                                   id.empty() ? nullptr : &record, nullptr);
       if (s.ok()) break;
       if (stopping_.load()) return;  // not indexed: read again after a restart
       std::fprintf(stderr, "kase run: %s; retrying\n", s.to_string().c_str());  // a full disk, say
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
     if (id.empty()) return;
-    if (added) ++indexed_;
     std::vector<Waiter> ready;
     {
       std::lock_guard lk(mu_);
@@ -467,7 +463,6 @@ class KafkaBackend final : public Backend {
   std::atomic<size_t> in_flight_{0};
   std::atomic<uint64_t> delivered_{0};
   std::unique_ptr<DecisionIndex> index_;  // request id -> LogRecord, on disk
-  std::atomic<uint64_t> indexed_{0};
   std::mutex mu_;
   std::unordered_map<std::string, std::vector<Waiter>> waiters_;  // request id -> delivered, not yet decided
   std::thread poller_;  // last: start after the members above exist

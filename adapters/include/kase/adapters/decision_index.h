@@ -3,9 +3,11 @@
 // the next offset to read in each partition of the topic. A restarted node
 // reads on from those offsets instead of from the start, and the index lives
 // on disk, not in memory.
-// Thread-safety: add() from one reader thread; find() from any thread.
+// Thread-safety: add() and reset() from one reader thread; find() and
+// size() from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -42,8 +44,8 @@ class DecisionIndex {
   [[nodiscard]] bool find(std::string_view id, std::string* record) const;
   /// Per partition read so far: the offset to read next.
   [[nodiscard]] std::map<int32_t, int64_t> next_offsets() const;
-  /// Decisions indexed.
-  [[nodiscard]] uint64_t size() const noexcept { return size_; }
+  /// Decisions indexed (any thread).
+  [[nodiscard]] uint64_t size() const noexcept { return size_.load(); }
   /// The id of the Kafka cluster the index was read from ("" when new).
   [[nodiscard]] std::string cluster() const;
   /// Empties the index and records `cluster` as the one it is read from
@@ -54,7 +56,7 @@ class DecisionIndex {
   DecisionIndex(std::unique_ptr<rocksdb::DB> db, uint64_t size);
 
   std::unique_ptr<rocksdb::DB> db_;
-  uint64_t size_ = 0;
+  std::atomic<uint64_t> size_{0};
 };
 
 }  // namespace kase::adapters
