@@ -81,10 +81,14 @@ struct Harness {
     EXPECT_NE(r, nullptr) << "test built an invalid request";
     if (r == nullptr) return engine::Verdict::reject("test.invalid", "");
     if (also) also(bytes);
-    return engine.apply(*r);
+    const engine::Verdict v = engine.apply(*r);
+    if (after) after(bytes, v);
+    return v;
   }
   /// When set, every request applied is also handed here (e.g. to partitions).
   std::function<void(const std::string&)> also;
+  /// When set, every request applied is handed here with the engine's verdict.
+  std::function<void(const std::string&, const engine::Verdict&)> after;
 
   // ---- Treasury set-up --------------------------------------------------------
   engine::Verdict open_account(const std::string& account, const std::string& owner = "", bool deposit = false,

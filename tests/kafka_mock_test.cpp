@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -90,6 +91,24 @@ events::Hash engine_state(const std::string& dir) {
   return projections::state_hash(st);
 }
 
+// Directory facts go to a client's partition by engine::client_partition; the
+// producer puts the client's requests there by librdkafka's murmur2
+// partitioner (Kafka's Java one). They must agree on every key.
+TEST(KafkaPartitioner, ClientPartitionIsWhereTheProducerPutsTheClientsRequests) {
+  for (const int32_t n : {1, 2, 3, 8, 12, 64}) {
+    for (int i = 0; i < 2000; ++i) {
+      std::string key = "client-" + std::to_string(i * 7919);
+      key.resize(static_cast<size_t>(1 + i % 23), static_cast<char>('a' + i % 26));
+      EXPECT_EQ(engine::client_partition(key, n),
+                rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), n, nullptr, nullptr))
+          << key << " of " << n;
+    }
+    for (const char* key : {"M", "I", "J", "X", "C1", "90000000001"})
+      EXPECT_EQ(engine::client_partition(key, n),
+                rd_kafka_msg_partitioner_murmur2(nullptr, key, std::strlen(key), n, nullptr, nullptr));
+  }
+}
+
 TEST(KafkaMock, NodeRecoversFromRequestErrorsBrokerDownAndLeaderChange) {
   MockCluster mock;
   const std::string brokers = mock.bootstraps();
@@ -165,15 +184,16 @@ TEST(KafkaMock, NodeRecoversFromRequestErrorsBrokerDownAndLeaderChange) {
   second.join();
   total *= 2;
 
-  // Beside the stream, the identity facts the node sent between partitions
+  // Beside the stream, the identity and directory facts the node sent between partitions
   // (requests too, each decided once).
-  const auto settled = [&] { return stats.decided.load() >= static_cast<uint64_t>(total) + stats.identity_facts.load(); };
+  const auto facts = [&] { return stats.identity_facts.load() + stats.directory_facts.load(); };
+  const auto settled = [&] { return stats.decided.load() >= static_cast<uint64_t>(total) + facts(); };
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   while (!settled() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
   std::this_thread::sleep_for(500ms);  // nothing more may come
   EXPECT_GT(stats.identity_facts.load(), 0U) << "the demo's people are known in several partitions";
-  EXPECT_EQ(stats.decided.load(), static_cast<uint64_t>(total) + stats.identity_facts.load())
-      << "the node did not publish exactly one decision for every request and identity fact";
+  EXPECT_EQ(stats.decided.load(), static_cast<uint64_t>(total) + facts())
+      << "the node did not publish exactly one decision for every request and fact";
   stop = true;
   node.join();
   EXPECT_TRUE(node_status.ok()) << node_status.to_string();

@@ -13,7 +13,11 @@
 #   6. identity facts: a person with rights in six clients is blocked by
 #      three failed logins in the person's identity partition; every client's
 #      partition refuses the person, and a restoration frees them everywhere;
-#   7. the Kafka benchmark at a tiny size, so that it cannot rot.
+#   7. directory facts: a ministry checks and submits an institution's plan
+#      (R6.5) and accepts its report, and signs its consolidated report once
+#      the acceptance reached its own partition (R19.2.4), each client in its
+#      own partition of eight;
+#   8. the Kafka benchmark at a tiny size, so that it cannot rot.
 # Usage: kafka_test.sh KASE_BINARY PROJECT_ROOT [scenario...]
 # Fails (never skips) when the broker cannot start.
 set -euo pipefail
@@ -21,7 +25,7 @@ kase="$1"
 root="$2"
 shift 2
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(equivalence crash failover three_brokers http identity bench)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(equivalence crash failover three_brokers http identity documents bench)
 broker="$root/ops/kafka/broker"
 port="${KASE_KAFKA_TEST_PORT:-29292}"
 work=$(mktemp -d)
@@ -80,10 +84,11 @@ n_demo=$(wc -l <"$work/demo.jsonl")
 # Treasury-wide settings go to every partition.
 n_wide=$(grep -cE '"payload_type": "(CalendarOverride|ServiceHoursNotice|ServiceSuspension|IdentityPolicy)"' "$work/demo.jsonl" || true)
 # expect_requests ROUNDS PARTITIONS [UNDECODABLE]: nothing produced may be missing from the log
-# (beside what was produced, the identity facts the engine sent between partitions).
+# (beside what was produced, the identity and directory facts the engine sent between partitions).
 expect_requests() {
   local facts want got
-  facts=$(grep '^requests' "$work/verify.txt" | sed 's/.*identity facts \([0-9]*\),.*/\1/')
+  facts=$(( $(grep '^requests' "$work/verify.txt" | sed 's/.*identity facts \([0-9]*\),.*/\1/') +
+            $(grep '^requests' "$work/verify.txt" | sed 's/.*directory facts \([0-9]*\),.*/\1/') ))
   want=$(( $1 * (n_demo + ($2 - 1) * n_wide) + ${3:-0} + facts ))
   got=$(grep '^requests' "$work/verify.txt" | sed 's/^requests \([0-9]*\),.*/\1/')
   [ "$got" -eq "$want" ] || fail "kase.requests holds $got requests, $want were produced"
@@ -259,6 +264,81 @@ for scenario in "${scenarios[@]}"; do
     "$kase" kafka verify --brokers "$B" --data "$work/identity" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify after identity facts"; }
     grep -q "identity facts [1-9]" "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "no identity facts between partitions"; }
     say "identity: $(grep '^requests' "$work/verify.txt")"
+    ;;
+  documents)
+    say "documents: steps on another client's documents across partitions (8 partitions: M in 7, I in 4)"
+    start_kafka 1
+    "$kase" kafka init --brokers "$B" --partitions 8 >/dev/null
+    start_engine documents "$work/documents"
+    t=1796025600000000  # Monday 2026-11-30 10:00 in Riga: service hours on a business day
+    req() {  # req ID CLIENT ACTOR CHANNEL PAYLOAD_TYPE PAYLOAD: one request line
+      printf '{"request_id": "%s", "client_id": "%s", "actor": "%s", "channel": "%s", "intake_us": %s, "payload_type": "%s", "payload": %s}\n' \
+        "$1" "$2" "$3" "$4" "$t" "$5" "$6"
+    }
+    produce() { "$kase" produce --brokers "$B" --quiet || fail "kase produce"; }
+    decision() { "$kase" kafka read decisions --brokers "$B" | grep "\"request_id\": \"$1\"" || true; }
+    expect() {  # expect ID REASON
+      decision "$1" | grep -q "\"reason\": \"$2\"" || fail "$1: expected $2, got $(decision "$1")"
+    }
+    rights() {  # rights CLIENT USER APPLICATION_KIND PAYLOAD_TYPE PAYLOAD_WITHOUT_BRACES: under a new registered application
+      req "$1-$2-$3-app" "$1" op treasury ApplicationSubmitted "{\"application\": \"APP-$1-$2-$3\", \"kind\": \"$3\", \"user\": \"$2\", \"signer\": \"registrar\", \"signed_us\": $((t - 3600000000)), \"digest\": \"sha256:annex\"}"
+      req "$1-$2-$3-reg" "$1" op treasury ApplicationRegistered "{\"application\": \"APP-$1-$2-$3\"}"
+      req "$1-$2-$3-grant" "$1" op treasury "$4" "{$5, \"application\": \"APP-$1-$2-$3\"}"
+    }
+    # The directory: the ministry M (its kind, structure, roles, rights) and its institution I.
+    {
+      for c in M I; do req "$c-registrar" "$c" op treasury RepresentativeRegistered '{"person": "registrar"}'; done
+      req M-kind M op treasury ClientRegistered '{"kind": "ministry"}'
+      req M-structure M op treasury InstitutionStructure '{"report_type": "annual", "year": 2026, "institutions": ["I"]}'
+      req M-roles-cons M op treasury PersonRolesSet '{"person": "cons", "roles": "finance_employee"}'
+      req M-roles-mhead M op treasury PersonRolesSet '{"person": "mhead", "roles": "head"}'
+      req I-roles-fin I op treasury PersonRolesSet '{"person": "fin", "roles": "finance_employee"}'
+      req I-roles-boss I op treasury PersonRolesSet '{"person": "boss", "roles": "head"}'
+      rights M mm eplans_eestimates PlanRightsGranted '"user": "mm", "service": "eplans", "mode": "ministry_manage"'
+      rights I im eplans_eestimates PlanRightsGranted '"user": "im", "service": "eplans", "mode": "institution_manage"'
+      rights I ia eplans_eestimates PlanRightsGranted '"user": "ia", "service": "eplans", "mode": "approve"'
+      rights I fin ereports_users ReportRightsGranted '"user": "fin", "institution": "I", "groups": "view_prepare", "modes": "manage_sign"'
+      rights I boss ereports_users ReportRightsGranted '"user": "boss", "institution": "I", "groups": "view_prepare", "modes": "sign_head"'
+      rights M cons ereports_users ReportRightsGranted '"user": "cons", "institution": "I", "groups": "view_prepare accept", "modes": "consolidate_sign"'
+      req M-cons-own M op treasury ReportRightsGranted '{"user": "cons", "institution": "M", "groups": "view_prepare", "modes": "consolidate_sign", "application": "APP-M-cons-ereports_users"}'
+      rights M mhead ereports_users ReportRightsGranted '"user": "mhead", "institution": "M", "groups": "view_prepare", "modes": "sign_head"'
+    } | produce
+    wait_all_decided 120
+    # R6.5: the ministry checks and submits I's approved plan (decided in I's partition).
+    # R19.2.4: I's report to submitted; M's consolidated report entered, but not signed yet.
+    {
+      req P1-create I im portal DocumentCreate '{"service": "eplans", "document": "P1", "kind": "financing_plan", "digest": "sha256:p1", "amount_cents": 10000000}'
+      req P1-approve I ia portal DocumentApprove '{"service": "eplans", "document": "P1"}'
+      req P1-check I mm portal DocumentCheck '{"service": "eplans", "document": "P1", "acting_for": "M"}'
+      req P1-submit I mm portal DocumentSubmit '{"service": "eplans", "document": "P1", "acting_for": "M"}'
+      req R1-create I fin portal DocumentCreate '{"service": "ereports", "document": "R1", "kind": "report", "digest": "sha256:r1", "report_type": "annual", "year": 2026, "period": "Y"}'
+      req R1-check I fin portal DocumentCheck '{"service": "ereports", "document": "R1"}'
+      req R1-sign-fin I fin portal DocumentSign '{"service": "ereports", "document": "R1"}'
+      req R1-sign-boss I boss portal DocumentSign '{"service": "ereports", "document": "R1"}'
+      req C1-create M cons portal DocumentCreate '{"service": "ereports", "document": "C1", "kind": "consolidated_report", "digest": "sha256:c1", "report_type": "annual", "year": 2026, "period": "Y"}'
+      req C1-check M cons portal DocumentCheck '{"service": "ereports", "document": "C1"}'
+      req C1-sign-early M cons portal DocumentSign '{"service": "ereports", "document": "C1"}'
+    } | produce
+    wait_all_decided 120
+    for id in P1-create P1-approve P1-check P1-submit R1-create R1-check R1-sign-fin R1-sign-boss C1-create C1-check; do
+      expect "$id" ok
+    done
+    expect C1-sign-early report.consolidation_incomplete
+    # M accepts I's report (in I's partition); M's partition learns it and signs.
+    req R1-accept I cons portal DocumentAccept '{"service": "ereports", "document": "R1", "acting_for": "M"}' | produce
+    wait_all_decided 120
+    expect R1-accept ok
+    {
+      req C1-sign M cons portal DocumentSign '{"service": "ereports", "document": "C1"}'
+      req C1-sign-head M mhead portal DocumentSign '{"service": "ereports", "document": "C1"}'
+    } | produce
+    wait_all_decided 120
+    expect C1-sign ok
+    expect C1-sign-head ok
+    stop_engine "$PID"
+    "$kase" kafka verify --brokers "$B" --data "$work/documents" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify after directory facts"; }
+    grep -q "directory facts [1-9]" "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "no directory facts between partitions"; }
+    say "documents: $(grep '^requests' "$work/verify.txt")"
     ;;
   http)
     say "http: the HTTP API over Kafka (4 partitions): answers equal kase.decisions; restart; 202 then poll"

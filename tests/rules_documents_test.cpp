@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "partitions.h"
 
 namespace kase::testing {
 namespace {
@@ -25,6 +26,27 @@ using fb::Service;
 
 struct Documents : public ::testing::Test {
   Harness h;
+  // The same requests on Kafka's topology: eight partitions (M, I, J and X,
+  // the clients that act on each other's documents, each in its own), with the
+  // directory and identity facts between them. Every decision must be the
+  // single log's (R6.5, R19.2.4, R19.2.7, R19.2.8 across partitions).
+  Cluster kafka{8};
+  Documents() {
+    for (const char* c : {"M", "I", "J", "X"})
+      for (const char* d : {"M", "I", "J", "X"})
+        if (std::string_view(c) != d) {
+          EXPECT_NE(engine::client_partition(c, 8), engine::client_partition(d, 8)) << c << " " << d;
+        }
+    h.after = [this](const std::string& bytes, const engine::Verdict& v) {
+      const Said s = kafka.send(bytes);
+      const fb::Request* r = events::verify_request(events::bytes_of(bytes));
+      EXPECT_EQ(s.accepted, v.accepted) << "on partitions: " << s.reason << " " << s.rule << "; single log: "
+                                        << v.reason << " " << v.rule << " (request " << events::sv(r->request_id())
+                                        << ", client " << events::sv(r->client_id()) << ")";
+      EXPECT_EQ(s.reason, v.reason) << "request " << events::sv(r->request_id());
+      EXPECT_EQ(s.rule, v.rule) << "request " << events::sv(r->request_id());
+    };
+  }
 
   /// The R16 report slots by name: "owner kind type year period -> document".
   static std::set<std::string> slots(const engine::State& s) {

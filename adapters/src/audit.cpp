@@ -177,6 +177,7 @@ std::string_view person_named(const fb::Request& r) {
     case P::MeansRegistered: return sv(r.payload_as_MeansRegistered()->person());
     case P::MeansActivated: return sv(r.payload_as_MeansActivated()->person());
     case P::IdentityFact: return sv(r.payload_as_IdentityFact()->person());
+    case P::DirectoryFact: return sv(r.payload_as_DirectoryFact()->person());
     case P::ApplicationSubmitted: return sv(r.payload_as_ApplicationSubmitted()->user());
     case P::PersonRolesSet: return sv(r.payload_as_PersonRolesSet()->person());
     case P::PlanRightsGranted: return sv(r.payload_as_PlanRightsGranted()->user());

@@ -54,11 +54,6 @@ constexpr const char* kNagleDisable = "true";
 /// partition of a client id.
 constexpr const char* kPartitioner = "murmur2_random";
 
-/// Settings that hold for the whole Treasury, not one client.
-bool treasury_wide(fb::Payload t) {
-  return t == fb::Payload::CalendarOverride || t == fb::Payload::ServiceHoursNotice ||
-         t == fb::Payload::ServiceSuspension || t == fb::Payload::IdentityPolicy;
-}
 
 using events::sv;
 
@@ -259,12 +254,13 @@ class RequestProducerImpl final : public RequestProducer {
   Status produce(std::span<const uint8_t> request, Delivered done) override {
     const fb::Request* r = events::verify_request(request);
     if (r == nullptr) return {Errc::invalid_argument, "request bytes do not verify against the schema"};
-    if (r->payload_type() == fb::Payload::IdentityFact || r->channel() == fb::Channel::engine)
-      return {Errc::invalid_argument, "identity facts (channel engine) are written by kase itself (auth.engine_only)"};
+    if (events::is_engine_fact(r->payload_type()) || r->channel() == fb::Channel::engine)
+      return {Errc::invalid_argument,
+              "identity and directory facts (channel engine) are written by kase itself (auth.engine_only)"};
     const std::string key = client_of(*r);
     // Treasury-wide settings go to every partition: each partition's fold
     // must know the calendar, the service states and the identity policy.
-    const bool everywhere = treasury_wide(r->payload_type());
+    const bool everywhere = engine::treasury_wide(r->payload_type());
     const int32_t copies = everywhere ? partitions_ : 1;
     // A person's identity is decided in one partition, the person's own.
     const std::string_view person = everywhere ? std::string_view{} : engine::identity_subject(*r);
@@ -644,7 +640,7 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
 
   if (live) {
     if (std::unique_ptr<RdKafka::Error> e(producer_->begin_transaction()); e) return fail("begin transaction", e->str(), e->is_fatal());
-    uint64_t published = 0, dead = 0, facts = 0;
+    uint64_t published = 0, dead = 0, facts = 0, directory_facts = 0;
     for (auto& d : decided) {
       for (size_t i = 0; i < d.msgs.size(); ++i) {
         RdKafka::Message* m = d.msgs[i];
@@ -690,8 +686,8 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
           }
           producer_->poll(kIdlePollMs);
         }
-        // Identity facts for other partitions: in this transaction, so that
-        // they exist exactly when the decision that made them does.
+        // Identity and directory facts for other partitions: in this
+        // transaction, so that they exist exactly when the decision that made them does.
         for (const Answer::Fact& f : a.facts) {
           for (;;) {
             const auto e = producer_->produce(kRequestsTopic, f.partition, RdKafka::Producer::RK_MSG_COPY,
@@ -699,10 +695,12 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
                                               key != nullptr ? key->data() : nullptr, key != nullptr ? key->size() : 0,
                                               0, nullptr, nullptr);
             if (e == RdKafka::ERR_NO_ERROR) break;
-            if (e != RdKafka::ERR__QUEUE_FULL) return fail("produce identity fact", RdKafka::err2str(e), false);
+            if (e != RdKafka::ERR__QUEUE_FULL) return fail("produce fact", RdKafka::err2str(e), false);
             producer_->poll(kIdlePollMs);
           }
-          ++facts;
+          ++(flatbuffers::GetRoot<fb::Request>(f.request.data())->payload_type() == fb::Payload::DirectoryFact
+                 ? directory_facts
+                 : facts);
         }
       }
     }
@@ -722,6 +720,7 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
     stats_->decided += published;
     stats_->dead_letters += dead;
     stats_->identity_facts += facts;
+    stats_->directory_facts += directory_facts;
   }
   // Published: now the state they produced, with the applied offset.
   for (auto& d : decided) {
@@ -951,9 +950,9 @@ Status verify(const std::string& brokers, const std::string& data_dir, VerifyRep
   if (Status s = read_topic(ro, [&](int32_t p, int64_t, std::span<const uint8_t> v, const Headers&) {
         requests[p].emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
         const fb::Request* r = events::verify_request(v);
-        if (r != nullptr && r->payload_type() == fb::Payload::IdentityFact) {
+        if (r != nullptr && events::is_engine_fact(r->payload_type())) {
           ++facts_there[{p, std::string(sv(r->request_id()))}];
-          ++out->identity_facts;
+          ++(r->payload_type() == fb::Payload::IdentityFact ? out->identity_facts : out->directory_facts);
         }
       });
       !s.ok())

@@ -305,7 +305,7 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
       answer_of.push_back(answers->size());
       Answer a;
       a.record.assign(reinterpret_cast<const char*>(builder_.GetBufferPointer()), builder_.GetSize());
-      if (!engine_.outbox().empty()) [[unlikely]]
+      if (engine_.has_facts()) [[unlikely]]
         take_facts(*req, &a);
       answers->push_back(std::move(a));
     } else {
@@ -359,6 +359,44 @@ void Ledger::take_facts(const fb::Request& req, Answer* a) {
     f.means_exception = o.means_exception;
     f.means_activated = o.means_activated;
     a->facts.push_back({o.to, events::identity_fact(e, f)});
+  }
+  const int32_t here = engine_.topology().partition;
+  auto name = [&](engine::NameId x) { return x == engine::kNoName ? std::string_view{} : st.names.name(x); };
+  n = 0;
+  for (const engine::DirectoryOut& o : engine_.directory_outbox()) {
+    events::DirectoryFactFields f;
+    f.client = name(o.client);
+    f.kind = o.kind;
+    f.partition = here;
+    f.origin = id;
+    f.client_kind = o.client_kind;
+    f.person = name(o.person);
+    f.roles = o.roles;
+    f.report_type = o.report_type;
+    f.year = o.year;
+    for (const engine::NameId i : o.institutions) f.institutions.push_back(name(i));
+    f.service = o.service;
+    f.scope = name(o.scope);
+    f.mode = o.mode;
+    f.groups = o.groups;
+    f.application = name(o.application);
+    f.application_kind = o.application_kind;
+    f.status = o.status;
+    f.signed_us = o.signed_us;
+    f.registered_us = o.registered_us;
+    f.lapses_on = o.lapses_on;
+    f.document = name(o.document);
+    f.document_kind = o.document_kind;
+    f.period = o.period;
+    f.accepted_by = name(o.accepted_by);
+    // A change of the acting client's directory goes to every other partition.
+    for (int32_t to = 0; to < engine_.topology().partitions; ++to) {
+      if (o.to == engine::DirectoryOut::kEveryOther ? to == here : to != o.to) continue;
+      const std::string fact_id =
+          std::string(id) + "/directory/" + std::to_string(here) + "/" + std::to_string(n++);
+      events::Envelope e{fact_id, sv(req.client_id()), "kase", fb::Channel::engine, req.intake_us()};
+      a->facts.push_back({to, events::directory_fact(e, f)});
+    }
   }
   engine_.clear_outbox();
 }

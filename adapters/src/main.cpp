@@ -860,9 +860,11 @@ int cmd_kafka(const Args& a) {
     adapters::kafka::VerifyReport r;
     if (Status s = adapters::kafka::verify(a.brokers, a.data, &r); !s.ok()) return broker_error(s);
     for (const auto& l : r.lines) std::printf("%s\n", l.c_str());
-    std::printf("requests %llu, decisions %llu, dead letters %llu, identity facts %llu, engine partitions compared %llu\n",
+    std::printf("requests %llu, decisions %llu, dead letters %llu, identity facts %llu, directory facts %llu, engine "
+                "partitions compared %llu\n",
                 static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.decisions),
                 static_cast<unsigned long long>(r.dead_letters), static_cast<unsigned long long>(r.identity_facts),
+                static_cast<unsigned long long>(r.directory_facts),
                 static_cast<unsigned long long>(r.partitions_checked));
     if (!r.intact) {
       std::printf("verify FAILED: %s\n", r.error.c_str());
@@ -1078,9 +1080,11 @@ int cmd_run_kafka(const Args& a, const adapters::http::ServerOptions* http) {
   if (metrics) metrics->stop();
   std::fprintf(stderr,
                "kase run: stopped; %llu decisions published in %llu transactions, %llu dead letters, %llu "
-               "identity facts, %llu re-folded, %llu aborted, %llu producer restarts, %llu rebalances\n",
+               "identity facts, %llu directory facts, %llu re-folded, %llu aborted, %llu producer restarts, %llu "
+               "rebalances\n",
                static_cast<unsigned long long>(st.decided.load()), static_cast<unsigned long long>(st.transactions.load()),
                static_cast<unsigned long long>(st.dead_letters.load()), static_cast<unsigned long long>(st.identity_facts.load()),
+               static_cast<unsigned long long>(st.directory_facts.load()),
                static_cast<unsigned long long>(st.refolded.load()),
                static_cast<unsigned long long>(st.aborted.load()), static_cast<unsigned long long>(st.producer_restarts.load()),
                static_cast<unsigned long long>(st.rebalances.load()));

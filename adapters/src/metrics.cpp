@@ -316,6 +316,10 @@ void write_kafka(Exposition& e, const View& v) {
   counter("kase_kafka_dead_letters_total", "Undecodable messages sent to kase.dead-letter", k.dead_letters);
   counter("kase_kafka_identity_facts_total",
           "Identity facts (means, blocks, restorations) sent to other partitions of kase.requests", k.identity_facts);
+  counter("kase_kafka_directory_facts_total",
+          "Directory facts (client kinds, roles, structures, ePlans/eReports rights and their applications, accepted "
+          "reports) sent to other partitions of kase.requests",
+          k.directory_facts);
   counter("kase_kafka_decisions_published_total", "Decisions published to kase.decisions in committed transactions",
           k.decided);
   counter("kase_kafka_refolded_requests_total", "Requests re-folded silently on assignment (published before)",

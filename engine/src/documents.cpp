@@ -350,6 +350,8 @@ Verdict Engine::on_document(const fb::Request& req, const RigaTime& t) {
   }
   m.status = next;
   record(*e, req, d.step, rights.via, role, d.verdict, digest, amount);
+  // R19.2.4: the accepting client's partition signs its consolidated report.
+  if (d.step == DocumentStep::accept) share_accepted_report(e->first, m);
   return v;
 }
 

@@ -246,13 +246,14 @@ Verdict Engine::decide(const fb::Request& req, T tr) {
                  std::string(sv(req.client_id())) + ", means " + fb::EnumNameMeans(req.means()));
   // Identity facts come from kase itself (channel engine), never from a channel,
   // and the engine channel carries nothing else.
-  const bool fact = type == Payload::IdentityFact;
+  const bool fact = type == Payload::IdentityFact || type == Payload::DirectoryFact;
   if (fact || req.channel() == fb::Channel::engine) {
     const bool ok = fact && req.channel() == fb::Channel::engine;
     KASE_TRACE(tr, "channel", "R41", ok,
                std::string("channel ") + fb::EnumNameChannel(req.channel()) +
-                   "; identity facts are written by kase itself, and nothing else is");
+                   "; identity and directory facts are written by kase itself, and nothing else is");
     if (!ok) return Verdict::reject(r::kEngineOnly, "R41");
+    if (type == Payload::DirectoryFact) return on_directory_fact(*req.payload_as_DirectoryFact());
     return on_identity_fact(*req.payload_as_IdentityFact());
   }
   const bool user_payload = is_user_payload(type);
@@ -321,7 +322,14 @@ Verdict Engine::decide(const fb::Request& req, T tr) {
     case Payload::ApplicationSubmitted:
       return on_application_submitted(req, *req.payload_as_ApplicationSubmitted());
     case Payload::ApplicationRegistered:
-      return on_application_registered(req, t, *req.payload_as_ApplicationRegistered());
+    {
+      const Verdict v = on_application_registered(req, t, *req.payload_as_ApplicationRegistered());
+      // Shared with its outcome set (in force, lapse date).
+      if (v.accepted && fanning())
+        if (const auto* e = state_.applications.find(state_.names.find(sv(req.payload_as_ApplicationRegistered()->application()))))
+          share_application(e->first, e->second);
+      return v;
+    }
     case Payload::ApplicationsAnnulled: return on_applications_annulled(req);
     case Payload::MeansRegistered: return on_means_registered(*req.payload_as_MeansRegistered());
     case Payload::MeansActivated: return on_means_activated(*req.payload_as_MeansActivated());
@@ -350,6 +358,7 @@ Verdict Engine::decide(const fb::Request& req, T tr) {
     case Payload::PaymentFileSubmitted: return on_payment_file(req, *req.payload_as_PaymentFileSubmitted());
     case Payload::PaymentFromFile: return on_payment_from_file(req, t, *req.payload_as_PaymentFromFile());
     case Payload::IdentityFact: return on_identity_fact(*req.payload_as_IdentityFact());  // taken above
+    case Payload::DirectoryFact: return on_directory_fact(*req.payload_as_DirectoryFact());  // taken above
     case Payload::NONE: break;
   }
   return Verdict::reject(r::kNoPayload, "R47");
@@ -997,6 +1006,45 @@ Engine::PersonEntry& Engine::person(NameId id) {
   return *e;
 }
 
+bool treasury_wide(fb::Payload t) noexcept {
+  return t == fb::Payload::CalendarOverride || t == fb::Payload::ServiceHoursNotice ||
+         t == fb::Payload::ServiceSuspension || t == fb::Payload::IdentityPolicy;
+}
+
+int32_t client_partition(std::string_view client, int32_t partitions) noexcept {
+  if (partitions <= 1) return 0;
+  // Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), seed 0x9747b28c.
+  constexpr uint32_t m = 0x5bd1e995;
+  const auto* data = reinterpret_cast<const uint8_t*>(client.data());
+  const auto length = static_cast<uint32_t>(client.size());
+  uint32_t h = 0x9747b28cU ^ length;
+  const uint32_t length4 = length / 4;
+  for (uint32_t i = 0; i < length4; ++i) {
+    const uint32_t i4 = i * 4;
+    uint32_t k = data[i4] | (static_cast<uint32_t>(data[i4 + 1]) << 8) | (static_cast<uint32_t>(data[i4 + 2]) << 16) |
+                 (static_cast<uint32_t>(data[i4 + 3]) << 24);
+    k *= m;
+    k ^= k >> 24;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  const uint32_t tail = length & ~3U;
+  switch (length % 4) {
+    case 3: h ^= static_cast<uint32_t>(data[tail + 2]) << 16; [[fallthrough]];
+    case 2: h ^= static_cast<uint32_t>(data[tail + 1]) << 8; [[fallthrough]];
+    case 1:
+      h ^= data[tail];
+      h *= m;
+      break;
+    default: break;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return static_cast<int32_t>((h & 0x7fffffffU) % static_cast<uint32_t>(partitions));
+}
+
 int32_t identity_partition(std::string_view person, int32_t partitions) noexcept {
   if (partitions <= 1) return 0;
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: stable across builds and machines
@@ -1362,6 +1410,7 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
   a.status = ApplicationStatus::in_force;
   a.registered_us = req.intake_us();
   touch(*e, dirty_.applications);
+
   // R10: the owners' permissions the application carries now stand for the client.
   for (const NameId account : a.permitted_accounts) {
     auto [pit, pnew] = state_.permissions.try_emplace(pair_key(a.client, account));
@@ -1379,6 +1428,7 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
       if (auto* old = state_.applications.find(slot)) {
         old->second.status = ApplicationStatus::superseded;
         touch(*old, dirty_.applications);
+        share_application(old->first, old->second);
       }
     }
     slot = e->first;
@@ -1392,6 +1442,7 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
       if (auto* old = state_.applications.find(slot)) {
         old->second.status = ApplicationStatus::terminated;
         touch(*old, dirty_.applications);
+        share_application(old->first, old->second);
       }
       slot = kNoName;
     }
@@ -1408,6 +1459,7 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
       sr->second.mode = 0;
       sr->second.groups = 0;
       touch(*sr, dirty_.service_rights);
+      if (sr->first.kind != RightKind::loan) share_right(sr->first, sr->second);
     }
     return Verdict::ok("R30");
   }
@@ -1425,6 +1477,7 @@ Verdict Engine::on_applications_annulled(const fb::Request& req) {
     auto* a = state_.applications.find(entry.first);
     a->second.status = ApplicationStatus::annulled;
     touch(*a, dirty_.applications);
+    share_application(a->first, a->second);
     if (auto* cur = state_.in_force.find(pair_key(a->second.user, client)))
       cur->second.by_kind[static_cast<size_t>(a->second.kind)] = kNoName;
   }
@@ -1709,6 +1762,11 @@ uint16_t Engine::roles_of(NameId client, NameId person) const {
 }
 
 void Engine::set_service_right(const RightKey& k, uint8_t mode, uint8_t groups, NameId application) {
+  put_service_right(k, mode, groups, application);
+  if (k.kind != RightKind::loan) share_right(k, state_.service_rights.find(k)->second);
+}
+
+void Engine::put_service_right(const RightKey& k, uint8_t mode, uint8_t groups, NameId application) {
   auto [e, fresh] = state_.service_rights.try_emplace(k);
   (void)fresh;
   (void)person(k.user);  // R25: a person holding rights is known
@@ -1750,6 +1808,7 @@ Verdict Engine::on_client_registered(const fb::Request& req, const fb::ClientReg
   (void)fresh;
   e->second.kind = p.kind();
   touch(*e, dirty_.clients);
+  share_client(e->first, p.kind());
   return Verdict::ok("R16");
 }
 
@@ -1761,6 +1820,7 @@ Verdict Engine::on_roles(const fb::Request& req, const fb::PersonRolesSet& p) {
   (void)fresh;
   e->second.bits = static_cast<uint16_t>(p.roles());
   touch(*e, dirty_.roles);
+  share_roles(client, person, e->second.bits);
   return Verdict::ok("R19");
 }
 
@@ -1838,6 +1898,7 @@ Verdict Engine::on_structure(const fb::Request& req, const fb::InstitutionStruct
   (void)fresh;
   e->second.institutions = std::move(institutions);
   touch(*e, dirty_.structures);
+  share_structure(e->first, e->second);
   return Verdict::ok(rule);
 }
 

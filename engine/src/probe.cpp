@@ -66,6 +66,7 @@ Area area_of(Payload t) noexcept {
       return Area::treasury;
     case Payload::InstitutionStructure:
     case Payload::ReportRightsGranted:
+    case Payload::DirectoryFact:  // mostly eReports' directory (R16, R19); ePlans' rights too (R6.5)
       return Area::ereports;
     case Payload::LoanRightsGranted:
       return Area::eloans;

@@ -204,6 +204,51 @@ std::string identity_fact(const Envelope& e, const IdentityFactFields& f) {
                                   f.means_activated);
   });
 }
+std::string directory_fact(const Envelope& e, const DirectoryFactFields& f) {
+  return finish(e, fb::Payload::DirectoryFact, [&](FlatBufferBuilder& b) {
+    const auto client = str(b, f.client);
+    const auto origin = opt(b, f.origin);
+    const auto person = opt(b, f.person);
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> institutions;
+    if (f.kind == fb::DirectoryFactKind::structure) {
+      std::vector<Offset<flatbuffers::String>> v;
+      v.reserve(f.institutions.size());
+      for (const std::string_view i : f.institutions) v.push_back(str(b, i));
+      institutions = b.CreateVector(v);
+    }
+    const auto scope = opt(b, f.scope);
+    const auto application = opt(b, f.application);
+    const auto document = opt(b, f.document);
+    const auto period = opt(b, f.period);
+    const auto accepted_by = opt(b, f.accepted_by);
+    fb::DirectoryFactBuilder d(b);
+    d.add_client(client);
+    d.add_kind(f.kind);
+    d.add_partition(f.partition);
+    d.add_origin(origin);
+    d.add_client_kind(f.client_kind);
+    d.add_person(person);
+    d.add_roles(f.roles);
+    d.add_report_type(f.report_type);
+    d.add_year(f.year);
+    d.add_institutions(institutions);
+    d.add_service(f.service);
+    d.add_scope(scope);
+    d.add_mode(f.mode);
+    d.add_groups(f.groups);
+    d.add_application(application);
+    d.add_application_kind(f.application_kind);
+    d.add_status(f.status);
+    d.add_signed_us(f.signed_us);
+    d.add_registered_us(f.registered_us);
+    d.add_lapses_on(f.lapses_on);
+    d.add_document(document);
+    d.add_document_kind(f.document_kind);
+    d.add_period(period);
+    d.add_accepted_by(accepted_by);
+    return d.Finish();
+  });
+}
 std::string data_exchange_established(const Envelope& e) {
   return finish(e, fb::Payload::DataExchangeEstablished,
                 [&](FlatBufferBuilder& b) { return fb::CreateDataExchangeEstablished(b); });

@@ -202,9 +202,9 @@ JsonStatus JsonCodec::request_from_json(std::string_view json, int64_t stamp_us,
     *error = "payload_type given without payload";
     return JsonStatus::malformed;
   }
-  if (req->payload_type() == fb::Payload::IdentityFact || req->channel() == fb::Channel::engine) {
-    *error = "identity facts (payload IdentityFact, channel engine) are written by kase itself between "
-             "Kafka partitions; no channel may send one (R41)";
+  if (is_engine_fact(req->payload_type()) || req->channel() == fb::Channel::engine) {
+    *error = "identity and directory facts (payloads IdentityFact, DirectoryFact; channel engine) are written by "
+             "kase itself between Kafka partitions; no channel may send one (R41)";
     return JsonStatus::engine_only;
   }
   // R42: present only when the JSON stated it (see the constructor).

@@ -131,6 +131,7 @@ struct NodeStats {
   std::atomic<uint64_t> refolded{0};       // requests re-folded silently on assignment
   std::atomic<uint64_t> dead_letters{0};
   std::atomic<uint64_t> identity_facts{0};  // IdentityFact requests sent to other partitions
+  std::atomic<uint64_t> directory_facts{0};  // DirectoryFact requests sent to other partitions
   std::atomic<uint64_t> transactions{0};
   std::atomic<uint64_t> aborted{0};        // transactions aborted and re-folded
   std::atomic<uint64_t> producer_restarts{0};
@@ -176,6 +177,7 @@ struct VerifyReport {
   uint64_t decisions = 0;
   uint64_t dead_letters = 0;
   uint64_t identity_facts = 0;      // IdentityFact requests, each sent exactly once
+  uint64_t directory_facts = 0;     // DirectoryFact requests, each sent exactly once
   uint64_t partitions_checked = 0;  // engine states compared
   bool intact = true;
   std::string error;                 // the first divergence

@@ -30,12 +30,12 @@ struct Answer {
   /// never reached the log (bad bytes), a LogRecord with only a decision.
   std::string record;
   bool duplicate = false;  // request id seen before: the original decision
-  /// Kafka (more than one partition): identity facts this request's decision
+  /// Kafka (more than one partition): identity and directory facts this request's decision
   /// sends to other partitions of the requests topic, to be produced in the
   /// same transaction as the decision (DESIGN.md, partition self-sufficiency).
   struct Fact {
     int32_t partition = 0;
-    std::string request;  // Request bytes: payload IdentityFact, channel engine
+    std::string request;  // Request bytes: payload IdentityFact or DirectoryFact, channel engine
   };
   std::vector<Fact> facts;
   [[nodiscard]] const fb::Decision* decision() const {

@@ -573,6 +573,45 @@ int32_t identity_partition(std::string_view person, int32_t partitions) noexcept
 /// MeansRestored, MeansRegistered, MeansActivated); empty for the others.
 std::string_view identity_subject(const fb::Request& req) noexcept;
 
+/// Treasury-wide settings, produced to every partition: calendar overrides,
+/// service hours and suspensions, the identity policy.
+bool treasury_wide(fb::Payload t) noexcept;
+/// The partition of a client's requests on Kafka: Kafka's murmur2 of the
+/// client id, where the Java client and librdkafka's murmur2 partitioner put a
+/// message keyed by it.
+int32_t client_partition(std::string_view client, int32_t partitions) noexcept;
+
+/// A directory fact for other partitions, sent by the fold (DirectoryFact):
+/// the acting client's entries a step on another client's document needs
+/// (R6.5, R19.2.4, R19.2.7, R19.2.8), or a report accepted by a client of
+/// another partition (R19.2.4).
+struct DirectoryOut {
+  static constexpr int32_t kEveryOther = -1;
+  int32_t to = kEveryOther;  // the partition it is for, or every partition but this one
+  fb::DirectoryFactKind kind = fb::DirectoryFactKind::client;
+  NameId client = kNoName;
+  fb::ClientKind client_kind = fb::ClientKind::other;
+  NameId person = kNoName;
+  uint16_t roles = 0;
+  fb::ReportType report_type = fb::ReportType::annual;
+  int32_t year = 0;
+  std::vector<NameId> institutions;
+  fb::Service service = fb::Service::ekase;
+  NameId scope = kNoName;
+  uint8_t mode = 0;
+  uint8_t groups = 0;
+  NameId application = kNoName;
+  fb::ApplicationKind application_kind = fb::ApplicationKind::eplans_eestimates;
+  uint8_t status = 0;
+  int64_t signed_us = 0;
+  int64_t registered_us = 0;
+  int32_t lapses_on = 0;
+  NameId document = kNoName;
+  fb::DocumentKind document_kind = fb::DocumentKind::report;
+  std::string period;
+  NameId accepted_by = kNoName;
+};
+
 /// An identity fact for another partition, sent by the fold (IdentityFact).
 struct IdentityOut {
   int32_t to = 0;  // the partition it is for
@@ -625,7 +664,13 @@ class Engine {
   void set_topology(Topology t) noexcept { topology_ = t; }
   [[nodiscard]] const Topology& topology() const noexcept { return topology_; }
   [[nodiscard]] const std::vector<IdentityOut>& outbox() const noexcept { return outbox_; }
-  void clear_outbox() noexcept { outbox_.clear(); }
+  /// The directory facts deciding a request put out (DirectoryFact), after its identity facts.
+  [[nodiscard]] const std::vector<DirectoryOut>& directory_outbox() const noexcept { return directory_outbox_; }
+  [[nodiscard]] bool has_facts() const noexcept { return !outbox_.empty() || !directory_outbox_.empty(); }
+  void clear_outbox() noexcept {
+    outbox_.clear();
+    directory_outbox_.clear();
+  }
 
  private:
   // T is detail::NoTrace (compiled out) or detail::Tracing (records into a
@@ -747,6 +792,17 @@ class Engine {
   /// A change decided here: to the identity partition, or from it to the homes.
   void identity_changed(PersonEntry& e, IdentityOut change);
   void send_state(const PersonEntry& e, int32_t to);
+  /// Directory facts (DirectoryFact): a client's kind, roles, structures,
+  /// ePlans/eReports rights and the applications they stand on, copied to the
+  /// other partitions; a report accepted by a client of another partition.
+  Verdict on_directory_fact(const fb::DirectoryFact& f);
+  void share_client(NameId client, fb::ClientKind kind);
+  void share_roles(NameId client, NameId person, uint16_t roles);
+  void share_structure(const StructureKey& k, const Structure& st);
+  void share_right(const RightKey& k, const ServiceRight& r);
+  void share_application(NameId id, const Application& a);
+  void share_accepted_report(const DocumentKey& k, const Document& d);
+  void put_service_right(const RightKey& k, uint8_t mode, uint8_t groups, NameId application);
   /// R28.4: counts an online data request; blocks after too many short intervals.
   bool count_online_request(NameId user, const RigaTime& t, int64_t intake_us);
 
@@ -808,6 +864,7 @@ class Engine {
   Probe probe_;
   Topology topology_;
   std::vector<IdentityOut> outbox_;
+  std::vector<DirectoryOut> directory_outbox_;
 };
 
 /// R36: the users (holding rights for the message's client) who have not read

@@ -84,6 +84,38 @@ struct IdentityFactFields {
   uint8_t means_activated = 0;
 };
 std::string identity_fact(const Envelope& e, const IdentityFactFields& f);
+/// A directory fact between Kafka partitions (the engine's own, channel engine).
+struct DirectoryFactFields {
+  std::string_view client;
+  fb::DirectoryFactKind kind = fb::DirectoryFactKind::client;
+  int32_t partition = -1;
+  std::string_view origin;
+  fb::ClientKind client_kind = fb::ClientKind::other;
+  std::string_view person;
+  uint16_t roles = 0;
+  fb::ReportType report_type = fb::ReportType::annual;
+  int32_t year = 0;
+  std::vector<std::string_view> institutions;
+  fb::Service service = fb::Service::ekase;
+  std::string_view scope;
+  uint8_t mode = 0;
+  uint8_t groups = 0;
+  std::string_view application;
+  fb::ApplicationKind application_kind = fb::ApplicationKind::eplans_eestimates;
+  uint8_t status = 0;
+  int64_t signed_us = 0;
+  int64_t registered_us = 0;
+  int32_t lapses_on = 0;
+  std::string_view document;
+  fb::DocumentKind document_kind = fb::DocumentKind::report;
+  std::string_view period;
+  std::string_view accepted_by;
+};
+std::string directory_fact(const Envelope& e, const DirectoryFactFields& f);
+/// Facts kase sends itself between Kafka partitions (channel engine).
+inline bool is_engine_fact(fb::Payload t) {
+  return t == fb::Payload::IdentityFact || t == fb::Payload::DirectoryFact;
+}
 /// `request` with the envelope's `means` set (the channel's session means).
 std::string with_means(const std::string& request, fb::Means means);
 /// `request` rewritten in the envelope of schema version `version` (R42): how
