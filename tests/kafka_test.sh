@@ -269,7 +269,7 @@ for scenario in "${scenarios[@]}"; do
     say "documents: steps on another client's documents across partitions (8 partitions: M in 7, I in 4)"
     start_kafka 1
     "$kase" kafka init --brokers "$B" --partitions 8 >/dev/null
-    start_engine documents "$work/documents"
+    start_engine documents "$work/documents" --listen 127.0.0.1:0 --plain-http
     t=1796025600000000  # Monday 2026-11-30 10:00 in Riga: service hours on a business day
     req() {  # req ID CLIENT ACTOR CHANNEL PAYLOAD_TYPE PAYLOAD: one request line
       printf '{"request_id": "%s", "client_id": "%s", "actor": "%s", "channel": "%s", "intake_us": %s, "payload_type": "%s", "payload": %s}\n' \
@@ -335,6 +335,15 @@ for scenario in "${scenarios[@]}"; do
     wait_all_decided 120
     expect C1-sign ok
     expect C1-sign-head ok
+    # The HTTP front answers from the owner's partition, not from a copy:
+    # I's report with its history; M's application with its R22 deadlines.
+    URL=$(grep -o 'serving http://127.0.0.1:[0-9]*' "$work/engine-documents.log" | sed 's/serving //' || true)
+    [ -n "$URL" ] || fail "kase run --listen did not say where it serves"
+    curl -sf "$URL/v1/clients/I/documents/ereports/R1" >"$work/r1.json" || fail "GET R1: $(curl -s "$URL/v1/clients/I/documents/ereports/R1")"
+    grep -q '"status":"accepted"' "$work/r1.json" || fail "R1: $(cat "$work/r1.json")"
+    grep -q '"request_id":"R1-accept"' "$work/r1.json" || fail "R1 without its history: $(cat "$work/r1.json")"
+    curl -sf "$URL/v1/applications/APP-M-cons-ereports_users" >"$work/app.json" || fail "GET application"
+    grep -q '"deadlines"' "$work/app.json" || fail "the application answered from a copy: $(cat "$work/app.json")"
     stop_engine "$PID"
     "$kase" kafka verify --brokers "$B" --data "$work/documents" >"$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "verify after directory facts"; }
     grep -q "directory facts [1-9]" "$work/verify.txt" || { cat "$work/verify.txt" >&2; fail "no directory facts between partitions"; }

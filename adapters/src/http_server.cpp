@@ -1086,11 +1086,14 @@ class Server::Impl {
       EngineReply r;
       r.kind = EngineReply::Kind::json;
       // On Kafka each partition holds its own clients: a thing that names a
-      // client, an order or a document is in at most one of them; lists are
-      // merged; a person is shown from the partition that knows the person.
+      // client, an order or a document is answered by the client's partition
+      // (others may hold a copy: a report another client accepted, an
+      // application another client's rights stand on); lists are merged; a
+      // person is shown from the partition that knows the person.
       std::vector<std::string> lists;
       for (const Ledger* l : ledgers) {
         const engine::State& s = l->state();
+        if (!owns(*l, id, params)) continue;
         std::string one = state_query(s, id, params, viewer, now, service);
         if (id == RouteId::late_applications || id == RouteId::blocks || id == RouteId::overdue_messages) {
           lists.push_back(std::move(one));
@@ -1156,6 +1159,25 @@ class Server::Impl {
         break;
     }
     return json;
+  }
+
+  /// Whether `l`'s partition is the home of what a query names (on Kafka the
+  /// client's partition; with one partition, always).
+  static bool owns(const Ledger& l, RouteId id, const std::vector<std::string>& params) {
+    const engine::Topology& t = l.topology();
+    if (t.partitions <= 1) return true;
+    std::string_view client;
+    if (id == RouteId::document || id == RouteId::order) {
+      client = params[0];
+    } else if (id == RouteId::application) {
+      const engine::State& s = l.state();
+      const auto* a = s.applications.find(s.names.find(params[0]));
+      if (a == nullptr) return false;
+      client = s.names.name(a->second.client);
+    } else {
+      return true;
+    }
+    return engine::client_partition(client, t.partitions) == t.partition;
   }
 
   /// Whether `user` holds a live eKase mode on the account of the order.

@@ -640,7 +640,7 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
 
   if (live) {
     if (std::unique_ptr<RdKafka::Error> e(producer_->begin_transaction()); e) return fail("begin transaction", e->str(), e->is_fatal());
-    uint64_t published = 0, dead = 0, facts = 0, directory_facts = 0;
+    uint64_t published = 0, duplicates = 0, dead = 0, facts = 0, directory_facts = 0;
     for (auto& d : decided) {
       for (size_t i = 0; i < d.msgs.size(); ++i) {
         RdKafka::Message* m = d.msgs[i];
@@ -670,6 +670,7 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
           if (a.duplicate) {
             h = RdKafka::Headers::create();
             h->add("kase.duplicate", "true");
+            ++duplicates;
           }
           ++published;
         }
@@ -718,6 +719,7 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
     commit_seconds_.observe(std::chrono::duration<double>(Clock::now() - commit_start).count());
     ++stats_->transactions;
     stats_->decided += published;
+    stats_->duplicates += duplicates;
     stats_->dead_letters += dead;
     stats_->identity_facts += facts;
     stats_->directory_facts += directory_facts;

@@ -322,6 +322,10 @@ void write_kafka(Exposition& e, const View& v) {
           k.directory_facts);
   counter("kase_kafka_decisions_published_total", "Decisions published to kase.decisions in committed transactions",
           k.decided);
+  counter("kase_kafka_duplicates_total",
+          "Of the decisions published, those for a request id decided before (a channel's retry): the original "
+          "decision again, marked kase.duplicate",
+          k.duplicates);
   counter("kase_kafka_refolded_requests_total", "Requests re-folded silently on assignment (published before)",
           k.refolded);
   counter("kase_kafka_producer_restarts_total", "Transactional producers recreated after a failed transaction",

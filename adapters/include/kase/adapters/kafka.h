@@ -128,6 +128,7 @@ struct NodeOptions {
 /// Counters of a running node; atomics, so that another thread may watch them.
 struct NodeStats {
   std::atomic<uint64_t> decided{0};        // decisions published (in committed transactions)
+  std::atomic<uint64_t> duplicates{0};     // of them, for a request id decided before: the original decision again
   std::atomic<uint64_t> refolded{0};       // requests re-folded silently on assignment
   std::atomic<uint64_t> dead_letters{0};
   std::atomic<uint64_t> identity_facts{0};  // IdentityFact requests sent to other partitions

@@ -101,6 +101,7 @@ class Ledger {
   /// Kafka: the partition this ledger folds (engine::Topology); with more
   /// than one partition, answers carry the identity facts to deliver.
   void set_topology(engine::Topology t) noexcept { engine_.set_topology(t); }
+  [[nodiscard]] const engine::Topology& topology() const noexcept { return engine_.topology(); }
 
   [[nodiscard]] const engine::State& state() const { return engine_.state(); }
   /// The fold's counts and the Ledger's own (read on the Ledger's thread).
