@@ -58,6 +58,12 @@ class Cluster {
       const std::string_view subject = engine::identity_subject(*r);
       said = deliver(subject.empty() ? home : engine::identity_partition(subject, n_), bytes);
     }
+    if (!hold) flush();
+    return said;
+  }
+
+  /// Delivers the facts held back (or not yet delivered) until none are left.
+  void flush() {
     while (!facts_.empty()) {
       const adapters::Answer::Fact f = std::move(facts_.front());
       facts_.pop_front();
@@ -67,8 +73,11 @@ class Cluster {
       const fb::Request* fr = events::verify_request(events::bytes_of(f.request));
       ++(fr->payload_type() == fb::Payload::DirectoryFact ? directory_facts : identity_facts);
     }
-    return said;
   }
+
+  /// While set, facts wait for flush(): the moment between a decision and
+  /// its facts' arrival in the other partitions.
+  bool hold = false;
 
   [[nodiscard]] int32_t size() const { return n_; }
   [[nodiscard]] const engine::State& state(int32_t p) const { return ledgers_[p]->state(); }

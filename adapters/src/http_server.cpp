@@ -1091,6 +1091,7 @@ class Server::Impl {
       // application another client's rights stand on); lists are merged; a
       // person is shown from the partition that knows the person.
       std::vector<std::string> lists;
+      bool known = false;  // person: r.json is from a partition that knows the person
       for (const Ledger* l : ledgers) {
         const engine::State& s = l->state();
         if (!owns(*l, id, params)) continue;
@@ -1098,9 +1099,19 @@ class Server::Impl {
         if (id == RouteId::late_applications || id == RouteId::blocks || id == RouteId::overdue_messages) {
           lists.push_back(std::move(one));
         } else if (id == RouteId::person) {
+          // Preferably the person's identity partition, where blocks and means are decided.
           const engine::NameId p = s.names.find(params[0]);
-          if (r.json.empty() || (p != engine::kNoName && s.persons.find(p) != nullptr)) r.json = std::move(one);
-          if (p != engine::kNoName && s.persons.find(p) != nullptr) break;
+          const bool knows = p != engine::kNoName && s.persons.find(p) != nullptr;
+          const engine::Topology& t = l->topology();
+          const bool home = t.partitions <= 1 || engine::identity_partition(params[0], t.partitions) == t.partition;
+          if (knows && home) {
+            r.json = std::move(one);
+            break;
+          }
+          if (r.json.empty() || (knows && !known)) {
+            r.json = std::move(one);
+            known = knows;
+          }
         } else if (!one.empty()) {
           r.json = std::move(one);
           break;

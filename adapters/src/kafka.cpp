@@ -257,6 +257,9 @@ class RequestProducerImpl final : public RequestProducer {
     if (events::is_engine_fact(r->payload_type()) || r->channel() == fb::Channel::engine)
       return {Errc::invalid_argument,
               "identity and directory facts (channel engine) are written by kase itself (auth.engine_only)"};
+    if (events::is_engine_fact_id(sv(r->request_id())))
+      return {Errc::invalid_argument,
+              "request ids containing /identity/ or /directory/ are kase's own, for its facts (auth.engine_only)"};
     const std::string key = client_of(*r);
     // Treasury-wide settings go to every partition: each partition's fold
     // must know the calendar, the service states and the identity policy.

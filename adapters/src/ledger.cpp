@@ -1,5 +1,6 @@
 #include "kase/adapters/ledger.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -375,6 +376,7 @@ void Ledger::take_facts(const fb::Request& req, Answer* a) {
     f.report_type = o.report_type;
     f.year = o.year;
     for (const engine::NameId i : o.institutions) f.institutions.push_back(name(i));
+    std::sort(f.institutions.begin(), f.institutions.end());  // by name: the same on every re-fold
     f.service = o.service;
     f.scope = name(o.scope);
     f.mode = o.mode;

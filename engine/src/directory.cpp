@@ -124,9 +124,13 @@ void Engine::share_accepted_report(const DocumentKey& k, const Document& d) {
 Verdict Engine::on_directory_fact(const fb::DirectoryFact& f) {
   const Kind kind = f.kind();
   const std::string_view client_name = sv(f.client());
-  if (!valid_name(client_name) || kind > Kind::MAX || f.partition() < 0)
+  if (!valid_name(client_name) || kind > Kind::MAX || f.partition() < 0 || f.partition() >= topology_.partitions)
     return Verdict::reject(r::kValueInvalid, "R47");
   const char* rule = rule_of(kind);
+  // A fact is about a client of another partition, sent from there: this
+  // partition's own clients are decided here, never overwritten by a copy.
+  if (f.partition() == topology_.partition || client_partition(client_name, topology_.partitions) == topology_.partition)
+    return Verdict::reject(r::kValueInvalid, "R47");
   if (tracing()) {
     // For `kase audit explain`: where the fact came from and what it is about.
     note("directory.fact", rule, true,
@@ -155,7 +159,8 @@ Verdict Engine::on_directory_fact(const fb::DirectoryFact& f) {
       break;
     }
     case Kind::structure: {
-      if (f.report_type() > fb::ReportType::MAX) return Verdict::reject(r::kValueInvalid, rule);
+      if (f.report_type() > fb::ReportType::MAX || f.year() < 1900 || f.year() > 9999)
+        return Verdict::reject(r::kValueInvalid, rule);
       std::vector<NameId> institutions;
       if (f.institutions() != nullptr) {
         for (const auto* i : *f.institutions()) {
@@ -179,7 +184,8 @@ Verdict Engine::on_directory_fact(const fb::DirectoryFact& f) {
         if (!valid_name(sv(f.scope()))) return Verdict::reject(r::kValueInvalid, rule);
         k.kind = RightKind::report;
         k.scope = state_.names.intern(sv(f.scope()));
-      } else if (f.service() != fb::Service::eplans && f.service() != fb::Service::eestimates) {
+      } else if ((f.service() != fb::Service::eplans && f.service() != fb::Service::eestimates) ||
+                 f.mode() > static_cast<uint8_t>(fb::PlanMode::MAX) || f.groups() != 0) {
         return Verdict::reject(r::kValueInvalid, rule);
       }
       const std::string_view app = sv(f.application());
@@ -192,7 +198,9 @@ Verdict Engine::on_directory_fact(const fb::DirectoryFact& f) {
           f.status() > static_cast<uint8_t>(ApplicationStatus::annulled))
         return Verdict::reject(r::kValueInvalid, rule);
       auto [e, fresh] = state_.applications.try_emplace(state_.names.intern(sv(f.application())));
-      (void)fresh;
+      // Application ids are the Treasury's document ids, one per client: an id
+      // this partition holds for another client keeps its own application.
+      if (!fresh && e->second.client != client) return Verdict::reject(r::kApplicationExists, "R3");
       Application& a = e->second;
       a.client = client;
       a.user = state_.names.intern(sv(f.person()));
@@ -204,17 +212,21 @@ Verdict Engine::on_directory_fact(const fb::DirectoryFact& f) {
       // submitted_us stays 0: the R22 deadlines are the home partition's to report.
       touch(*e, dirty_.applications);
       // Derived, as a reload derives it: the application in force per kind.
-      NameId& slot = state_.in_force[pair_key(a.user, a.client)].by_kind[static_cast<size_t>(a.kind)];
+      const auto kind_slot = static_cast<size_t>(a.kind);
       if (a.status == ApplicationStatus::in_force && a.lapses_on != 0) {
-        slot = e->first;
-      } else if (slot == e->first) {
-        slot = kNoName;
+        state_.in_force[pair_key(a.user, a.client)].by_kind[kind_slot] = e->first;
+      } else if (auto* cur = state_.in_force.find(pair_key(a.user, a.client));
+                 cur != nullptr && cur->second.by_kind[kind_slot] == e->first) {
+        cur->second.by_kind[kind_slot] = kNoName;
       }
       break;
     }
     case Kind::report: {
-      if (!valid_name(sv(f.document())) || !valid_name(sv(f.accepted_by())) || f.report_type() > fb::ReportType::MAX ||
-          f.document_kind() > fb::DocumentKind::MAX)
+      const fb::DocumentKind dk = f.document_kind();
+      if (!valid_name(sv(f.document())) || !valid_name(sv(f.accepted_by())) || !valid_name(sv(f.period())) ||
+          f.report_type() > fb::ReportType::MAX || f.year() < 1900 || f.year() > 9999 ||
+          (dk != fb::DocumentKind::report && dk != fb::DocumentKind::summary_report &&
+           dk != fb::DocumentKind::consolidated_report))
         return Verdict::reject(r::kValueInvalid, rule);
       auto [e, fresh] = state_.documents.try_emplace(
           DocumentKey{client, state_.names.intern(sv(f.document())), static_cast<uint8_t>(fb::Service::ereports)});

@@ -1453,14 +1453,25 @@ Verdict Engine::on_application_registered(const fb::Request& req, const RigaTime
       revoke(*state_.grants.find(entry.first));
     }
     // ... and in ePlans, eEstimates, eReports and eLoans.
+    std::vector<const std::pair<const RightKey, ServiceRight>*> ended;
     for (const auto& entry : state_.service_rights) {
       if (entry.first.user != a.user || entry.first.client != a.client || entry.second.mode == 0) continue;
       auto* sr = state_.service_rights.find(entry.first);
       sr->second.mode = 0;
       sr->second.groups = 0;
       touch(*sr, dirty_.service_rights);
-      if (sr->first.kind != RightKind::loan) share_right(sr->first, sr->second);
+      if (fanning() && sr->first.kind != RightKind::loan) ended.push_back(sr);
     }
+    // Shared in an order a re-fold from the persisted state repeats (the
+    // table's own order is the order entries were made or loaded in).
+    std::sort(ended.begin(), ended.end(), [&](const auto* x, const auto* y) {
+      const auto scope = [&](const RightKey& k) {
+        return k.kind == RightKind::report ? std::string(state_.names.name(k.scope)) : std::to_string(k.scope);
+      };
+      return std::pair(static_cast<uint8_t>(x->first.kind), scope(x->first)) <
+             std::pair(static_cast<uint8_t>(y->first.kind), scope(y->first));
+    });
+    for (const auto* sr : ended) share_right(sr->first, sr->second);
     return Verdict::ok("R30");
   }
   return Verdict::ok(a.kind == fb::ApplicationKind::ekase_limit_change ? "R14" : "R29.2");
@@ -1470,6 +1481,7 @@ Verdict Engine::on_applications_annulled(const fb::Request& req) {
   // R31: a reorganised or liquidated client: every application of it ends.
   const NameId client = state_.names.find(sv(req.client_id()));
   if (client == kNoName) return Verdict::reject(r::kApplicationUnknown, "R31");
+  std::vector<const std::pair<const NameId, Application>*> annulled;
   for (const auto& entry : state_.applications) {
     if (entry.second.client != client) continue;
     if (entry.second.status != ApplicationStatus::submitted && entry.second.status != ApplicationStatus::in_force)
@@ -1477,10 +1489,14 @@ Verdict Engine::on_applications_annulled(const fb::Request& req) {
     auto* a = state_.applications.find(entry.first);
     a->second.status = ApplicationStatus::annulled;
     touch(*a, dirty_.applications);
-    share_application(a->first, a->second);
+    if (fanning()) annulled.push_back(a);
     if (auto* cur = state_.in_force.find(pair_key(a->second.user, client)))
       cur->second.by_kind[static_cast<size_t>(a->second.kind)] = kNoName;
   }
+  // Shared in an order a re-fold from the persisted state repeats.
+  std::sort(annulled.begin(), annulled.end(),
+            [&](const auto* x, const auto* y) { return state_.names.name(x->first) < state_.names.name(y->first); });
+  for (const auto* a : annulled) share_application(a->first, a->second);
   return Verdict::ok("R31");
 }
 

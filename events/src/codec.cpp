@@ -207,6 +207,11 @@ JsonStatus JsonCodec::request_from_json(std::string_view json, int64_t stamp_us,
              "kase itself between Kafka partitions; no channel may send one (R41)";
     return JsonStatus::engine_only;
   }
+  if (is_engine_fact_id(req->request_id()->string_view())) {
+    *error = "request ids containing /identity/ or /directory/ are kase's own, for its facts between Kafka "
+             "partitions (R41): choose another request_id";
+    return JsonStatus::engine_only;
+  }
   // R42: present only when the JSON stated it (see the constructor).
   const bool versioned = flatbuffers::IsFieldPresent(req, fb::Request::VT_SCHEMA_VERSION);
   if (versioned && req->schema_version() < kSchemaVersionCurrent) {

@@ -116,6 +116,12 @@ std::string directory_fact(const Envelope& e, const DirectoryFactFields& f);
 inline bool is_engine_fact(fb::Payload t) {
   return t == fb::Payload::IdentityFact || t == fb::Payload::DirectoryFact;
 }
+/// Request ids of the shape kase gives its facts (`<origin>/identity/<p>/<n>`,
+/// `<origin>/directory/<p>/<n>`): reserved, so that no channel's request can
+/// take a fact's id before the fact arrives (the log keeps the first of an id).
+inline bool is_engine_fact_id(std::string_view id) {
+  return id.find("/identity/") != std::string_view::npos || id.find("/directory/") != std::string_view::npos;
+}
 /// `request` with the envelope's `means` set (the channel's session means).
 std::string with_means(const std::string& request, fb::Means means);
 /// `request` rewritten in the envelope of schema version `version` (R42): how
