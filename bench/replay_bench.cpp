@@ -14,7 +14,10 @@
 //     --verify; the chain is still computed, for the chain head it prints);
 //   replay_embedded/state: scan, verify the records and fold, no chain
 //     (what `kase audit state` and `kase audit history` do per record);
-//   replay_embedded/scan: scan and verify only, the floor under all of them.
+//   replay_embedded/scan: scan and verify only, the floor under all of them;
+//   replay_embedded/verify_two_threads: /verify as `kase audit verify` runs
+//     it where there is a second core (Refold::run): the chain is checked on
+//     a second thread (bench/run.sh gives it two CPUs; the others one).
 // Items are log records. At --tiny size every replay is checked: all records,
 // no divergence, the state hash of the live ledger.
 #include <benchmark/benchmark.h>
@@ -117,6 +120,26 @@ void BM_Replay(benchmark::State& state, bool verify) {
   state.SetItemsProcessed(records);
 }
 
+/// What `kase audit verify` does on a machine with a second core
+/// (Refold::run): the fold and the decision comparison on this thread, the
+/// SHA-256 chain on another that reads the log on its own. Wall-clock time.
+void BM_ReplayTwoThreads(benchmark::State& state) {
+  Built& b = built();
+  if (!b.error.empty()) return fail(state, "build: " + b.error);
+  int64_t records = 0;
+  for (auto _ : state) {
+    adapters::Refold refold(true);
+    if (Status s = refold.run(b.store.get(), 2); !s.ok()) return fail(state, "run: " + s.to_string());
+    if (!refold.divergence().what.empty()) return fail(state, "divergence: " + refold.divergence().what);
+    if (refold.records() != b.records)
+      return fail(state, "replayed " + std::to_string(refold.records()) + " of " + std::to_string(b.records));
+    if (tiny_mode() && projections::state_hash(refold.engine().state()) != b.state_hash)
+      return fail(state, "replayed state differs from the ledger's");
+    records += static_cast<int64_t>(refold.records());
+  }
+  state.SetItemsProcessed(records);
+}
+
 /// What `kase audit state` and `kase audit history` do per record (and the
 /// floor under every replay with `fold` false): scan the segments, verify
 /// each LogRecord with its nested request, and with `fold` fold it; no chain.
@@ -158,6 +181,9 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("replay_embedded/fold", BM_Replay, false)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("replay_embedded/state", BM_State, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("replay_embedded/scan", BM_State, false)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("replay_embedded/verify_two_threads", BM_ReplayTwoThreads)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   // Close RocksDB before static destruction tears down its environment.

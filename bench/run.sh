@@ -40,12 +40,18 @@ fi
 cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 mkdir -p "$results"
 
-run() {  # run <binary> <output json>
-  taskset -c "$cpu" "$build/bench/$1" \
+run() {  # run <binary> <output json> [CPUS [FILTER]]: pinned to one CPU unless CPUS says more
+  local cpus="${3:-$cpu}"
+  taskset -c "$cpus" "$build/bench/$1" \
     --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+    --benchmark_filter="${4:-.}" \
     --benchmark_out="$results/$2" --benchmark_out_format=json \
     --benchmark_context=commit="$commit" --benchmark_context=cpu_model="$cpu_model" \
-    --benchmark_context=nproc="$(nproc)" --benchmark_context=pinned_cpu="$cpu"
+    --benchmark_context=nproc="$(nproc)" --benchmark_context=pinned_cpu="$cpus"
+}
+replay() {  # the audit replay: one core, and `kase audit verify`'s two threads on two
+  run kase_replay_bench replay_embedded.json "$cpu" '^replay_embedded/(verify|fold|state|scan)$'
+  run kase_replay_bench replay_two_threads.json "0-$(( $(nproc) > 1 ? 1 : 0 ))" 'verify_two_threads'
 }
 kafka() {
   # Through a real broker (ops/kafka/broker), a fresh one per repetition;
@@ -136,7 +142,7 @@ fi
 
 table() {  # the results table of README.md from the three JSON files
 python3 - "$root/bench/README.md" "$results/hot_path.json" "$results/e2e_embedded.json" \
-  "$results/replay_embedded.json" <<'PY'
+  "$results/replay_embedded.json" "$results/replay_two_threads.json" <<'PY'
 import json, re, sys
 readme, *files = sys.argv[1:]
 targets = {  # items (decisions or requests) per second, one core
@@ -148,17 +154,23 @@ targets = {  # items (decisions or requests) per second, one core
     "replay_embedded/fold": None,
     "replay_embedded/state": 1_000_000,
     "replay_embedded/scan": None,
+    "replay_embedded/verify_two_threads": None,  # two cores: the target is for one
 }
 rows = ["| benchmark | median | target | ratio to target | date | machine | commit |",
         "|---|---|---|---|---|---|---|"]
 for f in files:
-    d = json.load(open(f))
+    try:
+        d = json.load(open(f))
+    except FileNotFoundError:
+        continue
     c = d["context"]
-    machine = f'{c.get("nproc", c.get("num_cpus"))} CPUs, {c.get("cpu_model", "?")}, pinned to CPU {c.get("pinned_cpu", "?")}'
+    pinned = str(c.get("pinned_cpu", "?"))
+    machine = (f'{c.get("nproc", c.get("num_cpus"))} CPUs, {c.get("cpu_model", "?")}, pinned to '
+               f'{"CPUs" if "-" in pinned or "," in pinned else "CPU"} {pinned}')
     for b in d["benchmarks"]:
         if b.get("aggregate_name") != "median":
             continue
-        name = re.sub(r"(/min_time:[^/]*)?/manual_time.*$", "", b["run_name"])
+        name = re.sub(r"(/min_time:[^/]*)?/(manual|real)_time.*$", "", b["run_name"])
         rate = b["items_per_second"]
         t = targets.get(name)
         unit = "decisions/s" if name.startswith("hot_path") else "records/s" if name.startswith("replay") else "requests/s"
@@ -173,7 +185,7 @@ print(table)
 PY
 }
 if [ "${1:-}" = "replay" ]; then
-  run kase_replay_bench replay_embedded.json
+  replay
   table
   exit 0
 fi
@@ -186,7 +198,7 @@ fi
 
 run kase_hot_path_bench hot_path.json
 run kase_e2e_bench e2e_embedded.json
-run kase_replay_bench replay_embedded.json
+replay
 table
 http_bench
 kafka

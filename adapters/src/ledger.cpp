@@ -1,6 +1,7 @@
 #include "kase/adapters/ledger.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -511,7 +512,7 @@ bool Refold::add(uint64_t offset, std::span<const uint8_t> bytes) {
   if (last_.accepted) ++accepted_;
   const events::DecisionFields d = fields_of(last_, sv(req->request_id()), offset);
   ids_digest_ += id_digest(d.request_id, offset);
-  chain_ = events::chain_next(chain_, {rec->request()->data(), rec->request()->size()}, d);
+  if (chain_here_) chain_ = events::chain_next(chain_, {rec->request()->data(), rec->request()->size()}, d);
   if (!verify_) return true;
   const fb::Decision& stored = *rec->decision();
   if (!same_decision(stored, d))
@@ -519,6 +520,7 @@ bool Refold::add(uint64_t offset, std::span<const uint8_t> bytes) {
                    "stored decision " + std::string(sv(stored.reason())) + "/" + std::string(sv(stored.rule())) +
                        " differs from recomputed " + std::string(d.reason) + "/" + std::string(d.rule),
                    &stored, &d);
+  if (!chain_here_) return true;
   // Compared in binary: no hex string per record.
   events::Hash stored_hash;
   if (!events::from_hex(sv(stored.hash()), &stored_hash) || stored_hash != chain_)
@@ -529,17 +531,92 @@ bool Refold::add(uint64_t offset, std::span<const uint8_t> bytes) {
   return true;
 }
 
+namespace {
+
+/// What the chain thread of Refold::run() found.
+struct ChainCheck {
+  events::Hash head{};
+  Divergence divergence;
+  Status status;
+};
+
+/// The SHA-256 chain of a store's log, link by link over the stored
+/// decisions (R37), each compared with the stored hash; stops at the first
+/// break, at a record that does not verify (the fold reports that one), or
+/// past `stop_after`.
+void check_chain(projections::Store* store, const std::atomic<uint64_t>& stop_after, ChainCheck* out) {
+  uint64_t next = 0;
+  out->status = store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
+    if (offset > stop_after.load(std::memory_order_relaxed) || offset != next) return false;
+    const fb::LogRecord* rec = events::verify_log_record(bytes);
+    const fb::Request* req = rec != nullptr ? events::nested_request(*rec) : nullptr;
+    if (rec == nullptr || req == nullptr || rec->decision() == nullptr) return false;
+    ++next;
+    const fb::Decision& stored = *rec->decision();
+    events::DecisionFields d;  // as Refold::add() recomputes it, from the stored decision
+    d.request_id = sv(req->request_id());
+    d.offset = offset;
+    d.accepted = stored.outcome() == fb::Outcome::accepted;
+    d.reason = sv(stored.reason());
+    d.rule = sv(stored.rule());
+    d.amount_cents = stored.amount_cents();
+    d.limit_cents = stored.limit_cents();
+    d.day_total_cents = stored.day_total_cents();
+    out->head = events::chain_next(out->head, {rec->request()->data(), rec->request()->size()}, d);
+    events::Hash stored_hash;
+    if (events::from_hex(sv(stored.hash()), &stored_hash) && stored_hash == out->head) return true;
+    out->divergence.offset = static_cast<int64_t>(offset);
+    out->divergence.what = "offset " + std::to_string(offset) + ": hash chain broken (stored " +
+                           std::string(sv(stored.hash())) + ", recomputed " + events::to_hex(out->head) + ")";
+    events::JsonCodec codec;
+    out->divergence.stored_json = codec.decision_to_json(stored);
+    flatbuffers::FlatBufferBuilder b(512);
+    b.Finish(events::build_decision(b, d, &out->head));
+    out->divergence.recomputed_json = codec.decision_to_json(*flatbuffers::GetRoot<fb::Decision>(b.GetBufferPointer()));
+    return false;
+  });
+}
+
+}  // namespace
+
+Status Refold::run(projections::Store* store, int threads, const std::function<void(uint64_t)>& progress) {
+  constexpr uint64_t kProgressEvery = 65536;
+  const bool apart = verify_ && threads > 1 && records_ == 0;
+  ChainCheck check;
+  std::atomic<uint64_t> stop_after{UINT64_MAX};
+  std::thread chain_thread;
+  if (apart) {
+    chain_here_ = false;
+    chain_thread = std::thread([&] { check_chain(store, stop_after, &check); });
+  }
+  Status scan = store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
+    if (!add(offset, bytes)) {
+      stop_after.store(offset, std::memory_order_relaxed);
+      return false;
+    }
+    if (progress && records_ % kProgressEvery == 0) progress(records_);
+    return true;
+  });
+  if (apart) {
+    chain_thread.join();
+    chain_here_ = true;
+    chain_ = check.head;
+    if (scan.ok() && !check.status.ok()) scan = check.status;
+    // The first divergence by offset; at one offset the decision's, as one thread finds it.
+    if (check.divergence.offset >= 0 &&
+        (divergence_.what.empty() || check.divergence.offset < divergence_.offset))
+      divergence_ = std::move(check.divergence);
+  }
+  if (progress) progress(records_);
+  return scan;
+}
+
 Status replay(projections::Store* store, bool verify, ReplayResult* out,
               const std::function<void(uint64_t)>& progress) {
   Refold refold(verify);
-  constexpr uint64_t kProgressEvery = 65536;
-  Status scan = store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
-    if (!refold.add(offset, bytes)) return false;
-    if (progress && refold.records() % kProgressEvery == 0) progress(refold.records());
-    return true;
-  });
-  if (!scan.ok()) return scan;
-  if (progress) progress(refold.records());
+  // kase audit verify: the chain on a second core when there is one.
+  const int threads = std::thread::hardware_concurrency() > 1 ? 2 : 1;
+  if (Status scan = refold.run(store, threads, progress); !scan.ok()) return scan;
   out->records = refold.records();
   out->accepted = refold.accepted();
   out->rejected = refold.rejected();

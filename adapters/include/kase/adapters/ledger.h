@@ -153,7 +153,8 @@ struct Divergence {
 /// Re-folds LogRecords one at a time into a fresh engine (the same fold as
 /// the node) and, with `verify`, checks each stored decision and the SHA-256
 /// chain against the re-fold. The scratch engine is the caller's to inspect
-/// (audit state, history, explain). Thread-safety: one thread.
+/// (audit state, history, explain). Thread-safety: one thread (run() may
+/// start a second of its own).
 class Refold {
  public:
   explicit Refold(bool verify);
@@ -161,6 +162,14 @@ class Refold {
   /// Folds the record at `offset` (offsets must follow on from 0). False at
   /// the first divergence; divergence() says where and how.
   bool add(uint64_t offset, std::span<const uint8_t> record);
+  /// Folds a store's whole log with add(). With verify and `threads` > 1, the
+  /// SHA-256 chain is checked on a second thread, reading the log on its own,
+  /// while this one folds and compares the decisions: each link is computed
+  /// over the stored decision, which equals the recomputed one wherever the
+  /// fold found no divergence, so the outcome is the one-thread check's (the
+  /// first divergence by offset; at one offset, the decision's first).
+  /// `progress`, when set, is called now and then with the records folded.
+  Status run(projections::Store* store, int threads, const std::function<void(uint64_t)>& progress = {});
   /// The verdict the last add() recomputed.
   [[nodiscard]] const engine::Verdict& last_verdict() const { return last_; }
   engine::Engine& engine() { return engine_; }
@@ -178,6 +187,7 @@ class Refold {
   bool diverge(uint64_t offset, std::string what, const fb::Decision* stored, const events::DecisionFields* mine);
 
   bool verify_;
+  bool chain_here_ = true;  // false while run()'s second thread checks the chain
   engine::Engine engine_;
   events::Hash chain_{};
   uint64_t records_ = 0;
