@@ -102,7 +102,8 @@ commands:
                             check the storage checksums, the SHA-256 hash chain over every decision,
                             every decision recomputed from its request, the projections and the
                             request-id index; prints the first divergence with the offset and both
-                            decisions (exit 0 intact, 1 not)
+                            decisions (exit 0 intact, 1 not). On a machine with a second core the
+                            embedded log's chain is checked there, beside the fold
   audit history --person P | --account A | --client C (--data DIR | --brokers B)
                 [--from TIME] [--to TIME] [--csv]
                             every request of P, A or C with its decision, reason and the rights and
