@@ -50,6 +50,18 @@ Status configure(RdKafka::Conf* conf, std::initializer_list<std::pair<const char
 /// 120 ms per transaction with Nagle and about 85 ms without (bench/README.md).
 constexpr const char* kNagleDisable = "true";
 
+/// The channel producer keeps at most two produce requests in flight per
+/// connection (librdkafka's default is five). Measured on 2026-11-30 with
+/// librdkafka 2.0.2 against a broker whose round trip had grown to 10-40 ms
+/// (paced at 5,000 requests/s on the shared two-core machine): with five in
+/// flight and linger.ms 5, the producer's broker thread polled with a zero
+/// timeout and used a whole core (gdb: poll(..., timeout=0) in rdk:broker),
+/// taking that core from the broker itself; with one or two in flight the
+/// process used about a seventh of it, each produce request carried more
+/// messages, and the latency to a visible decision fell from 250-350 ms to
+/// 120-190 ms at the median (bench/README.md, "The channel producer's spin").
+constexpr const char* kChannelMaxInFlight = "2";
+
 /// Kafka's Java-compatible partitioner, so that every client agrees on the
 /// partition of a client id.
 constexpr const char* kPartitioner = "murmur2_random";
@@ -238,6 +250,7 @@ class RequestProducerImpl final : public RequestProducer {
                                           {"enable.idempotence", "true"},
                                           {"acks", "all"},
                                           {"partitioner", kPartitioner},
+                                          {"max.in.flight.requests.per.connection", kChannelMaxInFlight},
                                           {"linger.ms", "5"},
                                           {"compression.type", "lz4"}});
         !s.ok())
