@@ -96,6 +96,18 @@ expect_requests() {
 # Round R of the load: the demo stream under new request ids.
 round() { sed "s/\"request_id\": \"demo-/\"request_id\": \"r$1-/" "$work/demo.jsonl"; }
 
+# Hand-written request lines for the identity and documents scenarios; the
+# intake time is $t, which each scenario sets.
+req() {  # req ID CLIENT ACTOR CHANNEL PAYLOAD_TYPE PAYLOAD: one request line
+  printf '{"request_id": "%s", "client_id": "%s", "actor": "%s", "channel": "%s", "intake_us": %s, "payload_type": "%s", "payload": %s}\n' \
+    "$1" "$2" "$3" "$4" "$t" "$5" "$6"
+}
+produce() { "$kase" produce --brokers "$B" --quiet || fail "kase produce"; }
+decision() { "$kase" kafka read decisions --brokers "$B" | grep "\"request_id\": \"$1\"" || true; }
+expect() {  # expect ID REASON
+  decision "$1" | grep -q "\"reason\": \"$2\"" || fail "$1: expected $2, got $(decision "$1")"
+}
+
 for scenario in "${scenarios[@]}"; do
   case "$scenario" in
   equivalence)
@@ -220,15 +232,6 @@ for scenario in "${scenarios[@]}"; do
     "$kase" kafka init --brokers "$B" --partitions 4 >/dev/null
     start_engine identity "$work/identity"
     t=1796025600000000  # Monday 2026-11-30 10:00 in Riga: service hours on a business day
-    req() {  # req ID CLIENT ACTOR CHANNEL PAYLOAD_TYPE PAYLOAD: one request line
-      printf '{"request_id": "%s", "client_id": "%s", "actor": "%s", "channel": "%s", "intake_us": %s, "payload_type": "%s", "payload": %s}\n' \
-        "$1" "$2" "$3" "$4" "$t" "$5" "$6"
-    }
-    produce() { "$kase" produce --brokers "$B" --quiet || fail "kase produce"; }
-    decision() { "$kase" kafka read decisions --brokers "$B" | grep "\"request_id\": \"$1\"" || true; }
-    expect() {  # expect ID REASON
-      decision "$1" | grep -q "\"reason\": \"$2\"" || fail "$1: expected $2, got $(decision "$1")"
-    }
     # Six clients, spread over the partitions by their ids, grant one person rights.
     clients="C1 C2 C3 C4 C5 C6"
     for c in $clients; do
@@ -271,15 +274,6 @@ for scenario in "${scenarios[@]}"; do
     "$kase" kafka init --brokers "$B" --partitions 8 >/dev/null
     start_engine documents "$work/documents" --listen 127.0.0.1:0 --plain-http
     t=1796025600000000  # Monday 2026-11-30 10:00 in Riga: service hours on a business day
-    req() {  # req ID CLIENT ACTOR CHANNEL PAYLOAD_TYPE PAYLOAD: one request line
-      printf '{"request_id": "%s", "client_id": "%s", "actor": "%s", "channel": "%s", "intake_us": %s, "payload_type": "%s", "payload": %s}\n' \
-        "$1" "$2" "$3" "$4" "$t" "$5" "$6"
-    }
-    produce() { "$kase" produce --brokers "$B" --quiet || fail "kase produce"; }
-    decision() { "$kase" kafka read decisions --brokers "$B" | grep "\"request_id\": \"$1\"" || true; }
-    expect() {  # expect ID REASON
-      decision "$1" | grep -q "\"reason\": \"$2\"" || fail "$1: expected $2, got $(decision "$1")"
-    }
     rights() {  # rights CLIENT USER APPLICATION_KIND PAYLOAD_TYPE PAYLOAD_WITHOUT_BRACES: under a new registered application
       req "$1-$2-$3-app" "$1" op treasury ApplicationSubmitted "{\"application\": \"APP-$1-$2-$3\", \"kind\": \"$3\", \"user\": \"$2\", \"signer\": \"registrar\", \"signed_us\": $((t - 3600000000)), \"digest\": \"sha256:annex\"}"
       req "$1-$2-$3-reg" "$1" op treasury ApplicationRegistered "{\"application\": \"APP-$1-$2-$3\"}"
