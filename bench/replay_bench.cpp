@@ -100,41 +100,39 @@ Built& built() {
   return b;
 }
 
-void BM_Replay(benchmark::State& state, bool verify) {
+/// The checks of a finished replay: no divergence, every record, and (at
+/// --tiny size) the ledger's state. Returns false after failing `state`.
+bool replayed_all(benchmark::State& state, const Built& b, adapters::Refold& refold) {
+  std::string error;
+  if (!refold.divergence().what.empty())
+    error = "divergence: " + refold.divergence().what;
+  else if (refold.records() != b.records)
+    error = "replayed " + std::to_string(refold.records()) + " of " + std::to_string(b.records);
+  else if (tiny_mode() && projections::state_hash(refold.engine().state()) != b.state_hash)
+    error = "replayed state differs from the ledger's";
+  if (error.empty()) return true;
+  fail(state, error);
+  return false;
+}
+
+/// `threads` 1: the log scanned on this thread, each record fed to
+/// Refold::add (`verify` true: what `kase audit verify` does on one core;
+/// false: the fold and chain without the comparison). `threads` 2: what it
+/// does on a machine with a second core (Refold::run): the fold and the
+/// decision comparison on this thread, the SHA-256 chain on another that
+/// reads the log on its own; timed in wall-clock time.
+void BM_Replay(benchmark::State& state, bool verify, int threads) {
   Built& b = built();
   if (!b.error.empty()) return fail(state, "build: " + b.error);
   int64_t records = 0;
   for (auto _ : state) {
     adapters::Refold refold(verify);
-    Status s = b.store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
-      return refold.add(offset, bytes);
-    });
-    if (!s.ok()) return fail(state, "scan: " + s.to_string());
-    if (!refold.divergence().what.empty()) return fail(state, "divergence: " + refold.divergence().what);
-    if (refold.records() != b.records)
-      return fail(state, "replayed " + std::to_string(refold.records()) + " of " + std::to_string(b.records));
-    if (tiny_mode() && projections::state_hash(refold.engine().state()) != b.state_hash)
-      return fail(state, "replayed state differs from the ledger's");
-    records += static_cast<int64_t>(refold.records());
-  }
-  state.SetItemsProcessed(records);
-}
-
-/// What `kase audit verify` does on a machine with a second core
-/// (Refold::run): the fold and the decision comparison on this thread, the
-/// SHA-256 chain on another that reads the log on its own. Wall-clock time.
-void BM_ReplayTwoThreads(benchmark::State& state) {
-  Built& b = built();
-  if (!b.error.empty()) return fail(state, "build: " + b.error);
-  int64_t records = 0;
-  for (auto _ : state) {
-    adapters::Refold refold(true);
-    if (Status s = refold.run(b.store.get(), 2); !s.ok()) return fail(state, "run: " + s.to_string());
-    if (!refold.divergence().what.empty()) return fail(state, "divergence: " + refold.divergence().what);
-    if (refold.records() != b.records)
-      return fail(state, "replayed " + std::to_string(refold.records()) + " of " + std::to_string(b.records));
-    if (tiny_mode() && projections::state_hash(refold.engine().state()) != b.state_hash)
-      return fail(state, "replayed state differs from the ledger's");
+    Status s = threads > 1 ? refold.run(b.store.get(), threads)
+                           : b.store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
+                               return refold.add(offset, bytes);
+                             });
+    if (!s.ok()) return fail(state, (threads > 1 ? "run: " : "scan: ") + s.to_string());
+    if (!replayed_all(state, b, refold)) return;
     records += static_cast<int64_t>(refold.records());
   }
   state.SetItemsProcessed(records);
@@ -177,11 +175,11 @@ int main(int argc, char** argv) {
   if (!init_bench(&argc, argv)) return 1;
   const Built& b = built();  // before any timing
   benchmark::AddCustomContext("kase_log_records", std::to_string(b.records));
-  benchmark::RegisterBenchmark("replay_embedded/verify", BM_Replay, true)->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("replay_embedded/fold", BM_Replay, false)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("replay_embedded/verify", BM_Replay, true, 1)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("replay_embedded/fold", BM_Replay, false, 1)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("replay_embedded/state", BM_State, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("replay_embedded/scan", BM_State, false)->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("replay_embedded/verify_two_threads", BM_ReplayTwoThreads)
+  benchmark::RegisterBenchmark("replay_embedded/verify_two_threads", BM_Replay, true, 2)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RunSpecifiedBenchmarks();
