@@ -1,10 +1,13 @@
 #include "kase/adapters/decision_index.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+
+#include "kase/projections/little_endian.h"
 
 namespace kase::adapters {
 namespace {
@@ -22,15 +25,12 @@ std::string offset_key(int32_t partition) {
           static_cast<char>(p)};
 }
 std::string u64(uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>(v >> (8 * i));
+  std::string s;
+  projections::le::put(&s, v, 8);
   return s;
 }
-uint64_t u64_of(std::string_view s) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < s.size(); ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[i])) << (8 * i);
-  return v;
-}
+/// A short value (not written by u64()) reads as its bytes, zero-extended.
+uint64_t u64_of(std::string_view s) { return projections::le::get(s, 0, static_cast<int>(std::min<size_t>(s.size(), 8))); }
 std::string decision_key(std::string_view id) {
   std::string k(1, kDecision);
   k.append(id);

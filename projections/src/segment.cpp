@@ -1,5 +1,6 @@
 #include <cstring>
 
+#include "kase/projections/little_endian.h"
 #include "kase/projections/store.h"
 
 namespace kase::projections {
@@ -8,14 +9,6 @@ namespace {
 constexpr uint32_t kSegmentVersion = 1;
 constexpr size_t kHeaderBytes = 16;
 
-void put_le(std::string* o, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) o->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint64_t get_le(std::string_view s, size_t pos, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[pos + i])) << (8 * i);
-  return v;
-}
 void pad8(std::string* o) { o->append((8 - o->size() % 8) % 8, '\0'); }
 size_t padded8(size_t n) { return (n + 7) & ~size_t{7}; }
 
@@ -35,24 +28,24 @@ void Batch::add_record(uint64_t offset, std::string_view request_id, std::span<c
     segment_.assign(kHeaderBytes, '\0');
   }
   KASE_ASSERT(offset == first_offset_ + count_, "segment offsets are consecutive");
-  put_le(&segment_, record.size(), 4);
-  put_le(&segment_, 0, 4);  // reserved
+  le::put(&segment_, record.size(), 4);
+  le::put(&segment_, 0, 4);  // reserved
   segment_.append(reinterpret_cast<const char*>(record.data()), record.size());
   pad8(&segment_);
-  put_le(&ids_, request_id.size(), 4);
+  le::put(&ids_, request_id.size(), 4);
   ids_.append(request_id);
   ++count_;
   // Keep the header current, so that segment() is always a complete value.
-  for (int i = 0; i < 8; ++i) segment_[static_cast<size_t>(i)] = static_cast<char>(first_offset_ >> (8 * i));
-  for (int i = 0; i < 4; ++i) segment_[static_cast<size_t>(8 + i)] = static_cast<char>(count_ >> (8 * i));
-  for (int i = 0; i < 4; ++i) segment_[static_cast<size_t>(12 + i)] = static_cast<char>(kSegmentVersion >> (8 * i));
+  le::store(segment_.data(), first_offset_, 8);
+  le::store(segment_.data() + 8, count_, 4);
+  le::store(segment_.data() + 12, kSegmentVersion, 4);
 }
 
 void Batch::add_refolded(uint64_t offset, std::string_view request_id) {
   KASE_ASSERT(segment_.empty(), "a batch either appends records or re-folds logged ones");
   if (count_ == 0) first_offset_ = offset;
   KASE_ASSERT(offset == first_offset_ + count_, "re-folded offsets are consecutive");
-  put_le(&ids_, request_id.size(), 4);
+  le::put(&ids_, request_id.size(), 4);
   ids_.append(request_id);
   ++count_;
 }
@@ -64,7 +57,7 @@ bool for_each_id(std::string_view ids, uint64_t first_offset,
   size_t pos = 0;
   for (uint64_t i = 0; pos < ids.size(); ++i) {
     if (ids.size() - pos < 4) return false;
-    const size_t n = get_le(ids, pos, 4);
+    const size_t n = le::get(ids, pos, 4);
     if (ids.size() - pos - 4 < n) return false;
     fn(ids.substr(pos + 4, n), first_offset + i);
     pos += 4 + n;
@@ -74,9 +67,9 @@ bool for_each_id(std::string_view ids, uint64_t first_offset,
 
 SegmentReader::SegmentReader(std::string_view segment) : s_(segment) {
   if (s_.size() < kHeaderBytes) return;
-  first_ = get_le(s_, 0, 8);
-  count_ = static_cast<uint32_t>(get_le(s_, 8, 4));
-  ok_ = get_le(s_, 12, 4) == kSegmentVersion;
+  first_ = le::get(s_, 0, 8);
+  count_ = static_cast<uint32_t>(le::get(s_, 8, 4));
+  ok_ = le::get(s_, 12, 4) == kSegmentVersion;
 }
 
 bool SegmentReader::next(uint64_t* offset, std::span<const uint8_t>* record) {
@@ -85,7 +78,7 @@ bool SegmentReader::next(uint64_t* offset, std::span<const uint8_t>* record) {
     ok_ = false;
     return false;
   }
-  const size_t rec_len = get_le(s_, pos_, 4);
+  const size_t rec_len = le::get(s_, pos_, 4);
   const size_t rec_pos = pos_ + 8;
   if (s_.size() - rec_pos < rec_len) {
     ok_ = false;

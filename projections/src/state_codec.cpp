@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kase/projections/little_endian.h"
 #include "kase/projections/store.h"
 
 namespace kase {
@@ -82,9 +83,7 @@ constexpr uint8_t kValueVersion = 1;
 /// A person's homes are Kafka partitions: at most one per partition.
 constexpr uint64_t kHomesMax = 1 << 16;
 
-void put(std::string* o, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) o->push_back(static_cast<char>(v >> (8 * i)));
-}
+void put(std::string* o, uint64_t v, int bytes) { le::put(o, v, bytes); }
 void put_i64(std::string* o, int64_t v) { put(o, static_cast<uint64_t>(v), 8); }
 void put_i32(std::string* o, int32_t v) { put(o, static_cast<uint32_t>(v), 4); }
 void put_u8(std::string* o, uint8_t v) { o->push_back(static_cast<char>(v)); }
@@ -103,8 +102,7 @@ class Reader {
       ok_ = false;
       return 0;
     }
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s_[pos_ + i])) << (8 * i);
+    const uint64_t v = le::get(s_, pos_, bytes);
     pos_ += static_cast<size_t>(bytes);
     return v;
   }
