@@ -339,6 +339,27 @@ TEST(HashChain, R37_EveryFieldOfTheDecisionAndRequestIsBound) {
   EXPECT_EQ(back, base);
 }
 
+TEST(Codec, FromHexTakesOnlySixtyFourLowerCaseDigits) {
+  events::Hash h;
+  const std::string good = "00112233445566778899aabbccddeeff0123456789abcdef0f1e2d3c4b5a6978";
+  ASSERT_TRUE(events::from_hex(good, &h));
+  EXPECT_EQ(h[0], 0x00);
+  EXPECT_EQ(h[5], 0x55);
+  EXPECT_EQ(h[10], 0xaa);
+  EXPECT_EQ(h[15], 0xff);
+  EXPECT_EQ(h[31], 0x78);
+  EXPECT_EQ(events::to_hex(h), good);
+  EXPECT_FALSE(events::from_hex(good.substr(0, 63), &h));
+  EXPECT_FALSE(events::from_hex(good + "0", &h));
+  for (const int c : std::initializer_list<int>{'A', 'B', 'C', 'D', 'E', 'F', 'G', 'g', 'x', ' ', '/', ':', '@', '`', 0, 0x80, 0xff}) {
+    for (const size_t at : {size_t{0}, size_t{31}, size_t{63}}) {
+      std::string bad = good;
+      bad[at] = static_cast<char>(c);
+      EXPECT_FALSE(events::from_hex(bad, &h)) << "byte " << c << " at " << at;
+    }
+  }
+}
+
 /// The chain's message as events/README.md defines it, hashed field by field:
 /// how every log so far was chained. chain_next() must never change it.
 events::Hash chain_by_fields(const events::Hash& prev, const std::string& request, const events::DecisionFields& d) {

@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <array>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -43,20 +44,29 @@ std::string to_hex(const Hash& h) {
   return s;
 }
 
+namespace {
+/// The value of each lower-case hex digit; 0x80 for every other byte.
+constexpr std::array<uint8_t, 256> kNibble = [] {
+  std::array<uint8_t, 256> t{};
+  t.fill(0x80);
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<uint8_t>(c - 'a' + 10);
+  return t;
+}();
+}  // namespace
+
 bool from_hex(std::string_view hex, Hash* out) {
   if (hex.size() != 64) return false;
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
+  // Without a branch per digit: audit verify decodes a stored hash per log
+  // record, and a digit-or-letter branch mispredicts half the time.
+  uint8_t bad = 0;
   for (size_t i = 0; i < 32; ++i) {
-    const int hi = nib(hex[2 * i]);
-    const int lo = nib(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+    const uint8_t hi = kNibble[static_cast<uint8_t>(hex[2 * i])];
+    const uint8_t lo = kNibble[static_cast<uint8_t>(hex[2 * i + 1])];
+    bad |= hi | lo;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | (lo & 15));
   }
-  return true;
+  return (bad & 0x80) == 0;
 }
 
 namespace {
