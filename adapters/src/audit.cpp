@@ -499,7 +499,7 @@ const char* order_status(engine::OrderStatus s) {
   return "?";
 }
 
-json::object order_value(const engine::State& s, const std::string& key, const engine::Order& o) {
+json::object order_value(const engine::State& s, std::string_view key, const engine::Order& o) {
   json::object x;
   x["client"] = s.names.name(o.client);
   x["order"] = key.substr(key.find(engine::kKeySep) + 1);

@@ -104,12 +104,7 @@ NameId Names::intern(std::string_view s) {
 }
 
 OrderTable::Entry& OrderTable::emplace(std::string_view client, std::string_view order) {
-  std::string key;
-  key.reserve(client.size() + 1 + order.size());
-  key.append(client);
-  key.push_back(kKeySep);
-  key.append(order);
-  Entry& e = entries_.emplace_back(std::move(key), Order{});
+  Entry& e = entries_.emplace_back(arena_.keep(client, kKeySep, order), Order{});
   index_.insert(&e, hash(client, order), entries_.size() - 1);
   return e;
 }
@@ -811,7 +806,7 @@ Verdict Engine::on_prepare(const fb::Request& req, const RigaTime& t, const flat
   o.account = acc;
   o.amount = amount;
   o.preparer = user;
-  o.beneficiary.assign(sv(beneficiary));
+  o.beneficiary = state_.orders.keep(sv(beneficiary));
   count_in_day_total(o, user, amount, t.date, v.limit, day_total);
   touch(*it, dirty_.orders);
   // R28.4: an import is a data request too; a block it trips applies from the next request.

@@ -155,7 +155,7 @@ Verdict Engine::on_payment_from_file(const fb::Request& req, const RigaTime& t, 
   o.account = f.account;
   o.amount = p.amount_cents();
   o.preparer = f.signer;
-  o.beneficiary.assign(sv(p.beneficiary()));
+  o.beneficiary = state_.orders.keep(sv(p.beneficiary()));
   o.status = OrderStatus::submitted;
   count_in_day_total(o, f.signer, o.amount, t.date, v.limit, day_total);
   touch(*it, dirty_.orders);

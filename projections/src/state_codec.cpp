@@ -663,7 +663,7 @@ Status decode_entry(Family f, std::string_view key, std::string_view value, Stat
       o.account = intern_or_none(names, r.str());
       o.amount = r.i64();
       o.preparer = intern_or_none(names, r.str());
-      o.beneficiary = r.str();
+      o.beneficiary = s->orders.keep(r.str());
       const uint8_t st = r.u8();
       if (st > static_cast<uint8_t>(OrderStatus::cancelled)) return corrupt(f, key);
       o.status = static_cast<OrderStatus>(st);

@@ -222,7 +222,7 @@ struct Order : Dirty {
   NameId account = kNoName;
   Cents amount = 0;
   NameId preparer = kNoName;
-  std::string beneficiary;
+  std::string_view beneficiary;  // kept by the OrderTable (OrderTable::keep)
   OrderStatus status = OrderStatus::prepared;
   uint8_t signature_count = 0;
   uint8_t counted_count = 0;
@@ -240,9 +240,11 @@ struct Order : Dirty {
 /// (client ␟ order) and the order; they are never erased.
 class OrderTable {
  public:
-  using Entry = std::pair<const std::string, Order>;
+  using Entry = std::pair<const std::string_view, Order>;
 
   OrderTable() : index_(kInitialSlots) {}
+  OrderTable(const OrderTable&) = delete;
+  OrderTable& operator=(const OrderTable&) = delete;
   [[nodiscard]] Entry* find(std::string_view client, std::string_view order) const noexcept {
     return index_.find(hash(client, order), [&](const Entry& e) { return matches(e, client, order); });
   }
@@ -252,6 +254,8 @@ class OrderTable {
   Order& operator[](std::string_view key);
   /// By persisted key; throws std::out_of_range when absent (tests, tools).
   [[nodiscard]] const Order& at(std::string_view key) const;
+  /// A copy of `s` that lives as long as the table (an order's beneficiary).
+  std::string_view keep(std::string_view s) { return arena_.keep(s); }
   void prefetch(std::string_view client, std::string_view order) const noexcept {
     index_.prefetch(hash(client, order));
   }
@@ -267,13 +271,14 @@ class OrderTable {
     return IdHash{}(NameHash{}(client) * 0x9e3779b97f4a7c15ULL ^ NameHash{}(order));
   }
   static bool matches(const Entry& e, std::string_view client, std::string_view order) noexcept {
-    const std::string& k = e.first;
-    return k.size() == client.size() + 1 + order.size() && k.compare(0, client.size(), client) == 0 &&
-           k.compare(client.size() + 1, order.size(), order) == 0;
+    const std::string_view k = e.first;
+    return k.size() == client.size() + 1 + order.size() && k.substr(0, client.size()) == client &&
+           k.substr(client.size() + 1) == order;
   }
 
   SlotIndex<Entry> index_;
   std::deque<Entry> entries_;
+  StringArena arena_;  // the keys and beneficiaries: one allocation per MiB, not two per order
 };
 
 /// R25–R29: a person's identification state, shared by every client the
@@ -517,7 +522,7 @@ struct DirtySet {
   List<PairKey, Dirty> permissions;
   List<OverrideKey, LimitOverride> limit_overrides;
   List<PairKey, DayTotal> day_totals;
-  List<std::string, Order> orders;
+  List<std::string_view, Order> orders;
   List<NameId, Person> persons;
   List<NameId, Application> applications;
   List<NameId, Dirty> data_exchange;

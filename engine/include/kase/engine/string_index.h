@@ -19,6 +19,48 @@
 
 namespace kase::engine {
 
+/// Strings kept for as long as the arena lives, in blocks of 1 MiB: one
+/// allocation per block instead of one per string, and views that never
+/// move. Tables whose keys are never erased (interned names, request ids,
+/// orders) keep their key bytes here.
+class StringArena {
+ public:
+  StringArena() = default;
+  StringArena(const StringArena&) = delete;
+  StringArena& operator=(const StringArena&) = delete;
+
+  /// A stable copy of `s`.
+  std::string_view keep(std::string_view s) {
+    if (s.empty()) return {};
+    char* p = allocate(s.size());
+    std::copy(s.begin(), s.end(), p);
+    return {p, s.size()};
+  }
+  /// A stable copy of `a`, `sep` and `b` back to back.
+  std::string_view keep(std::string_view a, char sep, std::string_view b) {
+    const size_t n = a.size() + 1 + b.size();
+    char* p = allocate(n);
+    std::copy(a.begin(), a.end(), p);
+    p[a.size()] = sep;
+    std::copy(b.begin(), b.end(), p + a.size() + 1);
+    return {p, n};
+  }
+
+ private:
+  static constexpr size_t kBlockBytes = 1 << 20;
+  char* allocate(size_t n) {
+    if (blocks_.empty() || blocks_.back().capacity() - blocks_.back().size() < n) {
+      blocks_.emplace_back();
+      blocks_.back().reserve(std::max(kBlockBytes, n));
+    }
+    std::string& block = blocks_.back();
+    const size_t pos = block.size();
+    block.resize(pos + n);  // within capacity: never reallocates, views stay valid
+    return block.data() + pos;
+  }
+  std::deque<std::string> blocks_;
+};
+
 class StringIndex {
  public:
   StringIndex() { slots_.resize(kInitialSlots); }
@@ -49,7 +91,7 @@ class StringIndex {
   /// insert() with the hash prefetch() returned for `id`.
   std::string_view insert(std::string_view id, uint64_t offset, uint64_t h) {
     if ((size_ + 1) * 2 > slots_.size()) grow();
-    const std::string_view key = remember(id);
+    const std::string_view key = arena_.keep(id);
     place(key, h, offset);
     ++size_;
     return key;
@@ -64,7 +106,6 @@ class StringIndex {
     std::string_view key;
   };
   static constexpr size_t kInitialSlots = 1 << 8;
-  static constexpr size_t kBlockBytes = 1 << 20;
 
   static uint64_t hash(std::string_view id) {
     const uint64_t h = NameHash{}(id);
@@ -85,19 +126,8 @@ class StringIndex {
       if (s.hash != 0) place(s.key, s.hash, s.offset);
   }
 
-  std::string_view remember(std::string_view id) {
-    if (arena_.empty() || arena_.back().capacity() - arena_.back().size() < id.size()) {
-      arena_.emplace_back();
-      arena_.back().reserve(std::max(kBlockBytes, id.size()));
-    }
-    std::string& block = arena_.back();
-    const size_t pos = block.size();
-    block.append(id);  // within capacity: never reallocates, views stay valid
-    return {block.data() + pos, id.size()};
-  }
-
   std::vector<Slot> slots_;
-  std::deque<std::string> arena_;
+  StringArena arena_;
   size_t size_ = 0;
 };
 

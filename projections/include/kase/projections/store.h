@@ -237,7 +237,7 @@ std::string key_of(const engine::Names& names, const engine::RightKey& k);
 std::string key_of(const engine::Names& names, const engine::StructureKey& k);
 std::string key_of(const engine::Names& names, const engine::DocumentKey& k);
 std::string key_of(const engine::Names& names, const engine::HistoryKey& k);
-inline const std::string& key_of(const engine::Names&, const std::string& order_key) { return order_key; }
+inline std::string_view key_of(const engine::Names&, std::string_view order_key) { return order_key; }
 
 /// Encodes one state entry's value (the format persisted in the families).
 void encode_value(const engine::Account& v, const engine::Names& n, std::string* out);
