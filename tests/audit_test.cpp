@@ -138,6 +138,37 @@ TEST(AuditVerify, R37_KnownStreamAcrossARestartIsIntact) {
   EXPECT_EQ(r.records, s.before_restart.size() + s.after_restart.size());
 }
 
+/// `record` with its decision's amount and stored hash replaced (the
+/// request kept): a tampered log record.
+std::string tampered(std::span<const uint8_t> record, int64_t amount_cents, const events::Hash& hash) {
+  const auto* rec = flatbuffers::GetRoot<fb::LogRecord>(record.data());
+  const fb::Decision& d = *rec->decision();
+  events::DecisionFields f;
+  f.request_id = d.request_id()->string_view();
+  f.offset = d.offset();
+  f.accepted = d.outcome() == fb::Outcome::accepted;
+  f.reason = d.reason()->string_view();
+  f.rule = d.rule()->string_view();
+  f.amount_cents = amount_cents;
+  f.limit_cents = d.limit_cents();
+  f.day_total_cents = d.day_total_cents();
+  flatbuffers::FlatBufferBuilder b;
+  b.ForceVectorAlignment(rec->request()->size(), 1, 8);
+  const auto req = b.CreateVector(rec->request()->data(), rec->request()->size());
+  const auto dec = events::build_decision(b, f, &hash);
+  fb::LogRecordBuilder rb(b);
+  rb.add_request(req);
+  rb.add_decision(dec);
+  b.Finish(rb.Finish());
+  return {reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()};
+}
+
+events::Hash stored_hash(std::span<const uint8_t> record) {
+  events::Hash h{};
+  EXPECT_TRUE(events::from_hex(flatbuffers::GetRoot<fb::LogRecord>(record.data())->decision()->hash()->string_view(), &h));
+  return h;
+}
+
 TEST(AuditVerify, R37_ChangedDecisionIsReportedWithBothVersionsAndTheOffset) {
   // Re-fold the log, changing one stored decision's reason at offset 5.
   std::unique_ptr<projections::Store> store;
@@ -148,31 +179,8 @@ TEST(AuditVerify, R37_ChangedDecisionIsReportedWithBothVersionsAndTheOffset) {
   bool ok = true;
   ASSERT_TRUE(store->scan_log(0, [&](uint64_t offset, std::span<const uint8_t> bytes) {
     std::string copy(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (offset == 5) {
-      // The same record with a changed amount in its decision (hash kept).
-      const auto* rec = flatbuffers::GetRoot<fb::LogRecord>(bytes.data());
-      const fb::Decision& d = *rec->decision();
-      events::DecisionFields f;
-      f.request_id = d.request_id()->string_view();
-      f.offset = d.offset();
-      f.accepted = d.outcome() == fb::Outcome::accepted;
-      f.reason = d.reason()->string_view();
-      f.rule = d.rule()->string_view();
-      f.amount_cents = 4242;
-      f.limit_cents = d.limit_cents();
-      f.day_total_cents = d.day_total_cents();
-      events::Hash h{};
-      EXPECT_TRUE(events::from_hex(d.hash()->string_view(), &h));
-      flatbuffers::FlatBufferBuilder b;
-      b.ForceVectorAlignment(rec->request()->size(), 1, 8);
-      const auto req = b.CreateVector(rec->request()->data(), rec->request()->size());
-      const auto dec = events::build_decision(b, f, &h);
-      fb::LogRecordBuilder rb(b);
-      rb.add_request(req);
-      rb.add_decision(dec);
-      b.Finish(rb.Finish());
-      copy.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
-    }
+    // The same record with a changed amount in its decision (hash kept).
+    if (offset == 5) copy = tampered(bytes, 4242, stored_hash(bytes));
     ok = refold.add(offset, events::bytes_of(copy));
     return ok;
   }).ok());
@@ -181,6 +189,46 @@ TEST(AuditVerify, R37_ChangedDecisionIsReportedWithBothVersionsAndTheOffset) {
   EXPECT_NE(refold.divergence().stored_json.find("4242"), std::string::npos) << refold.divergence().stored_json;
   EXPECT_EQ(refold.divergence().recomputed_json.find("4242"), std::string::npos);
   EXPECT_NE(refold.divergence().recomputed_json.find("\"hash\""), std::string::npos);
+}
+
+/// A store whose log has one stored hash changed, at offset 5 (the decision
+/// otherwise as recorded): only the chain check can catch it.
+class ChangedHashStore : public projections::FaultyStore {
+ public:
+  explicit ChangedHashStore(projections::Store* inner) : FaultyStore(inner, INT64_MAX) {}
+  Status scan_log(uint64_t from, const std::function<bool(uint64_t, std::span<const uint8_t>)>& fn) override {
+    return FaultyStore::scan_log(from, [&](uint64_t offset, std::span<const uint8_t> bytes) {
+      if (offset != 5) return fn(offset, bytes);
+      const auto* d = flatbuffers::GetRoot<fb::LogRecord>(bytes.data())->decision();
+      original = d->hash()->str();
+      events::Hash h = stored_hash(bytes);
+      h[7] ^= 0x10;
+      changed = events::to_hex(h);
+      const std::string copy = tampered(bytes, d->amount_cents(), h);
+      return fn(offset, events::bytes_of(copy));
+    });
+  }
+  std::string original, changed;
+};
+
+TEST(AuditVerify, R37_ChangedHashIsReportedAlikeOnOneThreadAndWithTheChainOnASecond) {
+  std::unique_ptr<projections::Store> store;
+  projections::RocksOptions o;
+  o.read_only = true;
+  ASSERT_TRUE(projections::open_rocks_store(known_dir(), o, &store).ok());
+  for (const int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    ChangedHashStore changed(store.get());
+    adapters::Refold refold(true);
+    ASSERT_TRUE(refold.run(&changed, threads).ok());
+    const adapters::Divergence& d = refold.divergence();
+    EXPECT_EQ(d.offset, 5);
+    EXPECT_NE(d.what.find("hash chain broken"), std::string::npos) << d.what;
+    ASSERT_FALSE(changed.changed.empty());
+    EXPECT_NE(d.stored_json.find(changed.changed), std::string::npos) << d.stored_json;
+    EXPECT_NE(d.recomputed_json.find(changed.original), std::string::npos) << d.recomputed_json;
+    EXPECT_EQ(d.recomputed_json.find(changed.changed), std::string::npos);
+  }
 }
 
 TEST(AuditVerify, R37_ReadOnlyBesideARunningNode) {

@@ -472,6 +472,16 @@ Status Ledger::find(std::string_view request_id, Answer* out) {
   return store_->get_record(*offset, &out->record);
 }
 
+namespace {
+/// A recomputed decision as JSON, with `hash` as its chain link: the
+/// "recomputed" side of a divergence.
+std::string decision_json(events::JsonCodec& codec, const events::DecisionFields& d, const events::Hash& hash) {
+  flatbuffers::FlatBufferBuilder b(512);
+  b.Finish(events::build_decision(b, d, &hash));
+  return codec.decision_to_json(*flatbuffers::GetRoot<fb::Decision>(b.GetBufferPointer()));
+}
+}  // namespace
+
 Refold::Refold(bool verify) : verify_(verify) {}
 
 uint64_t Refold::id_digest(std::string_view request_id, uint64_t offset) {
@@ -488,11 +498,7 @@ bool Refold::diverge(uint64_t offset, std::string what, const fb::Decision* stor
   divergence_.what = "offset " + std::to_string(offset) + ": " + std::move(what);
   if (codec_ == nullptr) codec_ = std::make_unique<events::JsonCodec>();
   if (stored != nullptr) divergence_.stored_json = codec_->decision_to_json(*stored);
-  if (mine != nullptr) {
-    flatbuffers::FlatBufferBuilder b(512);
-    b.Finish(events::build_decision(b, *mine, &chain_));
-    divergence_.recomputed_json = codec_->decision_to_json(*flatbuffers::GetRoot<fb::Decision>(b.GetBufferPointer()));
-  }
+  if (mine != nullptr) divergence_.recomputed_json = decision_json(*codec_, *mine, chain_);
   return false;
 }
 
@@ -570,9 +576,7 @@ void check_chain(projections::Store* store, const std::atomic<uint64_t>& stop_af
                            std::string(sv(stored.hash())) + ", recomputed " + events::to_hex(out->head) + ")";
     events::JsonCodec codec;
     out->divergence.stored_json = codec.decision_to_json(stored);
-    flatbuffers::FlatBufferBuilder b(512);
-    b.Finish(events::build_decision(b, d, &out->head));
-    out->divergence.recomputed_json = codec.decision_to_json(*flatbuffers::GetRoot<fb::Decision>(b.GetBufferPointer()));
+    out->divergence.recomputed_json = decision_json(codec, d, out->head);
     return false;
   });
 }
