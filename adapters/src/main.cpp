@@ -72,7 +72,7 @@ commands:
                             decisions to kase.decisions exactly once; stops on SIGINT/SIGTERM.
                             One Kafka transaction per batch; a batch closes at N requests
                             (default 16384, at most 65536; at most 8192 of one partition) or MS
-                            milliseconds after its first request (default 25)
+                            milliseconds after its first request (default 5)
   run --listen HOST:PORT --data DIR --tls-cert F --tls-key F --client-ca F [HTTP limits]
       [--metrics HOST:PORT]
                             without --brokers: the HTTP/JSON API over the embedded log, with mutual
