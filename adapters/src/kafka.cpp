@@ -529,7 +529,14 @@ Status Node::create_producer() {
                                         {"batch.num.messages", "10000"},
                                         {"batch.size", "4000000"},
                                         {"compression.type", "lz4"},
-                                        {"transaction.timeout.ms", "60000"}});
+                                        {"transaction.timeout.ms", "60000"},
+                                        // A transaction begun right after the last one commits may
+                                        // be answered CONCURRENT_TRANSACTIONS while the broker still
+                                        // writes the last one's markers (a millisecond or two);
+                                        // librdkafka retries after retry.backoff.ms, by default
+                                        // 100 ms, which stalled every request waiting on it (seen
+                                        // as a p99 of 110-210 ms at 5,000/s; bench/README.md).
+                                        {"retry.backoff.ms", "10"}});
       !s.ok())
     return s;
   std::string err;
