@@ -7,6 +7,7 @@
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -637,7 +638,53 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
   };
   std::vector<Decided> decided;
   std::vector<std::span<const uint8_t>> spans;
+  // Whether any of the batch is new (else it is a silent re-fold of what was
+  // published before, with no transaction), and where each partition's input
+  // ends: both known before the batch is decided.
   bool live = false;
+  for (const auto& [p, msgs] : by)
+    if (msgs.back()->offset() + 1 > parts_[p].live_from) live = true;
+
+  // The input offsets go into the transaction on a second thread while this
+  // one decides the batch and produces the decisions: AddOffsetsToTxn and
+  // TxnOffsetCommit are two broker round trips that used to follow the
+  // produce, a quarter of a transaction cycle at 50,000 requests/s
+  // (bench/README.md). produce() may run beside send_offsets_to_transaction();
+  // the transaction commits only after both.
+  std::future<std::unique_ptr<RdKafka::Error>> offsets_sent;
+  const auto offsets_error = [&]() -> std::unique_ptr<RdKafka::Error> {
+    return offsets_sent.valid() ? offsets_sent.get() : nullptr;
+  };
+  auto fail = [&](const std::string& what, const std::string& message, bool fatal) -> Status {
+    (void)offsets_error();  // the thread sending them uses producer_
+    ++stats_->aborted;
+    say(what + ": " + message + "; aborting and re-folding from the last commit");
+    if (!fatal) {
+      std::unique_ptr<RdKafka::Error> a(producer_->abort_transaction(kAbortTimeoutMs));
+      if (a) say("abort: " + a->str());
+    }
+    // Always start over with a new producer: its init_transactions fences
+    // the old epoch and aborts whatever the old one left open, which also
+    // clears librdkafka 2.0.x's stuck states (sequence gaps after errors,
+    // epoch bumps it cannot finish).
+    ++stats_->producer_restarts;
+    if (Status s = create_producer(); !s.ok()) return s;
+    return reset_partitions();
+  };
+  if (live) {
+    if (std::unique_ptr<RdKafka::Error> e(producer_->begin_transaction()); e) return fail("begin transaction", e->str(), e->is_fatal());
+    std::vector<RdKafka::TopicPartition*> offsets;
+    for (const auto& [p, msgs] : by)
+      offsets.push_back(RdKafka::TopicPartition::create(kRequestsTopic, p,
+                                                        std::max(msgs.back()->offset() + 1, parts_[p].live_from)));
+    std::shared_ptr<RdKafka::ConsumerGroupMetadata> gm(consumer_->groupMetadata());
+    offsets_sent = std::async(std::launch::async, [this, offsets, gm]() mutable {
+      std::unique_ptr<RdKafka::Error> e(producer_->send_offsets_to_transaction(offsets, gm.get(), -1));
+      RdKafka::TopicPartition::destroy(offsets);
+      return e;
+    });
+  }
+
   for (auto& [p, msgs] : by) {
     Partition& part = parts_[p];
     Decided d{&part, msgs, {}, msgs.back()->offset() + 1};
@@ -653,29 +700,17 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
       spans.emplace_back(dst, m->len());
       at += (m->len() + 7) / 8;
     }
-    if (Status s = part.ledger->decide(spans, &d.answers); !s.ok()) return s;
-    if (d.next > part.live_from) live = true;
+    if (Status s = part.ledger->decide(spans, &d.answers); !s.ok()) {
+      if (offsets_sent.valid()) {
+        (void)offsets_error();
+        std::unique_ptr<RdKafka::Error> a(producer_->abort_transaction(kAbortTimeoutMs));
+      }
+      return s;
+    }
     decided.push_back(std::move(d));
   }
 
-  auto fail = [&](const std::string& what, const std::string& message, bool fatal) -> Status {
-    ++stats_->aborted;
-    say(what + ": " + message + "; aborting and re-folding from the last commit");
-    if (!fatal) {
-      std::unique_ptr<RdKafka::Error> a(producer_->abort_transaction(kAbortTimeoutMs));
-      if (a) say("abort: " + a->str());
-    }
-    // Always start over with a new producer: its init_transactions fences
-    // the old epoch and aborts whatever the old one left open, which also
-    // clears librdkafka 2.0.x's stuck states (sequence gaps after errors,
-    // epoch bumps it cannot finish).
-    ++stats_->producer_restarts;
-    if (Status s = create_producer(); !s.ok()) return s;
-    return reset_partitions();
-  };
-
   if (live) {
-    if (std::unique_ptr<RdKafka::Error> e(producer_->begin_transaction()); e) return fail("begin transaction", e->str(), e->is_fatal());
     uint64_t published = 0, duplicates = 0, dead = 0, facts = 0, directory_facts = 0;
     for (auto& d : decided) {
       for (size_t i = 0; i < d.msgs.size(); ++i) {
@@ -741,15 +776,7 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
         }
       }
     }
-    std::vector<RdKafka::TopicPartition*> offsets;
-    for (auto& d : decided) {
-      offsets.push_back(RdKafka::TopicPartition::create(kRequestsTopic, d.part->id,
-                                                        std::max(d.next, d.part->live_from)));
-    }
-    std::unique_ptr<RdKafka::ConsumerGroupMetadata> gm(consumer_->groupMetadata());
-    std::unique_ptr<RdKafka::Error> se(producer_->send_offsets_to_transaction(offsets, gm.get(), -1));
-    RdKafka::TopicPartition::destroy(offsets);
-    if (se) return fail("send offsets", se->str(), se->is_fatal());
+    if (std::unique_ptr<RdKafka::Error> se = offsets_error(); se) return fail("send offsets", se->str(), se->is_fatal());
     const auto commit_start = Clock::now();
     if (std::unique_ptr<RdKafka::Error> ce(producer_->commit_transaction(-1)); ce) return fail("commit", ce->str(), ce->is_fatal());
     commit_seconds_.observe(std::chrono::duration<double>(Clock::now() - commit_start).count());
