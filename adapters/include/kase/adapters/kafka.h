@@ -95,6 +95,8 @@ class PartitionTap {
   void serve(std::span<const Ledger* const> ledgers, std::span<const int32_t> partitions);
   /// Node side: it leaves; queued and later jobs run with no ledgers.
   void close();
+  /// Node side: whether a job is queued (one atomic load).
+  bool wanted() const { return wanted_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<bool> wanted_{false};
