@@ -141,26 +141,10 @@ TEST(AuditVerify, R37_KnownStreamAcrossARestartIsIntact) {
 /// `record` with its decision's amount and stored hash replaced (the
 /// request kept): a tampered log record.
 std::string tampered(std::span<const uint8_t> record, int64_t amount_cents, const events::Hash& hash) {
-  const auto* rec = flatbuffers::GetRoot<fb::LogRecord>(record.data());
-  const fb::Decision& d = *rec->decision();
-  events::DecisionFields f;
-  f.request_id = d.request_id()->string_view();
-  f.offset = d.offset();
-  f.accepted = d.outcome() == fb::Outcome::accepted;
-  f.reason = d.reason()->string_view();
-  f.rule = d.rule()->string_view();
-  f.amount_cents = amount_cents;
-  f.limit_cents = d.limit_cents();
-  f.day_total_cents = d.day_total_cents();
-  flatbuffers::FlatBufferBuilder b;
-  b.ForceVectorAlignment(rec->request()->size(), 1, 8);
-  const auto req = b.CreateVector(rec->request()->data(), rec->request()->size());
-  const auto dec = events::build_decision(b, f, &hash);
-  fb::LogRecordBuilder rb(b);
-  rb.add_request(req);
-  rb.add_decision(dec);
-  b.Finish(rb.Finish());
-  return {reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()};
+  return rebuilt_record(record, [&](events::DecisionFields& f, std::string&, events::Hash& h) {
+    f.amount_cents = amount_cents;
+    h = hash;
+  });
 }
 
 events::Hash stored_hash(std::span<const uint8_t> record) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,39 @@ struct TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 };
+
+/// `record` (a LogRecord) rebuilt from its parts after `edit` has changed
+/// them: the decision's fields, the request bytes, the stored hash. A
+/// tampered log record, for the tests that must catch one. The fields' views
+/// point into `record`.
+inline std::string rebuilt_record(
+    std::span<const uint8_t> record,
+    const std::function<void(events::DecisionFields& decision, std::string& request, events::Hash& hash)>& edit) {
+  const auto* rec = flatbuffers::GetRoot<fb::LogRecord>(record.data());
+  const fb::Decision& d = *rec->decision();
+  events::DecisionFields f;
+  f.request_id = d.request_id()->string_view();
+  f.offset = d.offset();
+  f.accepted = d.outcome() == fb::Outcome::accepted;
+  f.reason = d.reason()->string_view();
+  f.rule = d.rule()->string_view();
+  f.amount_cents = d.amount_cents();
+  f.limit_cents = d.limit_cents();
+  f.day_total_cents = d.day_total_cents();
+  std::string request(reinterpret_cast<const char*>(rec->request()->data()), rec->request()->size());
+  events::Hash hash{};
+  EXPECT_TRUE(events::from_hex(d.hash()->string_view(), &hash));
+  edit(f, request, hash);
+  flatbuffers::FlatBufferBuilder b;
+  b.ForceVectorAlignment(request.size(), 1, 8);
+  const auto nested = b.CreateVector(reinterpret_cast<const uint8_t*>(request.data()), request.size());
+  const auto decision = events::build_decision(b, f, &hash);
+  fb::LogRecordBuilder rb(b);
+  rb.add_request(nested);
+  rb.add_decision(decision);
+  b.Finish(rb.Finish());
+  return {reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()};
+}
 
 using fb::AccessMode;
 using fb::Channel;

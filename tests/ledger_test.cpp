@@ -158,40 +158,20 @@ TEST(Ledger, R37_TamperedDecisionOrRequestIsDetected) {
     ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
     const auto records = run_all(*l, std::vector<std::string>(demo().begin(), demo().begin() + 300), 100);
     const uint64_t victim = 150;
-    const fb::LogRecord* rec = flatbuffers::GetRoot<fb::LogRecord>(records[victim].data());
     // Rebuild the record with one thing changed.
-    flatbuffers::FlatBufferBuilder b;
-    std::string request(reinterpret_cast<const char*>(rec->request()->data()), rec->request()->size());
-    events::DecisionFields d;
-    d.request_id = rec->decision()->request_id()->string_view();
-    d.offset = victim;
-    d.accepted = rec->decision()->outcome() == fb::Outcome::accepted;
-    d.reason = rec->decision()->reason()->string_view();
-    d.rule = rec->decision()->rule()->string_view();
-    d.amount_cents = rec->decision()->amount_cents();
-    d.limit_cents = rec->decision()->limit_cents();
-    d.day_total_cents = rec->decision()->day_total_cents();
-    events::Hash hash;
-    ASSERT_TRUE(events::from_hex(rec->decision()->hash()->string_view(), &hash));
-    if (what == 0) d.accepted = !d.accepted;                 // flip the outcome
-    if (what == 1) request[request.size() - 3] ^= 0x20;      // touch the request bytes
-    if (what == 2) hash[5] ^= 1;                             // forge the hash
-    b.ForceVectorAlignment(request.size(), 1, 8);
-    const auto nested = b.CreateVector(reinterpret_cast<const uint8_t*>(request.data()), request.size());
-    const auto dec = events::build_decision(b, d, &hash);
-    fb::LogRecordBuilder rb(b);
-    rb.add_request(nested);
-    rb.add_decision(dec);
-    b.Finish(rb.Finish());
+    const std::string tampered = rebuilt_record(
+        events::bytes_of(records[victim]), [&](events::DecisionFields& d, std::string& request, events::Hash& hash) {
+          d.offset = victim;
+          if (what == 0) d.accepted = !d.accepted;             // flip the outcome
+          if (what == 1) request[request.size() - 3] ^= 0x20;  // touch the request bytes
+          if (what == 2) hash[5] ^= 1;                         // forge the hash
+        });
     // Rewrite the whole segment that holds offset 150 (batches of 100: 100..199).
     projections::Batch batch;
     for (uint64_t off = 100; off < 200; ++off) {
       const fb::LogRecord* r = flatbuffers::GetRoot<fb::LogRecord>(records[off].data());
-      if (off == victim) {
-        batch.add_record(off, d.request_id, {b.GetBufferPointer(), b.GetSize()});
-      } else {
-        batch.add_record(off, r->decision()->request_id()->string_view(), events::bytes_of(records[off]));
-      }
+      batch.add_record(off, r->decision()->request_id()->string_view(),
+                       events::bytes_of(off == victim ? tampered : records[off]));
     }
     batch.meta = l->meta();
     ASSERT_TRUE(store->commit(batch).ok());
