@@ -57,6 +57,7 @@ struct Result {
   std::string name;
   size_t requests = 0;
   double seconds = 0, per_second = 0, p50_ms = 0, p99_ms = 0, max_ms = 0, offered = 0;
+  std::vector<double> p99_ms_per_second;  // paced runs: by the second a request was sent in
   bool ok = false;
 };
 
@@ -67,9 +68,54 @@ double pct(std::vector<double>& v, double q) {
   return v[i];
 }
 
-/// Produces `bytes` (paced at `rate` per second, 0 = all at once) while a
-/// read_committed consumer waits for every decision; returns the numbers.
-Result run(const Options& o, const std::string& name, const std::vector<std::string>& bytes, double rate) {
+/// The channel's side of the runs: one long-lived producer (a channel keeps
+/// its producer open) and one read_committed consumer of every partition of
+/// kase.decisions, both opened before the warm-up, so that no timed run pays
+/// for a connection, a metadata request, InitProducerId or a consumer's first
+/// offset lookup (measured: a run that opened its own gave its first
+/// requests 60-100 ms more).
+struct Channel {
+  std::unique_ptr<adapters::kafka::RequestProducer> producer;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+
+  Status open(const Options& o) {
+    if (Status s = adapters::kafka::RequestProducer::open(o.brokers, &producer); !s.ok()) return s;
+    std::string err;
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+             {"bootstrap.servers", o.brokers},
+             {"group.id", "kase-bench-reader"},
+             {"enable.auto.commit", "false"},
+             {"isolation.level", "read_committed"},
+             {"fetch.wait.max.ms", "5"},
+             {"socket.nagle.disable", "true"}})
+      if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) return {Errc::invalid_argument, k + ": " + err};
+    consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!consumer) return {Errc::io_error, "create consumer: " + err};
+    // From the current end: decisions of an earlier bench are not ours.
+    std::vector<RdKafka::TopicPartition*> tps;
+    for (int p = 0; p < o.partitions; ++p) {
+      int64_t low = 0, high = 0;
+      if (consumer->query_watermark_offsets(adapters::kafka::kDecisionsTopic, p, &low, &high, 10'000) !=
+          RdKafka::ERR_NO_ERROR)
+        high = RdKafka::Topic::OFFSET_BEGINNING;
+      tps.push_back(RdKafka::TopicPartition::create(adapters::kafka::kDecisionsTopic, p, high));
+    }
+    const RdKafka::ErrorCode e = consumer->assign(tps);
+    RdKafka::TopicPartition::destroy(tps);
+    if (e != RdKafka::ERR_NO_ERROR) return {Errc::io_error, "assign: " + RdKafka::err2str(e)};
+    return {};
+  }
+  ~Channel() {
+    if (consumer) consumer->close();
+  }
+};
+
+/// Produces `bytes` (paced at `rate` per second, 0 = all at once) through the
+/// channel while its consumer waits for every decision; returns the numbers.
+/// Every earlier run's decisions have been seen, so whatever the consumer
+/// reads next belongs to this run.
+Result run(Channel& ch, const std::string& name, const std::vector<std::string>& bytes, double rate) {
   Result r;
   r.name = name;
   r.requests = bytes.size();
@@ -83,32 +129,12 @@ Result run(const Options& o, const std::string& name, const std::vector<std::str
   std::vector<Clock::time_point> sent(bytes.size());
   std::vector<double> latency_ms;
   latency_ms.reserve(bytes.size());
-
-  std::unique_ptr<adapters::kafka::RequestProducer> producer;
-  if (Status s = adapters::kafka::RequestProducer::open(o.brokers, &producer); !s.ok()) {
-    std::fprintf(stderr, "kafka_bench: %s\n", s.to_string().c_str());
-    return r;
-  }
-  // The consumer: every partition of kase.decisions, read_committed.
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", o.brokers, err);
-  conf->set("group.id", "kase-bench-reader", err);
-  conf->set("enable.auto.commit", "false", err);
-  conf->set("isolation.level", "read_committed", err);
-  conf->set("fetch.wait.max.ms", "5", err);
-  conf->set("socket.nagle.disable", "true", err);
-  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
-  std::vector<RdKafka::TopicPartition*> tps;
-  // From the current end: decisions of an earlier run are not ours.
-  for (int p = 0; p < o.partitions; ++p) {
-    int64_t low = 0, high = 0;
-    if (c->query_watermark_offsets(adapters::kafka::kDecisionsTopic, p, &low, &high, 10'000) != RdKafka::ERR_NO_ERROR)
-      high = RdKafka::Topic::OFFSET_BEGINNING;
-    tps.push_back(RdKafka::TopicPartition::create(adapters::kafka::kDecisionsTopic, p, high));
-  }
-  c->assign(tps);
-  RdKafka::TopicPartition::destroy(tps);
+  // Paced runs: the latencies by the second their requests were sent in,
+  // so that a start-up tail and the steady state can be told apart.
+  std::vector<std::vector<double>> by_second(
+      rate > 0 ? std::max<size_t>(1, static_cast<size_t>(static_cast<double>(bytes.size()) / rate + 0.999)) : 1);
+  adapters::kafka::RequestProducer* producer = ch.producer.get();
+  RdKafka::KafkaConsumer* c = ch.consumer.get();
   std::atomic<bool> produce_failed{false};
   const Clock::time_point start = Clock::now();
   std::thread feeder([&] {
@@ -141,16 +167,20 @@ Result run(const Options& o, const std::string& name, const std::vector<std::str
     auto it = index.find(rec->decision()->request_id()->str());
     if (it == index.end()) continue;
     latency_ms.push_back(std::chrono::duration<double, std::milli>(now - sent[it->second]).count());
+    by_second[std::min(by_second.size() - 1,
+                       static_cast<size_t>(std::chrono::duration<double>(sent[it->second] - start).count()))]
+        .push_back(latency_ms.back());
     ++seen;
     last = now;
   }
   feeder.join();
-  c->close();
   r.ok = seen == bytes.size() && !produce_failed;
   r.seconds = std::chrono::duration<double>(last - start).count();
   r.per_second = static_cast<double>(seen) / std::max(r.seconds, 1e-9);
   r.p50_ms = pct(latency_ms, 0.50);
   r.p99_ms = pct(latency_ms, 0.99);
+  if (rate > 0)
+    for (auto& v : by_second) r.p99_ms_per_second.push_back(pct(v, 0.99));
   r.max_ms = latency_ms.empty() ? 0 : *std::max_element(latency_ms.begin(), latency_ms.end());
   if (!r.ok) std::fprintf(stderr, "kafka_bench: %s: only %zu of %zu decisions seen\n", name.c_str(), seen, bytes.size());
   return r;
@@ -231,23 +261,30 @@ int main(int argc, char** argv) {
   Status node_status;
   std::thread node([&] { node_status = adapters::kafka::run_node(no, &stats); });
 
+  Channel ch;
+  if (Status s = ch.open(o); !s.ok()) {
+    stop = true;
+    node.join();
+    std::fprintf(stderr, "kafka_bench: %s\n", s.to_string().c_str());
+    return 1;
+  }
   // Warm-up, untimed: the node joins its group and decides the setup.
-  if (const Result w = run(o, "setup", pool.setup_bytes, 0); !w.ok) {
+  if (const Result w = run(ch, "setup", pool.setup_bytes, 0); !w.ok) {
     stop = true;
     node.join();
     std::fprintf(stderr, "kafka_bench: the setup was not decided\n");
     return 1;
   }
-  if (!warmup.empty() && !run(o, "warm-up", warmup, 0).ok) {
+  if (!warmup.empty() && !run(ch, "warm-up", warmup, 0).ok) {
     stop = true;
     node.join();
     std::fprintf(stderr, "kafka_bench: the warm-up was not decided\n");
     return 1;
   }
   std::vector<Result> results;
-  results.push_back(run(o, "kafka_e2e/flood", flood, 0));
-  results.push_back(run(o, "kafka_e2e/paced", paced, o.rate));
-  if (!paced_low.empty()) results.push_back(run(o, "kafka_e2e/paced_low", paced_low, o.low_rate));
+  results.push_back(run(ch, "kafka_e2e/flood", flood, 0));
+  results.push_back(run(ch, "kafka_e2e/paced", paced, o.rate));
+  if (!paced_low.empty()) results.push_back(run(ch, "kafka_e2e/paced_low", paced_low, o.low_rate));
   stop = true;
   node.join();
   bool ok = node_status.ok();
@@ -265,10 +302,18 @@ int main(int argc, char** argv) {
     char line[512];
     std::snprintf(line, sizeof line,
                   "    {\"name\": \"%s\", \"requests\": %zu, \"seconds\": %.3f, \"requests_per_second\": %.0f, "
-                  "\"offered_per_second\": %.0f, \"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f, \"ok\": %s}%s\n",
+                  "\"offered_per_second\": %.0f, \"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f, \"ok\": %s, "
+                  "\"p99_ms_per_second\": [",
                   r.name.c_str(), r.requests, r.seconds, r.per_second, r.offered, r.p50_ms, r.p99_ms, r.max_ms,
-                  r.ok ? "true" : "false", i + 1 < results.size() ? "," : "");
+                  r.ok ? "true" : "false");
     json += line;
+    std::string by;
+    for (const double v : r.p99_ms_per_second) {
+      std::snprintf(line, sizeof line, "%s%.1f", by.empty() ? "" : ", ", v);
+      by += line;
+    }
+    json += by + "]}" + (i + 1 < results.size() ? ",\n" : "\n");
+    if (!by.empty()) std::printf("%-16s p99 by second sent: %s ms\n", "", by.c_str());
   }
   json += "  ]\n}\n";
   if (!o.out.empty()) std::ofstream(o.out) << json;

@@ -459,6 +459,16 @@ for scenario in "${scenarios[@]}"; do
     "$(dirname "$kase")/bench/kase_kafka_bench" --brokers "$B" --data "$work/bench" --tiny --rate 2000 \
       --out "$work/bench.json" >"$work/bench.txt" 2>&1 || { cat "$work/bench.txt" >&2; fail "kafka bench"; }
     grep -q '"ok": false' "$work/bench.json" && fail "kafka bench: a run did not see every decision"
+    # The result file parses, and every paced run breaks its p99 down by second.
+    python3 - "$work/bench.json" <<'PY' || fail "kafka bench: a bad result file"
+import json, sys
+runs = json.load(open(sys.argv[1]))["benchmarks"]
+assert [r["name"] for r in runs] == ["kafka_e2e/flood", "kafka_e2e/paced", "kafka_e2e/paced_low"], runs
+for r in runs:
+    paced = r["offered_per_second"] > 0
+    assert bool(r["p99_ms_per_second"]) == paced, r
+    assert all(0 < v <= r["max_ms"] for v in r["p99_ms_per_second"]), r
+PY
     grep kafka_e2e "$work/bench.txt" >&2
     ;;
   *) fail "unknown scenario $scenario" ;;
