@@ -421,6 +421,73 @@ namespace {
 // Identity, means and applications persist, and the derived indexes (blocked
 // persons, persons with means, applications in force) are rebuilt on open, so
 // that a restarted ledger decides exactly as a continuous one.
+// Kafka: the node folds the next batch while the last one's transaction
+// commits, so a batch is written after the state has moved on. What the store
+// gets must be each batch's own state: a restart from it folds the rest once.
+TEST(LedgerDecided, NextBatchFoldedBeforeTheLastIsWrittenStoresEachBatchsOwnState) {
+  const auto& reqs = demo();
+  constexpr size_t kBatch = 250, kBatches = 8;
+  ASSERT_GE(reqs.size(), kBatch * kBatches);
+  // Batch i, with a repeat of the previous batch's first request: its
+  // original is decided but not yet written when this batch is folded.
+  const auto batch = [&](size_t i) {
+    std::vector<std::string> b(reqs.begin() + static_cast<long>(i * kBatch),
+                               reqs.begin() + static_cast<long>((i + 1) * kBatch));
+    if (i > 0) b.push_back(reqs[(i - 1) * kBatch]);
+    return b;
+  };
+  // The reference: the same batches decided and written one at a time.
+  auto ref_store = projections::make_memory_store();
+  std::unique_ptr<Ledger> ref;
+  ASSERT_TRUE(Ledger::open(ref_store.get(), &ref).ok());
+  std::vector<std::string> ref_records;
+  std::vector<events::Hash> ref_hash;  // after batch i
+  for (size_t i = 0; i < kBatches; ++i) {
+    for (auto& r : run_all(*ref, batch(i), batch(i).size())) ref_records.push_back(std::move(r));
+    ref_hash.push_back(projections::state_hash(ref->state()));
+  }
+
+  TempDir dir;
+  std::vector<std::string> records;
+  {
+    std::unique_ptr<projections::Store> store;
+    ASSERT_TRUE(projections::open_rocks_store(dir.path, {}, &store).ok());
+    std::unique_ptr<Ledger> l;
+    ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+    std::vector<Answer> answers;
+    std::vector<std::vector<std::string>> inputs(kBatches);
+    for (size_t i = 0; i < kBatches; ++i) {
+      inputs[i] = batch(i);
+      ASSERT_TRUE(l->decide(spans(inputs[i], 0, inputs[i].size()), &answers).ok()) << i;
+      for (auto& a : answers) records.push_back(std::move(a.record));
+      if (i > 0) {
+        EXPECT_TRUE(answers.back().duplicate);
+        // Batch i-1 is written only now, after batch i was folded.
+        ASSERT_TRUE(l->commit_decided(1000 + i - 1).ok()) << i;
+      }
+    }
+    // The last batch stays decided, never written (its transaction "failed").
+  }
+  EXPECT_EQ(records, ref_records);
+
+  std::unique_ptr<projections::Store> store;
+  ASSERT_TRUE(projections::open_rocks_store(dir.path, {}, &store).ok());
+  engine::State loaded;
+  projections::Meta meta;
+  ASSERT_TRUE(store->load(&loaded, &meta).ok());
+  EXPECT_EQ(projections::state_hash(loaded), ref_hash[kBatches - 2]) << "the store holds a later batch's state";
+  EXPECT_EQ(meta.source_next, 1000 + kBatches - 2);
+  // Reopened, the ledger decides the last batch again and ends where the reference did.
+  std::unique_ptr<Ledger> l;
+  ASSERT_TRUE(Ledger::open(store.get(), &l).ok());
+  std::vector<Answer> answers;
+  const auto last = batch(kBatches - 1);
+  ASSERT_TRUE(l->decide(spans(last, 0, last.size()), &answers).ok());
+  ASSERT_TRUE(l->commit_decided(2000).ok());
+  EXPECT_EQ(projections::state_hash(l->state()), ref_hash[kBatches - 1]);
+  EXPECT_EQ(answers.back().record, ref_records.back());
+}
+
 TEST(LedgerRestart, DerivedStateIsRebuiltOnOpen) {
   Harness h;
   // R3, R22: an application signed by the head, then registered.
