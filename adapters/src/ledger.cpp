@@ -318,8 +318,6 @@ Status Ledger::fold(std::span<const std::span<const uint8_t>> requests, std::vec
     Answer& a = (*answers)[index];
     if (offset >= first) {
       a.record = (*answers)[answer_of[offset - first]].record;
-    } else if (unwritten_record(offset, &a.record)) {
-      // decided in a batch still waiting for its transaction
     } else if (Status s = store_->get_record(offset, &a.record); !s.ok()) {
       return s;
     }
@@ -449,20 +447,9 @@ Status Ledger::run(std::span<const std::span<const uint8_t>> requests, std::vect
 
 Status Ledger::decide(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers) {
   answers->clear();
-  if (failed_) return {Errc::failed_state, "an earlier commit failed; reopen the data directory"};
   if (in_flight_) {
     std::vector<Answer> earlier;
     if (Status s = drain(&earlier); !s.ok()) return s;
-  }
-  if (held_) {
-    // The last decided batch waits for its transaction: it keeps the state
-    // it made, before this batch changes it.
-    if (decided_.size() >= kDecidedMax)
-      return {Errc::failed_state, std::to_string(kDecidedMax) + " decided batches wait for commit_decided()"};
-    batch_.freeze();
-    decided_.push_back({std::move(batch_), meta_});
-    batch_ = projections::Batch{};
-    held_ = false;
   }
   if (Status s = fold(requests, answers); !s.ok()) {
     answers->clear();
@@ -473,37 +460,10 @@ Status Ledger::decide(std::span<const std::span<const uint8_t>> requests, std::v
 }
 
 Status Ledger::commit_decided(uint64_t source_next) {
-  if (!decided_.empty()) {
-    Decided& d = decided_.front();
-    d.meta.source_next = source_next;
-    d.batch.meta = d.meta;
-    if (Status s = store_->commit(d.batch, projections::Store::Sync::later); !s.ok()) {
-      failed_ = true;  // the store is behind the decided state: reopen
-      return s;
-    }
-    decided_.pop_front();
-    return {};
-  }
   if (!held_) return {Errc::failed_state, "no decided batch to commit"};
   held_ = false;
   meta_.source_next = source_next;
   return write(projections::Store::Sync::later, nullptr);
-}
-
-bool Ledger::unwritten_record(uint64_t offset, std::string* out) const {
-  for (const Decided& d : decided_) {
-    if (offset < d.batch.first_offset() || offset >= d.batch.first_offset() + d.batch.count()) continue;
-    projections::SegmentReader r(d.batch.segment());
-    uint64_t at = 0;
-    std::span<const uint8_t> record;
-    while (r.next(&at, &record))
-      if (at == offset) {
-        out->assign(reinterpret_cast<const char*>(record.data()), record.size());
-        return true;
-      }
-    return false;
-  }
-  return false;
 }
 
 Status Ledger::find(std::string_view request_id, Answer* out) {

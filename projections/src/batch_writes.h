@@ -15,10 +15,14 @@ inline constexpr std::string_view kMetaSourceNext = "source_next";
 /// log in segment files; see log_files.h).
 inline constexpr std::string_view kMetaLogEnd = "log_end";
 
-/// The state writes of a batch: the entries the fold touched, encoded from
-/// the state they live in, and the settings when they changed.
+/// Every write of a batch but the log segment itself, which each store
+/// places on its own (inline in the log family, or in a segment file).
 template <class Put>
-void for_each_state_write(const Batch& b, std::string* scratch, Put&& put) {
+void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
+  if (!b.empty()) {
+    const std::string k = offset_key(b.first_offset());
+    put(Family::request_ids, std::string_view(k), b.ids());
+  }
   KASE_ASSERT(b.state != nullptr || b.dirty.size() == 0, "a batch with state changes names its state");
   auto table = [&](Family f, const auto& list) {
     for (const auto* e : list) {
@@ -52,18 +56,6 @@ void for_each_state_write(const Batch& b, std::string* scratch, Put&& put) {
     encode_settings(*b.state, scratch);
     put(Family::meta, kMetaSettings, std::string_view(*scratch));
   }
-}
-
-/// Every write of a batch but the log segment itself, which each store
-/// places on its own (inline in the log family, or in a segment file).
-template <class Put>
-void for_each_write(const Batch& b, std::string* scratch, Put&& put) {
-  if (!b.empty()) {
-    const std::string k = offset_key(b.first_offset());
-    put(Family::request_ids, std::string_view(k), b.ids());
-  }
-  for (const Batch::Frozen& w : b.frozen()) put(w.family, std::string_view(w.key), std::string_view(w.value));
-  for_each_state_write(b, scratch, put);
   const std::string next = offset_key(b.meta.next_offset);
   put(Family::meta, kMetaNextOffset, std::string_view(next));
   put(Family::meta, kMetaChainHead,

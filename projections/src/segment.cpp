@@ -1,6 +1,5 @@
 #include <cstring>
 
-#include "batch_writes.h"
 #include "kase/projections/little_endian.h"
 #include "kase/projections/store.h"
 
@@ -21,16 +20,6 @@ void Batch::clear() {
   count_ = 0;
   first_offset_ = 0;
   dirty = engine::DirtySet{};
-  frozen_.clear();
-}
-
-void Batch::freeze() {
-  std::string scratch;
-  for_each_state_write(*this, &scratch, [&](Family f, std::string_view k, std::string_view v) {
-    frozen_.push_back({f, std::string(k), std::string(v)});
-  });
-  dirty = engine::DirtySet{};
-  state = nullptr;
 }
 
 void Batch::add_record(uint64_t offset, std::string_view request_id, std::span<const uint8_t> record) {

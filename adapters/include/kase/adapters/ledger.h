@@ -95,15 +95,8 @@ class Ledger {
   /// published, commit_decided() writes the batch, its state and the applied
   /// source offset (not fsynced: the external log is the durable copy). When
   /// publishing fails, drop the Ledger and reopen it from the store.
-  ///
-  /// decide() may run again before the last decided batch is committed (the
-  /// next batch is folded while the last one's transaction commits): the
-  /// waiting batch keeps its state as it stands then (Batch::freeze), and
-  /// commit_decided() writes the decided batches oldest first. At most
-  /// kDecidedMax may wait.
   Status decide(std::span<const std::span<const uint8_t>> requests, std::vector<Answer>* answers);
   Status commit_decided(uint64_t source_next);
-  static constexpr size_t kDecidedMax = 4;
 
   /// Kafka: the partition this ledger folds (engine::Topology); with more
   /// than one partition, answers carry the identity facts to deliver.
@@ -141,15 +134,6 @@ class Ledger {
   std::vector<uint64_t> id_hashes_;           // this batch: each request id's hash in request_ids_
   bool failed_ = false;
   bool held_ = false;           // decide() ran, commit_decided() not yet
-  /// Decided batches older than batch_ that wait for commit_decided(),
-  /// oldest first; each frozen, with the Meta at its end.
-  struct Decided {
-    projections::Batch batch;
-    projections::Meta meta;
-  };
-  std::deque<Decided> decided_;
-  /// The record at `offset` when it is in a decided batch not yet written.
-  bool unwritten_record(uint64_t offset, std::string* out) const;
   projections::Meta before_;    // meta before the batch being folded
   std::unique_ptr<SyncWorker> sync_;  // fsyncs the batch in flight
   bool in_flight_ = false;

@@ -82,18 +82,7 @@ class Batch {
   void add_refolded(uint64_t offset, std::string_view request_id);
   [[nodiscard]] bool empty() const { return count_ == 0; }
   /// True when the batch writes nothing but Meta (no records, no state).
-  [[nodiscard]] bool only_meta() const { return count_ == 0 && dirty.size() == 0 && frozen_.empty(); }
-  /// Encodes the touched state entries (`dirty`, read from `state`) now and
-  /// keeps the encoded writes, so that the batch can be written after the
-  /// state has moved on: with Kafka the next batch is folded while this one's
-  /// transaction commits, and this batch must not store the next one's
-  /// values. Afterwards `dirty` is empty and `state` null.
-  void freeze();
-  struct Frozen {
-    Family family;
-    std::string key, value;
-  };
-  [[nodiscard]] const std::vector<Frozen>& frozen() const { return frozen_; }
+  [[nodiscard]] bool only_meta() const { return count_ == 0 && dirty.size() == 0; }
   [[nodiscard]] uint32_t count() const { return count_; }
   [[nodiscard]] uint64_t first_offset() const { return first_offset_; }
   /// The finished segment and id values (valid until the next add or clear).
@@ -107,7 +96,6 @@ class Batch {
  private:
   std::string segment_;
   std::string ids_;
-  std::vector<Frozen> frozen_;
   uint64_t first_offset_ = 0;
   uint32_t count_ = 0;
 };
