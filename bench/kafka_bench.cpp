@@ -72,8 +72,7 @@ double pct(std::vector<double>& v, double q) {
 /// its producer open) and one read_committed consumer of every partition of
 /// kase.decisions, both opened before the warm-up, so that no timed run pays
 /// for a connection, a metadata request, InitProducerId or a consumer's first
-/// offset lookup (measured: a run that opened its own gave its first
-/// requests 60-100 ms more).
+/// offset lookup, which a channel in service has long done.
 struct Channel {
   std::unique_ptr<adapters::kafka::RequestProducer> producer;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
