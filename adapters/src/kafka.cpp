@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "kase/adapters/ledger.h"
@@ -703,6 +704,82 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
     });
   }
 
+  // Counted as the decisions are produced; added to the stats when the
+  // transaction commits.
+  uint64_t published = 0, duplicates = 0, dead = 0, facts = 0, directory_facts = 0;
+  // A partition's decisions are produced as soon as it is decided, so that
+  // the broker appends them while the next partition is decided. Produced
+  // after the whole batch, they left at the commit's flush, one produce
+  // request per partition answered in turn: most of the commit's time at
+  // 50,000 requests/s (bench/README.md). A failure aborts the transaction
+  // and re-folds (fail()); its status, ok once re-folded, is what process()
+  // returns, so it comes back set.
+  const auto publish = [&](const Decided& d) -> std::optional<Status> {
+    for (size_t i = 0; i < d.msgs.size(); ++i) {
+      RdKafka::Message* m = d.msgs[i];
+      if (m->offset() < d.part->live_from) continue;  // published before
+      const Answer& a = d.answers[i];
+      const fb::LogRecord* rec = flatbuffers::GetRoot<fb::LogRecord>(a.record.data());
+      const bool logged = rec->request() != nullptr;
+      // Most decisions carry no header: no Headers object for them
+      // (one allocation and one free per message on the hot path).
+      RdKafka::Headers* h = nullptr;
+      const char* topic = kDecisionsTopic;
+      void* payload = const_cast<char*>(a.record.data());
+      size_t len = a.record.size();
+      if (!logged) {
+        // Undecodable: the original bytes go to the dead letters with the reason.
+        topic = kDeadLetterTopic;
+        payload = m->payload();
+        len = m->len();
+        const auto* dec = rec->decision();
+        h = RdKafka::Headers::create();
+        h->add("kase.reason", dec->reason() != nullptr ? dec->reason()->str() : std::string());
+        h->add("kase.detail", dec->detail() != nullptr ? dec->detail()->str() : std::string());
+        h->add("kase.source", std::string(kRequestsTopic) + "/" + std::to_string(m->partition()) + "/" +
+                                  std::to_string(m->offset()));
+        ++dead;
+      } else {
+        if (a.duplicate) {
+          h = RdKafka::Headers::create();
+          h->add("kase.duplicate", "true");
+          ++duplicates;
+        }
+        ++published;
+      }
+      const std::string* key = m->key();
+      for (;;) {
+        const auto e = producer_->produce(topic, topic == kDecisionsTopic ? m->partition() : RdKafka::Topic::PARTITION_UA,
+                                          RdKafka::Producer::RK_MSG_COPY, payload, len,
+                                          key != nullptr ? key->data() : nullptr, key != nullptr ? key->size() : 0,
+                                          0, h, nullptr);
+        if (e == RdKafka::ERR_NO_ERROR) break;
+        if (e != RdKafka::ERR__QUEUE_FULL) {
+          delete h;
+          return fail("produce", RdKafka::err2str(e), false);
+        }
+        producer_->poll(kIdlePollMs);
+      }
+      // Identity and directory facts for other partitions: in this
+      // transaction, so that they exist exactly when the decision that made them does.
+      for (const Answer::Fact& f : a.facts) {
+        for (;;) {
+          const auto e = producer_->produce(kRequestsTopic, f.partition, RdKafka::Producer::RK_MSG_COPY,
+                                            const_cast<char*>(f.request.data()), f.request.size(),
+                                            key != nullptr ? key->data() : nullptr, key != nullptr ? key->size() : 0,
+                                            0, nullptr, nullptr);
+          if (e == RdKafka::ERR_NO_ERROR) break;
+          if (e != RdKafka::ERR__QUEUE_FULL) return fail("produce fact", RdKafka::err2str(e), false);
+          producer_->poll(kIdlePollMs);
+        }
+        ++(flatbuffers::GetRoot<fb::Request>(f.request.data())->payload_type() == fb::Payload::DirectoryFact
+               ? directory_facts
+               : facts);
+      }
+    }
+    return std::nullopt;
+  };
+
   for (auto& [p, msgs] : by) {
     Partition& part = parts_[p];
     Decided d{&part, msgs, {}, msgs.back()->offset() + 1};
@@ -725,75 +802,12 @@ Status Node::process(std::vector<std::unique_ptr<RdKafka::Message>>* batch) {
       }
       return s;
     }
+    if (live)
+      if (std::optional<Status> failed = publish(d)) return *failed;
     decided.push_back(std::move(d));
   }
 
   if (live) {
-    uint64_t published = 0, duplicates = 0, dead = 0, facts = 0, directory_facts = 0;
-    for (auto& d : decided) {
-      for (size_t i = 0; i < d.msgs.size(); ++i) {
-        RdKafka::Message* m = d.msgs[i];
-        if (m->offset() < d.part->live_from) continue;  // published before
-        const Answer& a = d.answers[i];
-        const fb::LogRecord* rec = flatbuffers::GetRoot<fb::LogRecord>(a.record.data());
-        const bool logged = rec->request() != nullptr;
-        // Most decisions carry no header: no Headers object for them
-        // (one allocation and one free per message on the hot path).
-        RdKafka::Headers* h = nullptr;
-        const char* topic = kDecisionsTopic;
-        void* payload = const_cast<char*>(a.record.data());
-        size_t len = a.record.size();
-        if (!logged) {
-          // Undecodable: the original bytes go to the dead letters with the reason.
-          topic = kDeadLetterTopic;
-          payload = m->payload();
-          len = m->len();
-          const auto* dec = rec->decision();
-          h = RdKafka::Headers::create();
-          h->add("kase.reason", dec->reason() != nullptr ? dec->reason()->str() : std::string());
-          h->add("kase.detail", dec->detail() != nullptr ? dec->detail()->str() : std::string());
-          h->add("kase.source", std::string(kRequestsTopic) + "/" + std::to_string(m->partition()) + "/" +
-                                    std::to_string(m->offset()));
-          ++dead;
-        } else {
-          if (a.duplicate) {
-            h = RdKafka::Headers::create();
-            h->add("kase.duplicate", "true");
-            ++duplicates;
-          }
-          ++published;
-        }
-        const std::string* key = m->key();
-        for (;;) {
-          const auto e = producer_->produce(topic, topic == kDecisionsTopic ? m->partition() : RdKafka::Topic::PARTITION_UA,
-                                            RdKafka::Producer::RK_MSG_COPY, payload, len,
-                                            key != nullptr ? key->data() : nullptr, key != nullptr ? key->size() : 0,
-                                            0, h, nullptr);
-          if (e == RdKafka::ERR_NO_ERROR) break;
-          if (e != RdKafka::ERR__QUEUE_FULL) {
-            delete h;
-            return fail("produce", RdKafka::err2str(e), false);
-          }
-          producer_->poll(kIdlePollMs);
-        }
-        // Identity and directory facts for other partitions: in this
-        // transaction, so that they exist exactly when the decision that made them does.
-        for (const Answer::Fact& f : a.facts) {
-          for (;;) {
-            const auto e = producer_->produce(kRequestsTopic, f.partition, RdKafka::Producer::RK_MSG_COPY,
-                                              const_cast<char*>(f.request.data()), f.request.size(),
-                                              key != nullptr ? key->data() : nullptr, key != nullptr ? key->size() : 0,
-                                              0, nullptr, nullptr);
-            if (e == RdKafka::ERR_NO_ERROR) break;
-            if (e != RdKafka::ERR__QUEUE_FULL) return fail("produce fact", RdKafka::err2str(e), false);
-            producer_->poll(kIdlePollMs);
-          }
-          ++(flatbuffers::GetRoot<fb::Request>(f.request.data())->payload_type() == fb::Payload::DirectoryFact
-                 ? directory_facts
-                 : facts);
-        }
-      }
-    }
     if (std::unique_ptr<RdKafka::Error> se = offsets_error(); se) return fail("send offsets", se->str(), se->is_fatal());
     const auto commit_start = Clock::now();
     if (std::unique_ptr<RdKafka::Error> ce(producer_->commit_transaction(-1)); ce) return fail("commit", ce->str(), ce->is_fatal());
