@@ -31,6 +31,11 @@ constexpr int kSeekTimeoutMs = 10'000;
 constexpr int kAbortTimeoutMs = 10'000;
 constexpr int kIdlePollMs = 100;
 constexpr int kRetryBackoffMs = 500;
+/// One metadata request's bound. librdkafka sends it to a single broker; when
+/// that broker dies with the request in flight the call waits out its whole
+/// timeout, where a new request would go to a broker that is up. So metadata
+/// is asked in short attempts until kAdminTimeoutMs has passed.
+constexpr int kMetadataAttemptMs = 5'000;
 
 Status kafka_error(const std::string& what, const std::string& detail) {
   return {Errc::io_error, what + ": " + detail};
@@ -71,6 +76,18 @@ constexpr const char* kPartitioner = "murmur2_random";
 
 using events::sv;
 
+/// Calls `attempt(timeout_ms)` with kMetadataAttemptMs until it returns `ok`
+/// or kAdminTimeoutMs has passed; the last error otherwise.
+template <class Err, class Attempt>
+Err metadata_with_retry(Attempt&& attempt, Err ok) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(kAdminTimeoutMs);
+  for (;;) {
+    const Err e = attempt(kMetadataAttemptMs);
+    if (e == ok || Clock::now() >= deadline) return e;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kRetryBackoffMs));
+  }
+}
+
 std::string client_of(const fb::Request& r) {
   const auto* c = r.client_id();
   return c == nullptr ? std::string() : c->str();
@@ -85,7 +102,7 @@ Status partition_count(RdKafka::Handle* h, const char* topic, int32_t* out) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(kAdminTimeoutMs);
   for (;;) {
     RdKafka::Metadata* md_raw = nullptr;
-    const auto me = h->metadata(false, t.get(), &md_raw, kAdminTimeoutMs);
+    const auto me = h->metadata(false, t.get(), &md_raw, kMetadataAttemptMs);
     std::unique_ptr<RdKafka::Metadata> md(md_raw);
     Status st;
     *out = 0;
@@ -186,7 +203,9 @@ Status init_topics(const std::string& brokers, const TopicSettings& settings, st
   // of a client id depends on it.
   if (st.ok()) {
     const rd_kafka_metadata_t* md = nullptr;
-    const rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, nullptr, &md, kAdminTimeoutMs);
+    const rd_kafka_resp_err_t e = metadata_with_retry(
+        [&](int timeout_ms) { return rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms); },
+        RD_KAFKA_RESP_ERR_NO_ERROR);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       st = kafka_error("read metadata", rd_kafka_err2str(e));
     } else {
@@ -976,7 +995,8 @@ Status read_topic(const ReadOptions& o,
   RdKafka::Metadata* md_raw = nullptr;
   std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(c.get(), o.topic, nullptr, err));
   if (!t) return kafka_error("topic " + o.topic, err);
-  const auto me = c->metadata(false, t.get(), &md_raw, kAdminTimeoutMs);
+  const auto me = metadata_with_retry(
+      [&](int timeout_ms) { return c->metadata(false, t.get(), &md_raw, timeout_ms); }, RdKafka::ERR_NO_ERROR);
   std::unique_ptr<RdKafka::Metadata> md(md_raw);
   if (me != RdKafka::ERR_NO_ERROR) return kafka_error("metadata of " + o.topic, RdKafka::err2str(me));
   const std::map<int32_t, int64_t> start_offsets =
