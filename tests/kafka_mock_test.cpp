@@ -220,5 +220,97 @@ TEST(KafkaMock, NodeRecoversFromRequestErrorsBrokerDownAndLeaderChange) {
   std::filesystem::remove_all(dir);
 }
 
+/// A FaultyStore that owns the store it wraps (a node's partition store).
+class OwningFaultyStore final : public projections::FaultyStore {
+ public:
+  OwningFaultyStore(std::unique_ptr<projections::Store> inner, int64_t operations_until_failure)
+      : FaultyStore(inner.get(), operations_until_failure), inner_(std::move(inner)) {}
+
+ private:
+  std::unique_ptr<projections::Store> inner_;
+};
+
+// After a transaction commits, the node writes its state and applied offset
+// to RocksDB. When that write fails, the node stops with the error (it never
+// folds on from a state RocksDB does not hold), and a restart on the same
+// data directory re-folds from what RocksDB holds: each partition's state
+// ends equal to a clean re-fold of its requests.
+TEST(KafkaMock, RocksDbWriteFailureStopsTheNodeAndARestartRecovers) {
+  MockCluster mock;
+  const std::string brokers = mock.bootstraps();
+  const auto dir = std::filesystem::temp_directory_path() / ("kase-mock-store-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::vector<std::string> requests = adapters::demo_requests();
+  {
+    std::unique_ptr<kafka::RequestProducer> p;
+    ASSERT_TRUE(kafka::RequestProducer::open(brokers, &p).ok());
+    for (const auto& r : requests) ASSERT_TRUE(p->produce(events::bytes_of(r)).ok());
+    ASSERT_TRUE(p->flush(30'000).ok());
+  }
+
+  kafka::NodeOptions o;
+  o.brokers = brokers;
+  o.data_dir = dir.string();
+  o.batch_max = 16;  // many transactions: the failure lands mid-stream
+  o.verbose = false;
+  std::atomic<int> wrapped{0};
+  o.wrap_store = [&](int32_t p, std::unique_ptr<projections::Store> s) -> std::unique_ptr<projections::Store> {
+    if (p != 0) return s;
+    ++wrapped;
+    return std::make_unique<OwningFaultyStore>(std::move(s), 3);
+  };
+  kafka::NodeStats first;
+  Status first_status;
+  std::atomic<bool> stop{false};
+  o.stop = &stop;
+  std::atomic<bool> first_done{false};
+  std::thread node([&] {
+    first_status = kafka::run_node(o, &first);
+    first_done = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!first_done && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(first_done.load()) << "the node went on after its RocksDB write failed";
+  stop = true;  // ends a node that did not stop by itself
+  node.join();
+  EXPECT_GE(wrapped.load(), 1) << "partition 0 was never opened";
+  EXPECT_EQ(first_status.code(), Errc::io_error) << first_status.to_string();
+  EXPECT_NE(first_status.to_string().find("injected commit failure"), std::string::npos) << first_status.to_string();
+  EXPECT_GT(first.transactions.load(), 0U);
+
+  // The restart, without faults, on the same data directory.
+  o.wrap_store = nullptr;
+  stop = false;
+  kafka::NodeStats second;
+  Status second_status;
+  std::thread again([&] { second_status = kafka::run_node(o, &second); });
+  // The mock keeps no transactional offsets: the restart publishes again
+  // from RocksDB's applied offset, so it is done when its count stops moving.
+  uint64_t last = 0;
+  auto still = std::chrono::steady_clock::now();
+  const auto limit = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < limit) {
+    std::this_thread::sleep_for(100ms);
+    const uint64_t now = second.decided.load();
+    if (now != last) {
+      last = now;
+      still = std::chrono::steady_clock::now();
+    } else if (now > 0 && std::chrono::steady_clock::now() - still > 2s) {
+      break;
+    }
+  }
+  stop = true;
+  again.join();
+  EXPECT_TRUE(second_status.ok()) << second_status.to_string();
+  EXPECT_GT(second.decided.load(), 0U) << "the restart published nothing";
+
+  const auto expected = refold(brokers);
+  ASSERT_EQ(expected.size(), 2U);
+  for (const auto& [p, h] : expected)
+    EXPECT_EQ(events::to_hex(engine_state((dir / ("partition-" + std::to_string(p))).string())), events::to_hex(h))
+        << "partition " << p;
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kase

@@ -480,6 +480,7 @@ Status Node::open_partition(int32_t p, Partition* out) {
   projections::RocksOptions ro;
   ro.sync = false;  // Kafka is the durable log; RocksDB re-folds from it
   if (Status s = projections::open_rocks_store(dir, ro, &out->store); !s.ok()) return s;
+  if (o_.wrap_store) out->store = o_.wrap_store(p, std::move(out->store));
   if (Status s = Ledger::open(out->store.get(), &out->ledger); !s.ok()) return s;
   out->ledger->set_topology({p, partitions_});
   out->applied = static_cast<int64_t>(out->ledger->meta().source_next);

@@ -36,6 +36,9 @@ class Ledger;
 namespace kase::adapters::metrics {
 class Tap;
 }
+namespace kase::projections {
+class Store;
+}
 
 namespace kase::adapters::kafka {
 
@@ -127,6 +130,10 @@ struct NodeOptions {
   /// When set, the node runs queries posted here between batches. Not owned;
   /// must outlive run_node(); the node closes it when it returns.
   PartitionTap* queries = nullptr;
+  /// Tests only: given each partition's RocksDB store as it is opened,
+  /// returns the store the partition uses (a fault-injecting wrapper, say).
+  std::function<std::unique_ptr<projections::Store>(int32_t partition, std::unique_ptr<projections::Store>)>
+      wrap_store;
 };
 
 /// Counters of a running node; atomics, so that another thread may watch them.
